@@ -1,0 +1,36 @@
+/** Condition types and reasons. Flux's names wherever Flux has one, so dashboards and `flux` tooling agree. */
+export const Conditions = {
+  Ready: 'Ready',
+  Reconciling: 'Reconciling',
+  Stalled: 'Stalled',
+  ArtifactInStorage: 'ArtifactInStorage',
+  ArtifactOutdated: 'ArtifactOutdated',
+  FetchFailed: 'FetchFailed',
+  SourceVerified: 'SourceVerified',
+  StorageOperationFailed: 'StorageOperationFailed',
+  Healthy: 'Healthy',
+} as const;
+
+export const Reasons = {
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Progressing: 'Progressing',
+  ProgressingWithRetry: 'ProgressingWithRetry',
+  Suspended: 'Suspended',
+  DependencyNotReady: 'DependencyNotReady',
+  InvalidSpec: 'InvalidSpec',
+  NewRevision: 'NewRevision',
+  ArtifactUpToDate: 'ArtifactUpToDate',
+  GitOperationSucceeded: 'GitOperationSucceeded',
+  GitOperationFailed: 'GitOperationFailed',
+  AuthenticationFailed: 'AuthenticationFailed',
+  URLInvalid: 'URLInvalid',
+  StorageOperationFailed: 'StorageOperationFailed',
+  ArchiveOperationFailed: 'ArchiveOperationFailed',
+  VerificationError: 'VerificationError',
+  ReconciliationSucceeded: 'ReconciliationSucceeded',
+  ReconciliationFailed: 'ReconciliationFailed',
+} as const;
+
+/** Annotation the CLI (and `flux reconcile`) sets to ask for an immediate reconcile. */
+export const ReconcileRequestAnnotation = 'reconcile.fluxcd.io/requestedAt';
