@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import type { Condition, KObject } from './meta.ts';
+import { duration, localObjectReference } from './schema-helpers.ts';
+
+export const GitRepositoryGroup = 'source.toolkit.fluxcd.io';
+export const GitRepositoryKind = 'GitRepository';
+
+/** Flux's `GitRepositorySpec` (source.toolkit.fluxcd.io/v1), every field; Kedge also accepts file:// URLs. */
+export const gitRepositorySpecSchema = z.strictObject({
+  url: z
+    .string()
+    .regex(/^(https?|ssh|git|file):\/\/.+$/, 'must be an http(s)://, ssh://, git:// or file:// URL'),
+  secretRef: localObjectReference.optional(),
+  provider: z
+    .enum(['generic', 'azure', 'github'])
+    .refine((p) => p === 'generic', 'only the generic provider is supported by Kedge so far')
+    .optional(),
+  serviceAccountName: z.string().optional(),
+  interval: duration,
+  timeout: duration.optional(),
+  ref: z
+    .strictObject({
+      branch: z.string().min(1).optional(),
+      tag: z.string().min(1).optional(),
+      semver: z.string().min(1).optional(),
+      name: z.string().min(1).optional(),
+      commit: z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character SHA-1 commit hash').optional(),
+    })
+    .optional(),
+  verify: z
+    .strictObject({
+      mode: z.enum(['HEAD', 'Tag', 'TagAndHEAD']).default('HEAD').optional(),
+      secretRef: localObjectReference,
+    })
+    .optional(),
+  proxySecretRef: localObjectReference.optional(),
+  ignore: z.string().optional(),
+  suspend: z.boolean().optional(),
+  recurseSubmodules: z.boolean().optional(),
+  include: z
+    .array(
+      z.strictObject({
+        repository: localObjectReference,
+        fromPath: z.string().optional(),
+        toPath: z.string().optional(),
+      }),
+    )
+    .optional(),
+  sparseCheckout: z.array(z.string().min(1)).optional(),
+});
+
+export type GitRepositorySpec = z.infer<typeof gitRepositorySpecSchema>;
+
+/** An artifact as Flux records it in status. */
+export interface Artifact {
+  path: string;
+  url: string;
+  revision: string;
+  digest: string;
+  lastUpdateTime: string;
+  size?: number;
+  metadata?: Record<string, string>;
+}
+
+export interface GitRepositoryStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  artifact?: Artifact;
+  includedArtifacts?: Artifact[];
+  observedIgnore?: string;
+  observedRecurseSubmodules?: boolean;
+  observedInclude?: GitRepositorySpec['include'];
+  observedSparseCheckout?: string[];
+  lastHandledReconcileAt?: string;
+}
+
+export type GitRepository = KObject<GitRepositorySpec, GitRepositoryStatus>;
+
+/** Flux's default request timeout for git operations. */
+export const DEFAULT_GIT_TIMEOUT = '60s';

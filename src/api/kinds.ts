@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { configMapBodySchema, secretBodySchema } from './core.ts';
+import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
+
+/** What Kedge knows about one kind it stores. */
+export interface KindInfo {
+  kind: string;
+  /** Accepted apiVersions; the first is the one Kedge writes. */
+  apiVersions: string[];
+  /** Short names for the CLI (`kedge get sources git`, `gitrepo`). */
+  cliNames: string[];
+  /** Validates everything but apiVersion, kind, metadata and status. */
+  body: z.ZodType;
+}
+
+const registry: KindInfo[] = [
+  {
+    kind: GitRepositoryKind,
+    apiVersions: ['source.toolkit.fluxcd.io/v1'],
+    cliNames: ['gitrepository', 'gitrepositories', 'gitrepo', 'source git', 'sources git'],
+    body: z.strictObject({ spec: gitRepositorySpecSchema }),
+  },
+  {
+    kind: 'Secret',
+    apiVersions: ['v1'],
+    cliNames: ['secret', 'secrets'],
+    body: secretBodySchema,
+  },
+  {
+    kind: 'ConfigMap',
+    apiVersions: ['v1'],
+    cliNames: ['configmap', 'configmaps', 'cm'],
+    body: configMapBodySchema,
+  },
+];
+
+/** The kind Kedge stores under this apiVersion and kind, if any. */
+export function findKind(apiVersion: string, kind: string): KindInfo | undefined {
+  return registry.find((k) => k.kind === kind && k.apiVersions.includes(apiVersion));
+}
+
+export function kindInfo(kind: string): KindInfo {
+  const info = registry.find((k) => k.kind === kind);
+  if (!info) throw new Error(`unknown kind ${kind}`);
+  return info;
+}
+
+export function allKinds(): readonly KindInfo[] {
+  return registry;
+}
