@@ -1,0 +1,143 @@
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterLayout, type ClusterLayout } from './cluster-layout.ts';
+import { generateClusterPki, readClientCredentials } from './cluster-pki.ts';
+import { writeClusterState } from './cluster-state.ts';
+import { locateControlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.ts';
+import type { ProcessExit } from './control-plane-process.ts';
+import { DevClusterError } from './dev-cluster-error.ts';
+import { startEtcd, type EtcdProcess } from './etcd-process.ts';
+import { startKubeApiserver, type KubeApiserverProcess } from './kube-apiserver-process.ts';
+import { writeKubeconfig } from './kubeconfig-file.ts';
+import { livePid, stopRecordedProcess, writePidFile } from './pid-file.ts';
+
+/** Options of `startDevCluster`. */
+export interface DevClusterOptions {
+  /** Cluster dir. Default: a fresh dir under `$TMPDIR/kedge-dev-clusters/`, removed entirely by `stop()`. */
+  dir?: string;
+  /** Default: `locateControlPlaneBinaries()` (may build, minutes). */
+  binaries?: ControlPlaneBinaries;
+  /** Build and start-up progress, one line at a time. */
+  onProgress?: (line: string) => void;
+}
+
+/** A running etcd + kube-apiserver pair. */
+export interface DevCluster {
+  /** Admin kubeconfig (system:masters), self-contained. */
+  kubeconfigPath: string;
+  /** `https://127.0.0.1:<port>` */
+  server: string;
+  dir: string;
+  pids: { etcd: number; kubeApiserver: number };
+  /** Resolves when etcd or kube-apiserver ends without `stop()` having been called. */
+  exited: Promise<ProcessExit>;
+  /**
+   * Ends both process groups (SIGTERM, then SIGKILL), frees their ports and removes etcd's data, the pid
+   * files and the kubeconfig (or the whole dir when it was a temporary one). Safe to call twice.
+   */
+  stop(): Promise<void>;
+}
+
+/** Parent of the temporary cluster dirs; abandoned ones (their owner died) are reaped at each start. */
+export const temporaryClustersRoot = join(tmpdir(), 'kedge-dev-clusters');
+
+/**
+ * Starts a control plane owned by this process: kills processes left in `dir` by a crashed run, generates
+ * certificates, starts etcd then kube-apiserver on free loopback ports, waits for `/readyz` and the
+ * `default` namespace, and writes the kubeconfig. On failure nothing is left running.
+ * Throws `DevClusterError`; when another live process owns `dir` it throws without touching anything.
+ */
+export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
+  const temporary = options.dir === undefined;
+  if (temporary) await reapAbandonedClusters();
+  if (temporary) await mkdir(temporaryClustersRoot, { recursive: true });
+  const dir = options.dir ?? (await mkdtemp(join(temporaryClustersRoot, 'run-')));
+  const layout = clusterLayout(dir);
+  await mkdir(layout.logs, { recursive: true });
+  const owner = await livePid(layout.pidFiles.owner, dir).catch(() => undefined);
+  if (owner !== undefined && owner !== process.pid) {
+    throw new DevClusterError('ProcessFailed', `a dev cluster in ${dir} is owned by running process ${owner}`);
+  }
+  await stopStaleProcesses(layout);
+  await writePidFile(layout.pidFiles.owner, process.pid);
+  const startedAt = new Date().toISOString();
+  await writeClusterState(layout.state, { phase: 'starting', startedAt });
+
+  const binaries = options.binaries ?? (await locateControlPlaneBinaries({ onProgress: options.onProgress }));
+  let etcd: EtcdProcess | undefined;
+  let apiserver: KubeApiserverProcess | undefined;
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    await apiserver?.stop();
+    await etcd?.stop();
+    await cleanUp(layout, temporary);
+  };
+  try {
+    const pki = await generateClusterPki(layout.pki);
+    const credentials = await readClientCredentials(pki);
+    options.onProgress?.(`starting etcd (${binaries.etcd})`);
+    etcd = await startEtcd(layout, binaries.etcd);
+    options.onProgress?.(`starting kube-apiserver (${binaries.kubeApiserver})`);
+    apiserver = await startKubeApiserver({ layout, pki, credentials, etcdUrl: etcd.clientUrl }, binaries.kubeApiserver);
+    await writeKubeconfig(layout.kubeconfig, apiserver.server, credentials);
+    await writeClusterState(layout.state, {
+      phase: 'ready', server: apiserver.server, kubeconfigPath: layout.kubeconfig, startedAt,
+      readyAt: new Date().toISOString(),
+      ports: { kubeApiserver: apiserver.port, etcdClient: etcd.clientPort, etcdPeer: etcd.peerPort },
+    });
+  } catch (error) {
+    await stop();
+    if (!temporary) await writeClusterState(layout.state, { phase: 'failed', startedAt, error: String(error) });
+    throw error;
+  }
+  const running = { etcd, apiserver };
+  const exited = Promise.race([running.etcd.exited, running.apiserver.exited]).then(
+    (exit) => (stopping ? new Promise<never>(() => {}) : exit));
+  return {
+    kubeconfigPath: layout.kubeconfig,
+    server: running.apiserver.server,
+    dir,
+    pids: { etcd: running.etcd.pid, kubeApiserver: running.apiserver.pid },
+    exited,
+    stop,
+  };
+}
+
+/** Stops etcd and kube-apiserver processes recorded in `layout` by an earlier run that did not clean up. */
+export async function stopStaleProcesses(layout: ClusterLayout): Promise<number[]> {
+  const stopped = [
+    await stopRecordedProcess(layout.pidFiles.kubeApiserver, layout.dir),
+    await stopRecordedProcess(layout.pidFiles.etcd, layout.dir),
+  ];
+  return stopped.filter((pid): pid is number => pid !== undefined);
+}
+
+async function cleanUp(layout: ClusterLayout, temporary: boolean): Promise<void> {
+  if (temporary) {
+    await rm(layout.dir, { recursive: true, force: true });
+    return;
+  }
+  await rm(layout.etcdData, { recursive: true, force: true });
+  await rm(layout.kubeconfig, { force: true });
+  await rm(layout.pidFiles.etcd, { force: true });
+  await rm(layout.pidFiles.kubeApiserver, { force: true });
+  await rm(layout.pidFiles.owner, { force: true });
+}
+
+// A dir younger than this without an owner may be one another run is just setting up.
+const setUpGraceMs = 60_000;
+
+async function reapAbandonedClusters(): Promise<void> {
+  const entries = await readdir(temporaryClustersRoot).catch(() => []);
+  for (const entry of entries) {
+    const layout = clusterLayout(join(temporaryClustersRoot, entry));
+    if ((await livePid(layout.pidFiles.owner)) !== undefined) continue;
+    const created = await stat(layout.dir).then((s) => s.mtimeMs, () => 0);
+    const hasOwner = (await stat(layout.pidFiles.owner).catch(() => undefined)) !== undefined;
+    if (!hasOwner && Date.now() - created < setUpGraceMs) continue;
+    await stopStaleProcesses(layout);
+    await rm(layout.dir, { recursive: true, force: true });
+  }
+}
