@@ -1,0 +1,36 @@
+import type { ObjectRef } from '../api/meta.ts';
+import type { Store } from '../store/store.ts';
+import { Controller, type ControllerOptions } from './controller.ts';
+import type { Logger } from './logger.ts';
+import type { EngineMetrics } from './metrics.ts';
+import type { Reconciler } from './reconciler.ts';
+
+/** Owns every controller of the engine: starts them together, routes on-demand requests, stops them. */
+export class Manager {
+  private readonly controllers = new Map<string, Controller>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly metrics: EngineMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  register(reconciler: Reconciler, options: ControllerOptions): void {
+    this.controllers.set(reconciler.kind, new Controller(this.store, reconciler, this.metrics, this.log, options));
+  }
+
+  async start(): Promise<void> {
+    for (const controller of this.controllers.values()) await controller.start();
+  }
+
+  /** Queue an immediate reconcile; false when no controller owns the kind. */
+  enqueue(ref: ObjectRef): boolean {
+    const controller = this.controllers.get(ref.kind);
+    controller?.enqueue(ref);
+    return controller !== undefined;
+  }
+
+  async stop(graceMs?: number): Promise<void> {
+    await Promise.all([...this.controllers.values()].map((c) => c.stop(graceMs)));
+  }
+}

@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The engine's Prometheus metrics. Flux's names where Flux has one (`gotk_*`), so existing dashboards work;
+ * Kedge's own under `kedge_*`. One instance per engine (its own registry, never the global one).
+ */
+export class EngineMetrics {
+  readonly registry = new Registry();
+
+  /** Flux: duration of each reconcile. */
+  readonly reconcileDuration = new Histogram({
+    name: 'gotk_reconcile_duration_seconds',
+    help: 'The duration in seconds of a GitOps Toolkit resource reconciliation.',
+    labelNames: ['kind', 'name', 'namespace'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  /** Flux: 1 when the object is suspended. */
+  readonly suspendStatus = new Gauge({
+    name: 'gotk_suspend_status',
+    help: 'The current suspend status of a GitOps Toolkit resource.',
+    labelNames: ['kind', 'name', 'namespace'],
+    registers: [this.registry],
+  });
+
+  readonly reconciles = new Counter({
+    name: 'kedge_reconcile_total',
+    help: 'Reconciles by kind and result (success, error, stalled, waiting).',
+    labelNames: ['kind', 'result'],
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: 'kedge_workqueue_depth',
+    help: 'Objects waiting to be reconciled now, by kind.',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
+  readonly gitFetchDuration = new Histogram({
+    name: 'kedge_git_fetch_duration_seconds',
+    help: 'Duration of git operations against remotes, by operation (ls-remote, checkout) and result.',
+    labelNames: ['operation', 'result'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
