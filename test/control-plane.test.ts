@@ -59,8 +59,11 @@ describe('test control plane', () => {
     const configMap: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'watched', namespace }, data: { v: '1' } };
     await kube.apply(configMap);
     await kube.apply({ ...configMap, data: { v: '2' } });
-    const modified = await eventually(() => recorder.events.find((e) => e.type === 'MODIFIED'),
-      { what: 'a MODIFIED event for ConfigMap watched' });
+    const modified = await eventually(() => {
+      const event = recorder.events.find((e) => e.type === 'MODIFIED');
+      if (event === undefined) throw new Error(`events so far: ${recorder.events.map((e) => e.type).join(', ')}`);
+      return event;
+    }, { what: 'a MODIFIED event for ConfigMap watched' });
     expect(recorder.events.map((e) => e.type).slice(0, 2)).toEqual(['ADDED', 'MODIFIED']);
     expect((modified.object as V1ConfigMap).data).toEqual({ v: '2' });
   });
