@@ -1,0 +1,138 @@
+import { mkdir, readdir } from 'node:fs/promises';
+import type { GitCredentials } from './git-credentials.ts';
+import { secretValues } from './git-credentials.ts';
+import { gitEnvironment } from './git-environment.ts';
+import { GitError } from './git-error.ts';
+import { effectiveReference, formatRevision, type EffectiveReference, type GitReference, type ResolvedRevision } from './git-reference.ts';
+import { gitTransport, scrubUrl } from './git-url.ts';
+import { listRemoteRefs } from './remote-refs.ts';
+import { proxyConfig, resolveFromRefs, type RemoteOptions } from './resolve-remote.ts';
+import { runGit, type RunGitOptions } from './run-git.ts';
+
+/** Options of {@link checkout}. */
+export interface CheckoutOptions extends RemoteOptions {
+  /** Also check out submodules, recursively and shallowly, with the same credentials (Flux's `recurseSubmodules`). */
+  recurseSubmodules?: boolean;
+}
+
+/** What {@link checkout} checked out. */
+export interface CheckoutResult extends ResolvedRevision {
+  commitMessage: string;
+}
+
+/** How to fetch one effective reference. */
+interface FetchPlan {
+  refspec: string;
+  /** What to check out once fetched. */
+  target: string;
+  /** Revision label (`main`, `v1.2.0`, `refs/pull/1/head`), none for a commit pinned alone. */
+  label: string | undefined;
+  /** Remote ref name, or the commit id when pinned alone. */
+  ref: string;
+  /** Fetch only the tip (false: the branch's history, to find a pinned commit in it). */
+  shallow: boolean;
+  /** Local ref whose history must contain `target` (a commit pinned with a branch). */
+  containedIn?: string;
+  /** What is fetched, for messages. */
+  what: string;
+}
+
+/**
+ * Fetches exactly the requested reference into `dir` (created if missing; must be empty) and checks it
+ * out detached. Branches, tags and names are fetched shallowly; a commit pinned with a branch fetches that
+ * branch and requires the commit to be in it. Annotated tags are kept as local refs (`refs/tags/<tag>`)
+ * so that {@link verifyCheckout} can check their signature. Throws GitError with Flux-like reasons.
+ */
+export async function checkout(
+  url: string,
+  ref: GitReference,
+  creds: GitCredentials,
+  dir: string,
+  opts: CheckoutOptions,
+): Promise<CheckoutResult> {
+  const transport = gitTransport(url);
+  let effective = effectiveReference(ref);
+  await prepareEmptyDir(dir);
+  const config = proxyConfig(opts.proxyUrl);
+  if (opts.recurseSubmodules && transport === 'file') config['protocol.file.allow'] = 'always';
+  const environment = await gitEnvironment(transport, creds, config);
+  try {
+    const base = {
+      env: environment.env,
+      deadline: Date.now() + opts.timeoutMs,
+      signal: opts.signal,
+      secrets: secretValues(creds),
+    };
+    const git = (args: string[], what: string): ReturnType<typeof runGit> => runGit(args, { ...base, cwd: dir, what });
+    if (effective.kind === 'semver') {
+      const refs = await listRemoteRefs(url, ['refs/tags/*'], { ...base, what: `list tags of '${scrubUrl(url)}'` });
+      const tag = resolveFromRefs(effective, refs, url).ref.slice('refs/tags/'.length);
+      effective = { kind: 'tag', tag };
+    }
+    const plan = fetchPlan(effective);
+    await git(['init', '-q', '.'], `init '${dir}'`);
+    if (opts.recurseSubmodules) await git(['config', 'remote.origin.url', scrubUrl(url)], `configure '${dir}'`);
+    await fetchRef(url, plan, base, dir);
+    if (plan.containedIn) await requireInBranch(plan, { ...base, cwd: dir, what: `find ${plan.target}` }, url);
+    await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', `${plan.target}^{commit}`], `check out ${plan.what}`);
+    if (opts.recurseSubmodules) {
+      await git(['submodule', 'update', '--init', '--recursive', '--depth=1'], `update submodules of '${scrubUrl(url)}'`);
+    }
+    const commit = (await git(['rev-parse', 'HEAD'], `read HEAD in '${dir}'`)).stdout.trim();
+    const commitMessage = (await git(['log', '-1', '--format=%B', 'HEAD'], `read HEAD in '${dir}'`)).stdout.trim();
+    return { revision: formatRevision(plan.label, commit), commit, ref: plan.ref, commitMessage };
+  } finally {
+    await environment.dispose();
+  }
+}
+
+async function prepareEmptyDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  if ((await readdir(dir)).length > 0) throw new GitError('failed', `checkout directory '${dir}' is not empty`);
+}
+
+function fetchPlan(ref: Exclude<EffectiveReference, { kind: 'semver' }>): FetchPlan {
+  switch (ref.kind) {
+    case 'branch':
+      return branchPlan(ref.branch, true);
+    case 'tag':
+      return { refspec: `+refs/tags/${ref.tag}:refs/tags/${ref.tag}`, target: `refs/tags/${ref.tag}`, label: ref.tag, ref: `refs/tags/${ref.tag}`, shallow: true, what: `tag '${ref.tag}'` };
+    case 'name': {
+      const local = ref.name.startsWith('refs/heads/') ? `refs/remotes/origin/${ref.name.slice('refs/heads/'.length)}` : ref.name;
+      return { refspec: `+${ref.name}:${local}`, target: local, label: ref.name, ref: ref.name, shallow: true, what: `reference '${ref.name}'` };
+    }
+    case 'commit':
+      if (ref.branch) {
+        const plan = branchPlan(ref.branch, false);
+        return { ...plan, target: ref.commit, containedIn: plan.target };
+      }
+      return { refspec: ref.commit, target: ref.commit, label: undefined, ref: ref.commit, shallow: true, what: `commit '${ref.commit}'` };
+  }
+}
+
+function branchPlan(branch: string, shallow: boolean): FetchPlan {
+  const local = `refs/remotes/origin/${branch}`;
+  return { refspec: `+refs/heads/${branch}:${local}`, target: local, label: branch, ref: `refs/heads/${branch}`, shallow, what: `branch '${branch}'` };
+}
+
+async function fetchRef(url: string, plan: FetchPlan, base: Omit<RunGitOptions, 'what'>, dir: string): Promise<void> {
+  const args = ['fetch', '-q', '--no-tags', ...(plan.shallow ? ['--depth=1'] : []), '--', url, plan.refspec];
+  try {
+    await runGit(args, { ...base, cwd: dir, what: `fetch ${plan.what} from '${scrubUrl(url)}'` });
+  } catch (error) {
+    if (error instanceof GitError && error.code === 'not-found' && /remote ref|not our ref/i.test(error.message)) {
+      throw new GitError('not-found', `${plan.what} not found in '${scrubUrl(url)}'`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function requireInBranch(plan: FetchPlan, opts: RunGitOptions, url: string): Promise<void> {
+  const commit = plan.target;
+  try {
+    await runGit(['merge-base', '--is-ancestor', commit, plan.containedIn ?? 'HEAD'], opts);
+  } catch (error) {
+    if (error instanceof GitError && error.code === 'timeout') throw error;
+    throw new GitError('not-found', `commit '${commit}' not found in ${plan.what} of '${scrubUrl(url)}'`, { cause: error });
+  }
+}
