@@ -18,7 +18,7 @@ export const configMapBodySchema = z.strictObject({
 });
 
 /** A Secret's values, decoded: `stringData` wins over `data`, as the Kubernetes API merges them. */
-export function secretValues(secret: { data?: unknown; stringData?: unknown }): Record<string, string> {
+export function secretValues(secret: Record<string, unknown>): Record<string, string> {
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries((secret.data ?? {}) as Record<string, string>)) {
     values[k] = Buffer.from(v, 'base64').toString('utf8');

@@ -19,6 +19,11 @@ export class Manager {
     this.controllers.set(reconciler.kind, new Controller(this.store, reconciler, this.metrics, this.log, options));
   }
 
+  /** The kinds that have a controller, i.e. that get a Ready condition. */
+  kinds(): string[] {
+    return [...this.controllers.keys()];
+  }
+
   async start(): Promise<void> {
     for (const controller of this.controllers.values()) await controller.start();
   }

@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+
+/**
+ * The leaf command at `words` under `parent` (e.g. `get` → `sources` → `git`), creating intermediate
+ * groups as needed, so every resource type adds itself under the same verbs as flux: `get sources git`.
+ */
+export function commandAt(parent: Command, words: string[], args: string, description: string, aliases: string[][] = []): Command {
+  let group = parent;
+  words.slice(0, -1).forEach((word, i) => {
+    const alias = aliases.map((a) => a[i]).find((a) => a && a !== word);
+    let next = group.commands.find((c) => c.name() === word);
+    if (!next) {
+      next = group.command(word).description(`${word} resources`);
+      if (alias) next.alias(alias);
+    }
+    group = next;
+  });
+  const leaf = group.command(`${words.at(-1)}${args ? ` ${args}` : ''}`).description(description);
+  return leaf;
+}

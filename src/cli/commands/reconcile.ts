@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { parseDuration } from '../../api/duration.ts';
+import type { KObject } from '../../api/meta.ts';
+import { CliError } from '../cli-error.ts';
+import { commandAt } from '../command-path.ts';
+import { globalOptions, withStore } from '../global-options.ts';
+import { mark } from '../output/style.ts';
+import { mutate, requestReconcile, waitForReconcile } from '../reconcile-request.ts';
+import { resourceTypes, type ResourceType } from '../resource-types.ts';
+import { requireRunningEngine } from '../running-engine.ts';
+
+interface Options {
+  namespace: string;
+  timeout: string;
+}
+
+/** `kedge reconcile|suspend|resume source git NAME`, as flux has them, for every resource type. */
+export function registerReconcileCommands(program: Command): void {
+  const reconcile = program.command('reconcile').description('reconcile an object now and wait for the result');
+  const suspend = program.command('suspend').description('stop reconciling an object');
+  const resume = program.command('resume').description('resume reconciling a suspended object and wait for the result');
+  for (const type of resourceTypes) {
+    withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`)).action(
+      async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts),
+    );
+    withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`)).action(
+      async (name: string, opts: Options, command: Command) => {
+        const ref = { kind: type.kind, namespace: opts.namespace, name };
+        await withStore(globalOptions(command), (store) => mutate(store, ref, (o) => setSuspend(o, true)));
+        process.stdout.write(`${mark.success(`${type.singular.join(' ')} ${name} suspended`)}\n`);
+      },
+    );
+    withFlags(commandAt(resume, type.singular, '<name>', `resume a ${type.kind}`)).action(
+      async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts, true),
+    );
+  }
+}
+
+function withFlags(command: Command): Command {
+  return command
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--timeout <duration>', 'how long to wait for the result', '5m');
+}
+
+async function runReconcile(command: Command, type: ResourceType, name: string, opts: Options, resume = false): Promise<void> {
+  const options = globalOptions(command);
+  const ref = { kind: type.kind, namespace: opts.namespace, name };
+  const what = `${type.singular.join(' ')} ${name}`;
+  const timeoutMs = parseDuration(opts.timeout);
+  await withStore(options, async (store) => {
+    const current = await store.get(ref);
+    if (!current) throw new CliError(`${type.kind} '${opts.namespace}/${name}' not found`);
+    if (!resume && (current.spec as { suspend?: boolean } | undefined)?.suspend) {
+      throw new CliError(`${what} is suspended: resume it first with 'kedge resume ${type.singular.join(' ')} ${name}'`);
+    }
+    if (resume) {
+      const engineRunning = await requireRunningEngine(options.dataDir).then(() => true, () => false);
+      const token = await requestReconcile(store, ref, (o) => setSuspend(o, false));
+      process.stdout.write(`${mark.action(`${what} resumed`)}\n`);
+      if (!engineRunning) {
+        process.stdout.write(`${mark.waiting('no engine is running on this data dir: it will reconcile when one starts')}\n`);
+        return;
+      }
+      return report(await waitForReconcile(store, ref, token, timeoutMs), what);
+    }
+    await requireRunningEngine(options.dataDir);
+    process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
+    const token = await requestReconcile(store, ref);
+    process.stdout.write(`${mark.waiting(`waiting for ${what} reconciliation`)}\n`);
+    report(await waitForReconcile(store, ref, token, timeoutMs), what);
+  });
+}
+
+function report({ object, ready }: Awaited<ReturnType<typeof waitForReconcile>>, what: string): void {
+  if (ready.status !== 'True') throw new CliError(`${what} reconciliation failed: ${ready.message}`);
+  const revision = (object.status as { artifact?: { revision?: string }; lastAppliedRevision?: string } | undefined);
+  const fetched = revision?.artifact?.revision ?? revision?.lastAppliedRevision;
+  process.stdout.write(`${mark.success(`${what} reconciliation completed`)}\n`);
+  if (fetched) process.stdout.write(`${mark.success(`fetched revision ${fetched}`)}\n`);
+}
+
+function setSuspend(object: KObject, suspend: boolean): void {
+  const spec = { ...(object.spec as Record<string, unknown>) };
+  if (suspend) spec.suspend = true;
+  else delete spec.suspend;
+  object.spec = spec;
+}

@@ -1,0 +1,136 @@
+import type { Command } from 'commander';
+import { loadManifests } from '../../api/manifest.ts';
+import { parseDuration } from '../../api/duration.ts';
+import { Conditions } from '../../api/conditions.ts';
+import type { Condition, KObject } from '../../api/meta.ts';
+import { refOf } from '../../api/meta.ts';
+import { startEngine, type Engine } from '../../engine.ts';
+import { parseListenAddress } from '../../web/listen-address.ts';
+import { applyObjects } from './apply.ts';
+import { prepareExampleRepository } from '../example-repository.ts';
+import { globalOptions, loggerFor } from '../global-options.ts';
+import { mark, style } from '../output/style.ts';
+import { describeReady, readyOf, reportProgress } from '../progress-reporter.ts';
+
+interface UpOptions {
+  filename?: string[];
+  once?: boolean;
+  timeout: string;
+  storageAddr: string;
+  metricsAddr: string;
+  artifactRetention: string;
+  concurrency: string;
+}
+
+/** `kedge up [-f FILE|DIR ...] [--once] [--timeout 2m]`: store the given objects and run the engine. */
+export function registerUpCommand(program: Command): void {
+  program
+    .command('up')
+    .description('run the engine on the data dir (with no -f and an empty store: the bundled example)')
+    .option('-f, --filename <path...>', 'apply these YAML files or directories first')
+    .option('--once', 'exit 0 when every object is Ready, 1 when one stalls or --timeout passes')
+    .option('--timeout <duration>', 'with --once: how long to wait', '2m')
+    .option('--storage-addr <host:port>', 'artifact server address (port 0: any free port)', '127.0.0.1:9090')
+    .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
+    .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
+    .option('--concurrency <n>', 'reconciles of one kind at once', '4')
+    .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
+}
+
+async function runUp(opts: UpOptions, command: Command): Promise<void> {
+  const options = globalOptions(command);
+  const timeoutMs = parseDuration(opts.timeout);
+  const objects = opts.filename ? await loadManifests(opts.filename) : [];
+  const log = loggerFor(options);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  const engine = await startEngine({
+    dataDir: options.dataDir,
+    storageAddress: parseListenAddress(opts.storageAddr, '--storage-addr'),
+    metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
+    artifactRetention: Number(opts.artifactRetention),
+    concurrency: Number(opts.concurrency),
+    log,
+  });
+  const stopReporting = reportProgress(engine.store, say);
+  const stopped = onSignals(engine, log.info.bind(log));
+
+  if (objects.length > 0) {
+    for (const line of await applyObjects(engine.store, objects)) say(mark.action(line));
+  } else if (!opts.filename && (await engine.store.list('GitRepository')).length === 0) {
+    await bootstrapExample(engine, options.dataDir, say);
+  }
+
+  if (!opts.once) {
+    say(style.dim(`kedge is running on ${options.dataDir} (metrics ${engine.metricsUrl}); Ctrl-C stops it`));
+    await stopped;
+    stopReporting();
+    return;
+  }
+  const ok = await waitUntilSettled(engine, objects, timeoutMs, stopped);
+  stopReporting();
+  const all = await everyObject(engine, objects);
+  say('');
+  for (const object of all) say(describeReady(object));
+  await engine.stop();
+  process.exitCode = ok ? 0 : 1;
+}
+
+async function bootstrapExample(engine: Engine, dataDir: string, say: (line: string) => void): Promise<void> {
+  const example = await prepareExampleRepository(dataDir);
+  for (const line of await applyObjects(engine.store, example.objects)) say(mark.action(line));
+  say(
+    [
+      '',
+      `The bundled example is a Git repository at ${example.repoDir}.`,
+      'Change it and watch Kedge follow:',
+      `  cd ${example.repoDir} && $EDITOR deploy/config.yaml && git commit -am "change greeting"`,
+      '  npx kedge reconcile source git hello     # or wait for the 30s interval',
+      '  npx kedge get sources git                # the new revision',
+      '  npx kedge events --for GitRepository/hello',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** Objects `--once` waits for: those given with -f, or everything in the store, that a controller reconciles. */
+async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]> {
+  const kinds = engine.manager.kinds();
+  if (given.length === 0) return (await Promise.all(kinds.map((k) => engine.store.list(k)))).flat();
+  const current = await Promise.all(given.filter((o) => kinds.includes(o.kind)).map((o) => engine.store.get(refOf(o))));
+  return current.filter((o): o is KObject => o !== undefined);
+}
+
+/** True once every object is Ready at its current generation; false when one stalls, on timeout or signal. */
+async function waitUntilSettled(engine: Engine, given: KObject[], timeoutMs: number, stopped: Promise<void>): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let interrupted = false;
+  void stopped.then(() => (interrupted = true));
+  while (!interrupted && Date.now() < deadline) {
+    const objects = await everyObject(engine, given);
+    const conditions = (o: KObject) => (o.status as { conditions?: Condition[] } | undefined)?.conditions ?? [];
+    if (objects.some((o) => conditions(o).some((c) => c.type === Conditions.Stalled && c.status === 'True'))) return false;
+    const settled = objects.every((o) => {
+      const ready = readyOf(o);
+      return ready?.status === 'True' && ready.observedGeneration === o.metadata.generation;
+    });
+    if (settled) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+/** Resolves after the first SIGINT/SIGTERM has stopped the engine gracefully; a second signal exits at once. */
+function onSignals(engine: Engine, info: (message: string) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let received = false;
+    const handler = (signal: NodeJS.Signals) => {
+      if (received) process.exit(130);
+      received = true;
+      info(`${signal} received, stopping (again to force)`);
+      void engine.stop().then(resolve);
+    };
+    process.once('SIGINT', handler);
+    process.once('SIGTERM', handler);
+  });
+}

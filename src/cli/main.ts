@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { ManifestError } from '../api/manifest.ts';
+import { CliError } from './cli-error.ts';
+import { registerApplyCommand } from './commands/apply.ts';
+import { registerDeleteCommands } from './commands/delete.ts';
+import { registerEventsCommand } from './commands/events.ts';
+import { registerGetCommands } from './commands/get.ts';
+import { registerReconcileCommands } from './commands/reconcile.ts';
+import { registerUpCommand } from './commands/up.ts';
+import { addGlobalOptions } from './global-options.ts';
+import { style } from './output/style.ts';
+
+/** The kedge command line: every command group registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command('kedge')
+    .description('Kedge: pull-based GitOps continuous delivery, a drop-in for Flux')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  addGlobalOptions(program);
+  registerUpCommand(program);
+  registerApplyCommand(program);
+  registerGetCommands(program);
+  registerReconcileCommands(program);
+  registerDeleteCommands(program);
+  registerEventsCommand(program);
+  return program;
+}
+
+/** The one top-level catch: typed errors become a plain message and an exit code, never a stack trace. */
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (error instanceof ManifestError) {
+      process.stderr.write(`${style.red('✗ invalid manifests:')}\n${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${style.red(`✗ ${message}`)}\n`);
+    process.exitCode = error instanceof CliError ? error.exitCode : 1;
+    if (process.env.KEDGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  }
+}
+
+await main(process.argv);

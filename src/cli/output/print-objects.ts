@@ -1,0 +1,34 @@
+import { stringify } from 'yaml';
+import type { KObject } from '../../api/meta.ts';
+import type { ResourceType } from '../resource-types.ts';
+import { formatTable } from './table.ts';
+
+export type OutputFormat = 'table' | 'yaml' | 'json';
+
+export function parseOutputFormat(text: string): OutputFormat {
+  if (text === 'table' || text === 'yaml' || text === 'json') return text;
+  throw new Error(`--output must be table, yaml or json, not '${text}'`);
+}
+
+/**
+ * Objects as the user asked: a table (flux's columns), or the objects as YAML/JSON — one object alone when a
+ * name was given, otherwise a `List` as kubectl prints it.
+ */
+export function formatObjects(
+  objects: KObject[],
+  type: ResourceType,
+  format: OutputFormat,
+  options: { single: boolean; allNamespaces: boolean },
+): string {
+  if (format !== 'table') {
+    const value = options.single && objects.length === 1 ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects };
+    return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
+  }
+  const headers = [...(options.allNamespaces ? ['NAMESPACE'] : []), 'NAME', ...type.columns.map((c) => c.header)];
+  const rows = objects.map((o) => [
+    ...(options.allNamespaces ? [o.metadata.namespace ?? 'default'] : []),
+    o.metadata.name,
+    ...type.columns.map((c) => c.value(o)),
+  ]);
+  return formatTable(headers, rows);
+}

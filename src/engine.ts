@@ -1,0 +1,100 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
+import { EventRecorder } from './runtime/event-recorder.ts';
+import type { Logger } from './runtime/logger.ts';
+import { Manager } from './runtime/manager.ts';
+import { EngineMetrics } from './runtime/metrics.ts';
+import { startArtifactServer } from './source/artifact/artifact-server.ts';
+import { ArtifactStorage } from './source/artifact/storage.ts';
+import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
+import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+import { startHealthServer } from './web/health-server.ts';
+import type { ListenAddress } from './web/listen-address.ts';
+
+/** Everything the engine needs to start; the CLI turns flags into this. */
+export interface EngineSettings {
+  /** Store, artifacts and everything needed to restart where it stopped. */
+  dataDir: string;
+  storageAddress: ListenAddress;
+  metricsAddress: ListenAddress;
+  /** Artifacts kept per source besides the current one. Default 2. */
+  artifactRetention?: number;
+  /** Reconciles of one kind running at once. Default 4. */
+  concurrency?: number;
+  /** How long in-flight reconciles may run on after a stop request. Default 10 s. */
+  shutdownGraceMs?: number;
+  log: Logger;
+}
+
+/** A running engine. */
+export interface Engine {
+  store: Store;
+  manager: Manager;
+  events: EventRecorder;
+  metrics: EngineMetrics;
+  storageUrl: string;
+  metricsUrl: string;
+  /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Kedge in standalone mode on a data dir: takes the data dir's engine lock (one engine per data dir),
+ * opens the embedded store, starts the artifact and health servers and every controller; each stored object
+ * is reconciled once on start.
+ */
+export async function startEngine(settings: EngineSettings): Promise<Engine> {
+  const dataDir = resolve(settings.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const lock = await acquireEngineLock(dataDir, {});
+  const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
+  try {
+    const store = await openSqliteStore(dataDir);
+    cleanups.unshift(() => store.close());
+    const metrics = new EngineMetrics();
+    const log = settings.log;
+    const events = new EventRecorder(store, log);
+
+    const artifactRoot = join(dataDir, 'artifacts');
+    await mkdir(artifactRoot, { recursive: true });
+    const artifactServer = await startArtifactServer({ root: artifactRoot, ...settings.storageAddress });
+    cleanups.unshift(() => artifactServer.close());
+    const storage = new ArtifactStorage(artifactRoot, artifactServer.url);
+
+    let started = false;
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => started);
+    cleanups.unshift(() => health.close());
+
+    const manager = new Manager(store, metrics, log);
+    const concurrency = settings.concurrency ?? 4;
+    manager.register(
+      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2 }),
+      { concurrency },
+    );
+    await manager.start();
+    started = true;
+    await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
+    log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      store,
+      manager,
+      events,
+      metrics,
+      storageUrl: artifactServer.url,
+      metricsUrl: health.url,
+      stop: () =>
+        (stopping ??= (async () => {
+          await manager.stop(settings.shutdownGraceMs ?? 10_000);
+          for (const cleanup of cleanups) await cleanup();
+          log.info('engine stopped');
+        })()),
+    };
+  } catch (error) {
+    for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
+    throw error;
+  }
+}
