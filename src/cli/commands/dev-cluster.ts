@@ -1,0 +1,92 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { startBackgroundCluster, stopBackgroundCluster } from '../../devcluster/background-cluster.ts';
+import { defaultDevClusterDir } from '../../devcluster/cluster-layout.ts';
+import { locateControlPlaneBinaries } from '../../devcluster/control-plane-binaries.ts';
+import { readDevClusterStatus, type DevClusterStatus } from '../../devcluster/dev-cluster-status.ts';
+
+const dirHelp = `cluster directory (default: ${defaultDevClusterDir().replace(process.env.HOME ?? '\0', '~')}, ` +
+  'i.e. ${XDG_STATE_HOME:-~/.local/state}/kedge/dev-cluster)';
+
+/**
+ * Adds `dev cluster up|status|down` to `program`: a local etcd + kube-apiserver (no controller-manager, no
+ * nodes) on 127.0.0.1, run by a detached supervisor so that `up` returns. Errors are thrown for the
+ * program's top-level catch.
+ */
+export function registerDevClusterCommands(program: Command): void {
+  const dev = program.commands.find((c) => c.name() === 'dev') ??
+    program.command('dev').description('tools for developing with kedge');
+  const cluster = dev.command('cluster')
+    .description('a local Kubernetes control plane (etcd + kube-apiserver built from Go modules) on 127.0.0.1');
+
+  cluster.command('up')
+    .description('start the dev cluster in the background (building kube-apiserver and etcd first if needed, ~6 min once)')
+    .option('--dir <dir>', dirHelp)
+    .action(async (options: { dir?: string }) => {
+      const dir = clusterDir(options);
+      const existing = await readDevClusterStatus(dir);
+      if (existing.pids.owner !== undefined) return printAlreadyRunning(existing);
+      const started = Date.now();
+      const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+      const binaries = await locateControlPlaneBinaries({
+        onProgress: (line) => process.stderr.write(`[${elapsed()}] ${line}\n`),
+      });
+      process.stderr.write(`[${elapsed()}] starting etcd and kube-apiserver in ${dir}\n`);
+      const result = await startBackgroundCluster(dir, binaries);
+      if (!result.started) return printAlreadyRunning(result.status);
+      process.stderr.write(`[${elapsed()}] ready\n`);
+      process.stdout.write(`dev cluster running at ${result.status.server ?? '?'}\n`);
+      printKubeconfig(result.status);
+    });
+
+  cluster.command('status')
+    .description('say whether the dev cluster runs, with its server URL, kubeconfig and process ids')
+    .option('--dir <dir>', dirHelp)
+    .option('--json', 'print the status as JSON')
+    .action(async (options: { dir?: string; json?: boolean }) => {
+      const status = await readDevClusterStatus(clusterDir(options));
+      if (options.json) return void process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      process.stdout.write(`dev cluster in ${status.dir}: ${status.running ? 'running' : status.pids.owner ? status.phase : 'not running'}\n`);
+      if (status.server) process.stdout.write(`server: ${status.server}\n`);
+      if (status.kubeconfigPath) process.stdout.write(`kubeconfig: ${status.kubeconfigPath}\n`);
+      const pids = describePids(status);
+      if (pids) process.stdout.write(`pids: ${pids}\n`);
+      if (!status.running && status.error) process.stdout.write(`last run failed: ${status.error}\n`);
+    });
+
+  cluster.command('down')
+    .description('stop the dev cluster: both processes end, ports are freed, etcd data and kubeconfig are removed')
+    .option('--dir <dir>', dirHelp)
+    .action(async (options: { dir?: string }) => {
+      const dir = clusterDir(options);
+      const result = await stopBackgroundCluster(dir);
+      process.stdout.write(result.wasRunning
+        ? `stopped dev cluster in ${dir} (pids ${result.stoppedPids.join(', ')})\n`
+        : `no dev cluster running in ${dir}\n`);
+    });
+}
+
+function clusterDir(options: { dir?: string }): string {
+  return resolve(options.dir ?? defaultDevClusterDir());
+}
+
+function printAlreadyRunning(status: DevClusterStatus): void {
+  process.stdout.write(`a dev cluster is already ${status.running ? 'running' : status.phase} in ${status.dir}` +
+    `${status.server ? ` at ${status.server}` : ''} (supervisor pid ${status.pids.owner ?? '?'}); nothing started\n`);
+  printKubeconfig(status);
+}
+
+function printKubeconfig(status: DevClusterStatus): void {
+  if (status.kubeconfigPath === undefined) return;
+  process.stdout.write(`kubeconfig: ${status.kubeconfigPath}\nexport KUBECONFIG=${shellQuote(status.kubeconfigPath)}\n`);
+}
+
+function describePids(status: DevClusterStatus): string {
+  const { owner, etcd, kubeApiserver } = status.pids;
+  return [owner && `supervisor ${owner}`, etcd && `etcd ${etcd}`, kubeApiserver && `kube-apiserver ${kubeApiserver}`]
+    .filter(Boolean).join(', ');
+}
+
+function shellQuote(value: string): string {
+  return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
