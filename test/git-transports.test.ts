@@ -77,7 +77,7 @@ describe('transports', () => {
 
   it('scrubs user:password embedded in the url from messages', async () => {
     const url = http.url('missing').replace('http://', `http://kedge:${PASSWORD}@`);
-    const error = await resolveRemote(url, { branch: 'main' }, {}, opts).catch((e: unknown) => e as GitError);
+    const error = (await resolveRemote(url, { branch: 'main' }, {}, opts).catch((e: unknown) => e)) as GitError;
     expect(error).toBeInstanceOf(GitError);
     expect(error.message).not.toContain(PASSWORD);
     expect(error.message).toContain(http.url('missing'));
@@ -100,7 +100,9 @@ describe('transports', () => {
   it.each([
     ['an unknown host key', () => ssh.wrongKnownHosts],
     ['no known_hosts at all', () => ''],
-  ])('ssh rejects %s', (_title, knownHosts) => fetchFails(ssh.url('app'), { sshIdentity: ssh.identity, sshKnownHosts: knownHosts() }, 'auth'));
+  ])('ssh rejects %s', async (_title, knownHosts) => {
+    await fetchFails(ssh.url('app'), { sshIdentity: ssh.identity, sshKnownHosts: knownHosts() }, 'auth');
+  });
 
   it('missing repository over http is not-found', () => fetchFails(http.url('nope'), { username: 'kedge', password: PASSWORD }, 'not-found'));
 
