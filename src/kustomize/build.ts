@@ -75,7 +75,9 @@ export async function kustomizeBuild(root: string, dir: string, renderer: Render
     execFile(renderer.file, args, { cwd: root, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const words = relativise(kustomizeWords(stderr) || error.message, roots);
-      reject(new BuildError(`kustomize build failed: ${words}`, namedFile(words)));
+      const file = namedFile(words, path.relative(root, dir));
+      const where = file && !words.includes(file) ? ` (in ${file})` : '';
+      reject(new BuildError(`kustomize build failed: ${words}${where}`, file));
     });
   });
 }
@@ -114,11 +116,9 @@ function relativise(message: string, roots: string[]): string {
   return out;
 }
 
-function namedFile(words: string): string | undefined {
-  const patterns = [/in File: ([^\s'"]+)/, /accumulating resources from '([^']+)'/, /open ([^\s:']+)/, /'([^'\s]+\.ya?ml)'/];
-  for (const re of patterns) {
-    const match = re.exec(words);
-    if (match?.[1]) return match[1];
-  }
-  return undefined;
+/** The file kustomize names, relative to the artifact root. Its own references are relative to `dir`. */
+function namedFile(words: string, dir: string): string | undefined {
+  const fromDir = /in File: ([^\s'"]+)/.exec(words) ?? /accumulating resources from '([^']+)'/.exec(words);
+  if (fromDir?.[1]) return path.posix.normalize(path.posix.join(dir.split(path.sep).join('/'), fromDir[1]));
+  return /open ([^\s:']+)/.exec(words)?.[1];
 }
