@@ -11,6 +11,8 @@ export interface DevClusterStatus {
   phase: ClusterState['phase'] | 'absent';
   server?: string;
   kubeconfigPath?: string;
+  /** Loopback ports in use while it runs. */
+  ports?: ClusterState['ports'];
   /** Pids of the processes that are alive right now; the owner is the supervisor (or a test run). */
   pids: { owner?: number; etcd?: number; kubeApiserver?: number };
   /** Why the last run failed, when it did. */
@@ -38,6 +40,7 @@ export async function readDevClusterStatus(dir: string): Promise<DevClusterStatu
     phase: !alive && (phase === 'ready' || phase === 'starting') ? 'stopped' : phase,
     server: alive ? state?.server : undefined,
     kubeconfigPath: alive ? state?.kubeconfigPath : undefined,
+    ports: alive ? state?.ports : undefined,
     pids: Object.fromEntries(Object.entries(pids).filter(([, pid]) => pid !== undefined)),
     error: state?.error,
   };
