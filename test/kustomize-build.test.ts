@@ -144,6 +144,11 @@ describe('renderKustomization with kubectl kustomize', () => {
     expect((error as BuildError).message).not.toContain(tmpdir());
   });
 
+  it('renders nothing from a directory without manifests', async () => {
+    const root = await tree({ 'empty/notes.txt': 'hello' });
+    expect(await renderKustomization({ root, path: 'empty', binary: 'kubectl' })).toEqual([]);
+  });
+
   it('refuses plain YAML that does not decode, naming the file', async () => {
     const root = await tree({ 'apps/ok.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n', 'apps/bad.yaml': 'a: [\n' });
     await expect(renderKustomization({ root, path: 'apps', binary: 'kubectl' })).rejects.toThrow(
