@@ -3,6 +3,7 @@ import { ManifestError } from '../api/manifest.ts';
 import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerDeleteCommands } from './commands/delete.ts';
+import { registerDevClusterCommands } from './commands/dev-cluster.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerGetCommands } from './commands/get.ts';
 import { registerReconcileCommands } from './commands/reconcile.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerReconcileCommands(program);
   registerDeleteCommands(program);
   registerEventsCommand(program);
+  registerDevClusterCommands(program);
   return program;
 }
 
