@@ -1,8 +1,17 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { KObject, ObjectRef } from '../../api/meta.ts';
+import { eventually } from '../../../test/harness/eventually.ts';
 import { describeStoreConformance } from '../store-conformance.ts';
-import { openSqliteStore } from './sqlite-store.ts';
+import { eventsPerObject } from './event-log.ts';
+import { SchemaTooNewError, schemaVersion } from './schema.ts';
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
 
 describeStoreConformance('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kedge-store-'));
@@ -12,3 +21,160 @@ describeStoreConformance('sqlite', async () => {
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
+
+describe('sqlite store', () => {
+  let dir: string;
+  const open: SqliteStore[] = [];
+  const openStore = async (options?: SqliteStoreOptions): Promise<SqliteStore> => {
+    const store = await openSqliteStore(dir, options);
+    open.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kedge-sqlite-'));
+  });
+
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps objects, status and events across a reopen', async () => {
+    const first = await openStore();
+    const { object } = await first.apply(repo('podinfo'));
+    await first.updateStatus(ref('podinfo'), { observedGeneration: 1 });
+    await first.recordEvent(event('podinfo', 'stored artifact'));
+    await first.close();
+    const second = await openStore();
+    expect(await second.get(ref('podinfo'))).toMatchObject({
+      ...object,
+      metadata: { uid: object.metadata.uid },
+      status: { observedGeneration: 1 },
+    });
+    expect((await second.listEvents()).map((e) => e.message)).toEqual(['stored artifact']);
+    const { object: next } = await second.apply(repo('other'));
+    expect(Number(next.metadata.resourceVersion)).toBeGreaterThan(Number(object.metadata.resourceVersion));
+  });
+
+  it('refuses a store written by a newer schema', async () => {
+    await (await openStore()).close();
+    const db = new Database(join(dir, 'kedge.db'));
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(schemaVersion + 1);
+    db.close();
+    await expect(openSqliteStore(dir)).rejects.toThrow(SchemaTooNewError);
+  });
+
+  it('loses no update when two processes race on one object', async () => {
+    const store = await openStore();
+    await store.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'counter' }, data: {} });
+    const seen: number[] = [];
+    const stop = store.watch('ConfigMap', (e) => seen.push((e.object.status as { count: number }).count));
+    const workers = await Promise.all([startCounter(dir, 100), startCounter(dir, 100)]);
+    for (const worker of workers) worker.child.stdin?.end('go\n');
+    const results = await Promise.all(workers.map((worker) => worker.result));
+    expect((await store.get({ kind: 'ConfigMap', namespace: 'default', name: 'counter' }))?.status).toEqual({
+      count: 200,
+    });
+    // Every increment reached the watcher exactly once and in order, although other processes wrote them.
+    await eventually(() => expect(seen).toHaveLength(200));
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(results.every((r) => typeof r.conflicts === 'number')).toBe(true);
+    stop();
+  });
+
+  it('does not fold an identical event seen more than an hour ago', async () => {
+    let now = new Date('2025-01-01T00:00:00Z');
+    const store = await openStore({ now: () => now });
+    await store.recordEvent(event('podinfo', 'failed'));
+    now = new Date('2025-01-01T00:59:00Z');
+    await store.recordEvent(event('podinfo', 'failed'));
+    now = new Date('2025-01-01T02:00:00Z');
+    await store.recordEvent(event('podinfo', 'failed'));
+    const events = await store.listEvents();
+    expect(events.map((e) => [e.count, e.firstTimestamp, e.lastTimestamp])).toEqual([
+      [1, '2025-01-01T02:00:00Z', '2025-01-01T02:00:00Z'],
+      [2, '2025-01-01T00:00:00Z', '2025-01-01T00:59:00Z'],
+    ]);
+  });
+
+  it(`keeps the newest ${eventsPerObject} events of an object`, async () => {
+    const store = await openStore();
+    for (let i = 0; i <= eventsPerObject; i++) await store.recordEvent(event('podinfo', `attempt ${i}`));
+    await store.recordEvent(event('other', 'kept'));
+    const events = await store.listEvents({ name: 'podinfo', limit: 2 * eventsPerObject });
+    expect(events).toHaveLength(eventsPerObject);
+    expect(events[0]?.message).toBe(`attempt ${eventsPerObject}`);
+    expect(events.at(-1)?.message).toBe('attempt 1');
+    expect(await store.listEvents({ name: 'other' })).toHaveLength(1);
+  });
+
+  it('delivers a change before the write returns, and keeps order when a handler writes', async () => {
+    const store = await openStore();
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    const failing = await openStore({ onWatchHandlerError: (error) => errors.push(error) });
+    failing.watch(undefined, () => {
+      throw new Error('handler broke');
+    });
+    store.watch('GitRepository', (e) => {
+      seen.push(`${e.type} ${e.object.metadata.name}`);
+      if (e.type === 'ADDED' && e.object.metadata.name === 'first') void store.apply(repo('second'));
+    });
+    await store.apply(repo('first'));
+    expect(seen).toEqual(['ADDED first', 'ADDED second']);
+    await failing.apply(repo('third'));
+    await eventually(() => expect(seen).toEqual(['ADDED first', 'ADDED second', 'ADDED third']));
+    // The failing store's own handler broke on every change, its own and the other store's, and went on.
+    await eventually(() => expect(errors).toHaveLength(3));
+  });
+});
+
+function repo(name: string): KObject {
+  return {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name },
+    spec: { interval: '1m' },
+  };
+}
+
+function ref(name: string): ObjectRef {
+  return { kind: 'GitRepository', namespace: 'default', name };
+}
+
+function event(name: string, message: string): Parameters<SqliteStore['recordEvent']>[0] {
+  return {
+    type: 'Warning',
+    reason: 'GitOperationFailed',
+    message,
+    involvedObject: {
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      namespace: 'default',
+      name,
+    },
+    reportingController: 'source-controller',
+  };
+}
+
+const counterScript = join(import.meta.dirname, '../../../test/fixtures/store/increment-counter.ts');
+
+/** Starts a process that increments the counter `times` times once it reads a line; `result` is its report. */
+async function startCounter(dataDir: string, times: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', counterScript, dataDir, String(times)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const iterator = lines[Symbol.asyncIterator]();
+  const ready = await iterator.next();
+  if (ready.value !== 'ready')
+    throw new Error(`counter process said ${String(ready.value)} instead of ready`);
+  const result = (async () => {
+    const report = await iterator.next();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`counter process exited with ${code}`);
+    return JSON.parse(String(report.value)) as { conflicts: number };
+  })();
+  return { child, result };
+}
