@@ -18,9 +18,8 @@ import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { EngineMetrics } from '../runtime/metrics.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
 import { summarizeConditions } from '../runtime/summarize.ts';
-import { packArtifact } from '../source/artifact/archive.ts';
-import { copyIncludedArtifact } from '../source/artifact/include.ts';
-import type { ArtifactStorage } from '../source/artifact/storage.ts';
+import { copyIncludedArtifact } from '../source/artifact/copy-included-artifact.ts';
+import type { ArtifactStorage } from '../source/artifact/index.ts';
 import {
   GitError,
   checkout,
@@ -106,13 +105,13 @@ export class GitRepositoryReconciler implements Reconciler {
 
     let outcome: unknown;
     try {
-      this.reconcileStorage(run);
+      await this.reconcileStorage(run);
       await this.reconcileSource(run);
     } catch (error) {
       outcome = error;
     }
     await this.summarizeAndPatch(run, outcome, wasReady?.status);
-    if (outcome !== undefined) throw outcome;
+    if (outcome !== undefined) throw outcome instanceof Error ? outcome : new Error(errorMessage(outcome));
     return { requeueAfterMs: parseDuration(object.spec!.interval) };
   }
 
@@ -128,13 +127,17 @@ export class GitRepositoryReconciler implements Reconciler {
     await this.patchStatus(run);
   }
 
-  /** Check that the artifact in status is still in storage; forget it if not. */
-  private reconcileStorage(run: Run): void {
+  /** Check that the artifact in status is still in storage (forget it if not) and that its URL is current. */
+  private async reconcileStorage(run: Run): Promise<void> {
     const artifact = run.status.artifact;
-    if (artifact && !this.deps.storage.exists(artifact.path)) {
+    if (!artifact) return;
+    if (!(await this.deps.storage.exists(artifact))) {
       delete run.status.artifact;
       run.conditions.mark(Conditions.ArtifactInStorage, 'False', Reasons.StorageOperationFailed, 'artifact disappeared from storage');
+      return;
     }
+    // The artifact server may listen elsewhere since the last run (e.g. port 0): keep the URL reachable.
+    run.status.artifact = { ...artifact, url: this.deps.storage.artifactFor(artifact.path, artifact.revision, { digest: artifact.digest, size: artifact.size ?? 0 }).url };
   }
 
   /** Resolve the remote, fetch and verify when it moved, then build the artifact. */
@@ -197,11 +200,9 @@ export class GitRepositoryReconciler implements Reconciler {
   private async reconcileArtifact(run: Run, dir: string, fetched: ResolvedRevision & { commitMessage?: string }, included: Artifact[]): Promise<void> {
     const spec = run.object.spec!;
     const { storage } = this.deps;
-    const path = storage.artifactPath(GitRepositoryKind, run.ref.namespace, run.ref.name, `${fetched.commit}.tar.gz`);
     let artifact: Artifact;
     try {
-      const packed = await packArtifact(dir, storage.absolute(path), { ignore: spec.ignore });
-      artifact = storage.artifactFor(path, fetched.revision, packed);
+      artifact = await storage.archive(GitRepositoryKind, run.ref.namespace, run.ref.name, fetched.revision, dir, { ignore: spec.ignore });
     } catch (error) {
       const message = `failed to archive revision '${fetched.revision}': ${errorMessage(error)}`;
       run.conditions.mark(Conditions.StorageOperationFailed, 'True', Reasons.ArchiveOperationFailed, message);

@@ -46,6 +46,14 @@ export class EngineMetrics {
     registers: [this.registry],
   });
 
+  /** Notifications that could not be delivered (after retries), by Provider and type. */
+  readonly notificationFailures = new Counter({
+    name: 'kedge_notification_failures_total',
+    help: 'Notifications that could not be delivered after retries, by provider namespace, name and type.',
+    labelNames: ['namespace', 'provider', 'type'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

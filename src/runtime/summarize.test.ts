@@ -53,7 +53,7 @@ describe('summarizeConditions', () => {
     },
   ])('$name', ({ owned, outcome, expected }) => {
     const set = new ConditionSet([], 3);
-    for (const c of owned) set.set(c as Condition);
+    for (const c of owned) set.set(c);
     summarizeConditions(set, summary, outcome);
     expect(pick(set)).toEqual(expected);
     expect(set.get('Ready')?.observedGeneration).toBe(3);
