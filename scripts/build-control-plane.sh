@@ -13,6 +13,19 @@ STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 started=$(date +%s)
 step() { printf '[control-plane %4ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
 
+# Runs "$@" and, while it runs, repeats the last step message every 30 s so a long compile shows it is alive.
+with_heartbeat() {
+  local what="$1"; shift
+  "$@" &
+  local pid=$! ticks=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    ticks=$((ticks + 1))
+    if [ $((ticks % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then step "$what: still compiling"; fi
+  done
+  wait "$pid"
+}
+
 runnable() { [ -x "$1/kube-apiserver" ] && [ -x "$1/etcd" ] &&
   "$1/kube-apiserver" --version >/dev/null 2>&1 && "$1/etcd" --version >/dev/null 2>&1; }
 
@@ -37,7 +50,8 @@ build_etcd() {
   (cd "$dir" && go mod init kedge.dev/control-plane/etcd >/dev/null 2>&1 &&
     go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1)
   step "etcd $ETCD_VERSION: compiling (about 1-2 minutes cold)"
-  (cd "$dir" && go build -trimpath -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)
+  with_heartbeat "etcd $ETCD_VERSION" \
+    bash -c 'cd "$1" && go build -trimpath -o "$2" go.etcd.io/etcd/server/v3' _ "$dir" "$out/etcd.tmp"
   mv "$out/etcd.tmp" "$out/etcd"
 }
 
@@ -74,7 +88,9 @@ build_apiserver() {
     ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=$now"
   done
   step "kube-apiserver $K8S_VERSION: compiling (the long step: about 4-5 minutes cold on 2 cores)"
-  (cd "$dir" && go build -trimpath -ldflags "$ld" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+  with_heartbeat "kube-apiserver $K8S_VERSION" \
+    bash -c 'cd "$1" && go build -trimpath -ldflags "$2" -o "$3" k8s.io/kubernetes/cmd/kube-apiserver' \
+    _ "$dir" "$ld" "$out/kube-apiserver.tmp"
   mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
 }
 
