@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,23 @@ let bearer: HttpGitServer;
 let https: HttpGitServer;
 let ssh: SshGitServer;
 let n = 0;
+/** Command lines of all processes that mentioned a secret, sampled while git talked to the server. */
+const leakedArgs: string[] = [];
+let samples = 0;
+
+function sampleProcessArguments(): void {
+  samples++;
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    const basic = Buffer.from(`kedge:${PASSWORD}`).toString('base64');
+    if ([PASSWORD, TOKEN, basic].some((secret) => cmdline.includes(secret))) leakedArgs.push(cmdline);
+  }
+}
 const freshDir = (): string => join(work, `checkout-${n++}`);
 
 beforeAll(async () => {
@@ -26,8 +43,8 @@ beforeAll(async () => {
   root = join(repo.dir, '..');
   [daemon, http, bearer, https, ssh] = await Promise.all([
     startGitDaemon(root),
-    startHttpGitServer({ root, basicAuth: { username: 'kedge', password: PASSWORD } }),
-    startHttpGitServer({ root, bearerToken: TOKEN }),
+    startHttpGitServer({ root, basicAuth: { username: 'kedge', password: PASSWORD }, onRequest: sampleProcessArguments }),
+    startHttpGitServer({ root, bearerToken: TOKEN, onRequest: sampleProcessArguments }),
     startHttpGitServer({ root, tls: true }),
     startSshServer(root),
   ]);
@@ -83,6 +100,9 @@ describe('transports', () => {
     expect(error.message).toContain(http.url('missing'));
   });
 
+  it('http with credentials embedded in the url (moved out of the url before git runs)', () =>
+    fetchOk(http.url('app').replace('http://', `http://kedge:${PASSWORD}@`), {}));
+
   it('http with a bearer token', () => fetchOk(bearer.url('app'), { bearerToken: TOKEN }));
   it('http with a wrong bearer token fails with auth', () => fetchFails(bearer.url('app'), { bearerToken: 'nope-nope-nope' }, 'auth'));
 
@@ -105,6 +125,11 @@ describe('transports', () => {
   });
 
   it('missing repository over http is not-found', () => fetchFails(http.url('nope'), { username: 'kedge', password: PASSWORD }, 'not-found'));
+
+  it('no process had a credential in its arguments while git talked to the servers', () => {
+    expect(samples).toBeGreaterThan(3);
+    expect(leakedArgs).toEqual([]);
+  });
 
   it('unreachable server', async () => {
     const url = daemon.url('app').replace(/:\d+\//, ':1/');

@@ -77,6 +77,8 @@ export interface HttpGitServerOptions {
   bearerToken?: string;
   /** Serve HTTPS with a certificate from a freshly generated CA. */
   tls?: boolean;
+  /** Called at each request while the client is connected (e.g. to inspect the client's processes). */
+  onRequest?: () => void;
 }
 
 /** A smart-HTTP git server; `caPem` is the CA that signed its certificate when TLS is on. */
@@ -92,6 +94,7 @@ export async function startHttpGitServer(opts: HttpGitServerOptions): Promise<Ht
   const children = new Set<ChildProcess>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     authorizations.push(req.headers.authorization);
+    opts.onRequest?.();
     const user = authorize(req.headers.authorization, opts);
     if (user === undefined) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kedge-test"' }).end('unauthorized\n');

@@ -4,7 +4,7 @@ import { secretValues } from './git-credentials.ts';
 import { gitEnvironment } from './git-environment.ts';
 import { GitError } from './git-error.ts';
 import { effectiveReference, formatRevision, type EffectiveReference, type GitReference, type ResolvedRevision } from './git-reference.ts';
-import { gitTransport, scrubUrl } from './git-url.ts';
+import { gitTransport, scrubUrl, splitUrlCredentials } from './git-url.ts';
 import { listRemoteRefs } from './remote-refs.ts';
 import { proxyConfig, resolveFromRefs, type RemoteOptions } from './resolve-remote.ts';
 import { runGit, type RunGitOptions } from './run-git.ts';
@@ -44,13 +44,14 @@ interface FetchPlan {
  * so that {@link verifyCheckout} can check their signature. Throws GitError with Flux-like reasons.
  */
 export async function checkout(
-  url: string,
+  remoteUrl: string,
   ref: GitReference,
-  creds: GitCredentials,
+  remoteCreds: GitCredentials,
   dir: string,
   opts: CheckoutOptions,
 ): Promise<CheckoutResult> {
-  const transport = gitTransport(url);
+  const transport = gitTransport(remoteUrl);
+  const { url, creds } = splitUrlCredentials(remoteUrl, remoteCreds);
   let effective = effectiveReference(ref);
   await prepareEmptyDir(dir);
   const config = proxyConfig(opts.proxyUrl);

@@ -42,3 +42,32 @@ export function scrubMessage(text: string, secrets: readonly string[]): string {
   for (const secret of secrets) out = out.split(secret).join('***');
   return out;
 }
+
+/**
+ * Moves `user:password@` out of an HTTP(S) URL into basic-auth credentials (unless `creds` already has
+ * HTTP credentials), so that it never reaches a process argument. For SSH the user name stays (it names
+ * the account) and a password is dropped; other URLs are returned as they are.
+ */
+export function splitUrlCredentials<C extends { username?: string; password?: string; bearerToken?: string }>(
+  url: string,
+  creds: C,
+): { url: string; creds: C } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url, creds };
+  }
+  if (!parsed.username && !parsed.password) return { url, creds };
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  if (parsed.protocol === 'ssh:') {
+    parsed.password = '';
+    return { url: parsed.toString(), creds };
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return { url, creds };
+  parsed.username = '';
+  parsed.password = '';
+  const hasHttpCreds = creds.username || creds.password || creds.bearerToken;
+  return { url: parsed.toString(), creds: hasHttpCreds ? creds : { ...creds, username, password } };
+}

@@ -3,7 +3,7 @@ import { secretValues } from './git-credentials.ts';
 import { gitEnvironment } from './git-environment.ts';
 import { GitError } from './git-error.ts';
 import { effectiveReference, formatRevision, type EffectiveReference, type GitReference, type ResolvedRevision } from './git-reference.ts';
-import { gitTransport, scrubUrl } from './git-url.ts';
+import { gitTransport, scrubUrl, splitUrlCredentials } from './git-url.ts';
 import { listRemoteRefs } from './remote-refs.ts';
 import type { RunGitOptions } from './run-git.ts';
 import { highestSemverTag } from './semver-ref.ts';
@@ -23,12 +23,13 @@ export interface RemoteOptions {
  * range, 'invalid-ref', 'invalid-url', 'auth', 'unreachable', 'timeout'.
  */
 export async function resolveRemote(
-  url: string,
+  remoteUrl: string,
   ref: GitReference,
-  creds: GitCredentials,
+  remoteCreds: GitCredentials,
   opts: RemoteOptions,
 ): Promise<ResolvedRevision> {
-  const transport = gitTransport(url);
+  const transport = gitTransport(remoteUrl);
+  const { url, creds } = splitUrlCredentials(remoteUrl, remoteCreds);
   const effective = effectiveReference(ref);
   if (effective.kind === 'commit' && !effective.branch) {
     return { revision: formatRevision(undefined, effective.commit), commit: effective.commit, ref: effective.commit };
