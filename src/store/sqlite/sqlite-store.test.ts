@@ -83,6 +83,27 @@ describe('sqlite store', () => {
     stop();
   });
 
+  it('prunes the change log to the newest rows once they are old enough', async () => {
+    let now = new Date('2025-01-01T00:00:00Z');
+    const store = await openStore({ now: () => now, changeLogRetention: { rows: 100, ageMs: 60_000 } });
+    const changeRows = (): number => {
+      const db = new Database(join(dir, 'kedge.db'), { readonly: true });
+      const { rows } = db.prepare('SELECT count(*) AS rows FROM changes').get() as { rows: number };
+      db.close();
+      return rows;
+    };
+    await store.apply(repo('podinfo'));
+    for (let i = 0; i < 300; i++) await store.updateStatus(ref('podinfo'), { i });
+    expect(changeRows()).toBeGreaterThan(256);
+    now = new Date('2025-01-01T00:02:00Z');
+    for (let i = 0; i < 300; i++) await store.updateStatus(ref('podinfo'), { i: i + 300 });
+    expect(changeRows()).toBeLessThanOrEqual(100 + 256);
+    const seen: unknown[] = [];
+    store.watch(undefined, (e) => seen.push(e.object.status));
+    await store.updateStatus(ref('podinfo'), { i: 'last' });
+    expect(seen).toEqual([{ i: 'last' }]);
+  });
+
   it('does not fold an identical event seen more than an hour ago', async () => {
     let now = new Date('2025-01-01T00:00:00Z');
     const store = await openStore({ now: () => now });

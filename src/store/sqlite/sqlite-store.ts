@@ -30,14 +30,17 @@ export interface SqliteStoreOptions {
   now?: () => Date;
   /** Called when a watch handler throws; the other watchers still get the change. Default: a process warning. */
   onWatchHandlerError?: (error: unknown) => void;
+  /**
+   * How much of the change log (which watchers in other processes poll) to keep: a row goes once it is older
+   * than `ageMs` and not among the newest `rows`. A watcher whose process stalls past both misses changes.
+   * Default 10,000 rows and one minute.
+   */
+  changeLogRetention?: { rows: number; ageMs: number };
 }
 
 /** The store file inside a data dir. */
 export const storeFileName = 'kedge.db';
 
-/** Change-log rows kept at least (and any younger than {@link changeLogMinAgeMs}), so slow pollers catch up. */
-const changeLogKeepRows = 10_000;
-const changeLogMinAgeMs = 60_000;
 /** Prune the change log once every this many writes of this process. */
 const pruneEvery = 256;
 
@@ -63,6 +66,7 @@ export class SqliteStore implements Store {
   private readonly events: EventLog;
   private readonly now: () => Date;
   private readonly statements;
+  private readonly retention: { rows: number; ageMs: number };
   private writes = 0;
   private closed = false;
 
@@ -71,6 +75,7 @@ export class SqliteStore implements Store {
     options: SqliteStoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.retention = options.changeLogRetention ?? { rows: 10_000, ageMs: 60_000 };
     this.db = new Database(file);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     this.db.pragma('journal_mode = WAL');
@@ -252,7 +257,7 @@ export class SqliteStore implements Store {
         if (mutation.type === 'DELETED') this.statements.remove.run(ref.kind, namespace, ref.name);
         else this.statements.upsert.run({ ...next, seq });
         if (++this.writes % pruneEvery === 0)
-          this.statements.pruneChanges.run(seq - changeLogKeepRows, nowMs - changeLogMinAgeMs);
+          this.statements.pruneChanges.run(seq - this.retention.rows, nowMs - this.retention.ageMs);
         return object;
       })
       .immediate();
