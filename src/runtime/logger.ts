@@ -12,7 +12,7 @@ export function createLogger(options: { level?: string; format?: LogFormat; dest
   const destination = options.destination ?? process.stderr;
   if ((options.format ?? 'console') === 'json') return pino({ level, base: undefined }, destination);
   const colorize = !process.env.NO_COLOR && (destination as NodeJS.WriteStream).isTTY === true;
-  const stream = pretty({ colorize, destination, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+  const stream = pretty({ colorize, destination, sync: true, singleLine: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
   return pino({ level, base: undefined }, stream);
 }
 
