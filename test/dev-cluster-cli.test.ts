@@ -42,7 +42,8 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('kedge dev cluster', () => {
+// Each test starts and stops whole clusters through the CLI; on a loaded 2-core machine that takes a while.
+describe('kedge dev cluster', { timeout: 180_000 }, () => {
   it('up starts a usable cluster in the background; down twice leaves no process or port behind', async () => {
     const up = await kedge('up');
     expect(up.stdout).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}`);
