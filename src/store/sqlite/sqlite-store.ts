@@ -59,7 +59,11 @@ export async function openSqliteStore(
   return new SqliteStore(join(dataDir, storeFileName), options);
 }
 
-/** The embedded {@link Store} on one SQLite file in WAL mode. Prefer {@link openSqliteStore}. */
+/**
+ * The embedded {@link Store} on one SQLite file in WAL mode. Prefer {@link openSqliteStore}. Work is done
+ * synchronously under the promise API (better-sqlite3): a write that waits for another process's write blocks
+ * the event loop for at most `busyTimeoutMs`, then fails with SQLITE_BUSY. Reads never wait for writes.
+ */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
