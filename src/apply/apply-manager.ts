@@ -1,0 +1,180 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { ApplyError, KubeApiError, isNotFound } from './errors.ts';
+import { cleanupPatch } from './field-manager-cleanup.ts';
+import { waitForHealthy } from './health.ts';
+import { isClusterDefinition, sortForApply } from './kind-order.ts';
+import type { KubeTarget } from './kube-client.ts';
+import { identityOf, objectId, objectLabel, versionOf, type KubeObject, type ObjectIdentity } from './object-id.ts';
+import { withOwnerLabels, type Owner } from './owner-labels.ts';
+import { hasDrifted } from './semantic-diff.ts';
+import { forceEnabled, reconcileDisabled, ssaPolicy } from './ssa-annotations.ts';
+import { resourcePath, type ApiResource } from './api-discovery.ts';
+
+/** Flux's field manager; changing it would orphan every field Kedge (or Flux) applied before. */
+export const DefaultFieldManager = 'kustomize-controller';
+
+export interface ApplyOptions {
+  owner: Owner;
+  /** Default `kustomize-controller`. */
+  fieldManager?: string;
+  /** Recreate objects whose immutable fields changed (`spec.force`). Per object: the force annotation. */
+  force?: boolean;
+  /** Compare a server-side dry-run with the live object and write only what differs. Default true. */
+  dryRunCompare?: boolean;
+  /** How long to wait for CRDs/Namespaces of the first stage, and for a forced delete. Default 60 s. */
+  waitTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What applying did to one object, after Flux's ssa ChangeSetEntry. */
+export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'skipped';
+
+export interface ChangeSetEntry {
+  /** Inventory id `<ns>_<name>_<group>_<Kind>`. */
+  id: string;
+  /** `Kind/namespace/name`. */
+  subject: string;
+  /** The apiVersion's version, as the inventory records it (`v1`). */
+  version: string;
+  action: ApplyAction;
+  ref: ObjectIdentity;
+}
+
+type Live = KubeObject & { metadata: KubeObject['metadata'] & { uid?: string; resourceVersion?: string } };
+interface Planned { desired: KubeObject; resource: ApiResource; path: string; entry: ChangeSetEntry; write: boolean }
+
+/**
+ * Server-side apply of rendered objects, after Flux's ssa ResourceManager. Every object gets the owner labels
+ * and is applied with `fieldManager` and forced ownership; an object is written only when a dry-run apply
+ * shows it would change, so an in-sync set causes no writes at all.
+ */
+export class ApplyManager {
+  constructor(private readonly target: KubeTarget) {}
+
+  /**
+   * Applies in Flux's stages: CRDs, Namespaces and ClusterRoles first, then waits until they are ready
+   * (CRDs Established), then everything else in Flux's kind order. Returns one entry per object, in apply
+   * order. Rejects with ApplyError naming the first object that failed; objects of earlier stages stay applied.
+   */
+  async applyAllStaged(objects: readonly KubeObject[], options: ApplyOptions): Promise<ChangeSetEntry[]> {
+    const definitions = objects.filter(isClusterDefinition);
+    const rest = objects.filter((o) => !isClusterDefinition(o));
+    const entries: ChangeSetEntry[] = [];
+    if (definitions.length > 0) {
+      const applied = await this.applyAll(definitions, options);
+      entries.push(...applied);
+      const waitFor = applied.filter((e) => e.action !== 'skipped').map((e) => e.ref);
+      await waitForHealthy(this.target, waitFor, { timeoutMs: options.waitTimeoutMs ?? 60_000, signal: options.signal });
+    }
+    entries.push(...(await this.applyAll(rest, options)));
+    return entries;
+  }
+
+  /** Applies one stage: dry-runs every object (sorted in Flux's order), then writes those that drifted. */
+  async applyAll(objects: readonly KubeObject[], options: ApplyOptions): Promise<ChangeSetEntry[]> {
+    const planned: Planned[] = [];
+    for (const obj of sortForApply(objects)) {
+      options.signal?.throwIfAborted();
+      planned.push(await this.#plan(withOwnerLabels(obj, options.owner), options));
+    }
+    for (const p of planned) {
+      if (!p.write) continue;
+      options.signal?.throwIfAborted();
+      await this.#apply(p.path, p.desired, options, false).catch((error: unknown) => {
+        throw applyError(p.entry, 'apply failed', error);
+      });
+    }
+    return planned.map((p) => p.entry);
+  }
+
+  async #plan(desired: KubeObject, options: ApplyOptions): Promise<Planned> {
+    const resource = await this.target.discovery.resourceFor(desired.apiVersion, desired.kind).catch((error: unknown) => {
+      throw new ApplyError(objectId(identityOf(desired)), `${objectLabel(identityOf(desired))}: ${(error as Error).message}`, false, { cause: error });
+    });
+    normalizeNamespace(desired, resource);
+    const ref = identityOf(desired);
+    const entry: ChangeSetEntry = { id: objectId(ref), subject: objectLabel(ref), version: versionOf(desired.apiVersion), action: 'unchanged', ref };
+    const path = resourcePath(resource, ref.namespace, ref.name);
+    const plan = (action: ApplyAction, write: boolean): Planned => ({ desired, resource, path, entry: { ...entry, action }, write });
+    let live = await this.#get(path);
+    const policy = ssaPolicy(desired);
+    if (reconcileDisabled(desired) || policy === 'Ignore' || reconcileDisabled(live) || ssaPolicy(live) === 'Ignore') return plan('skipped', false);
+    if (live && policy === 'IfNotPresent') return plan('skipped', false);
+    if (options.dryRunCompare === false) return plan(live ? 'configured' : 'created', true);
+    let dryRun: Live;
+    try {
+      dryRun = await this.#apply(path, desired, options, true);
+    } catch (error) {
+      const force = options.force === true || forceEnabled(desired) || forceEnabled(live);
+      if (!live || !isImmutableError(error)) throw applyError(entry, 'dry-run failed', error, isImmutableError(error));
+      if (!force) throw applyError(entry, 'immutable field detected (enable force to recreate the object)', error, true);
+      await this.#deleteAndWait(path, entry, options);
+      live = undefined;
+      dryRun = await this.#apply(path, desired, options, true).catch((retry: unknown) => {
+        throw applyError(entry, 'dry-run failed after recreation', retry);
+      });
+    }
+    let cleaned = false;
+    if (live && policy === 'Override') cleaned = await this.#cleanup(path, live, options.fieldManager ?? DefaultFieldManager, entry);
+    if (!live) return plan('created', true);
+    return cleaned || hasDrifted(live, dryRun) ? plan('configured', true) : plan('unchanged', false);
+  }
+
+  #apply(path: string, desired: KubeObject, options: ApplyOptions, dryRun: boolean): Promise<Live> {
+    return this.target.rest.request<Live>('PATCH', path, {
+      query: { fieldManager: options.fieldManager ?? DefaultFieldManager, force: 'true', dryRun: dryRun ? 'All' : undefined },
+      body: desired,
+      contentType: 'application/apply-patch+yaml',
+      signal: options.signal,
+    });
+  }
+
+  async #get(path: string): Promise<Live | undefined> {
+    try {
+      return await this.target.rest.request<Live>('GET', path);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #cleanup(path: string, live: Live, fieldManager: string, entry: ChangeSetEntry): Promise<boolean> {
+    const patch = cleanupPatch(live, fieldManager);
+    if (patch.length === 0) return false;
+    await this.target.rest.request('PATCH', path, { body: patch, contentType: 'application/json-patch+json', query: { fieldManager } }).catch((error: unknown) => {
+      throw applyError(entry, 'metadata.managedFields cleanup failed', error);
+    });
+    return true;
+  }
+
+  async #deleteAndWait(path: string, entry: ChangeSetEntry, options: ApplyOptions): Promise<void> {
+    await this.target.rest.request('DELETE', path, { body: { propagationPolicy: 'Background' } }).catch((error: unknown) => {
+      if (!isNotFound(error)) throw applyError(entry, 'immutable field detected, failed to delete object', error);
+    });
+    // Finalizers may hold the object a while; Flux polls the same way before re-creating it.
+    const deadline = Date.now() + (options.waitTimeoutMs ?? 60_000);
+    while ((await this.#get(path)) !== undefined) {
+      if (Date.now() > deadline) throw new ApplyError(entry.id, `${entry.subject}: immutable field detected, timeout waiting for the object to be deleted`, true);
+      await delay(200, undefined, { signal: options.signal });
+    }
+  }
+}
+
+/** A namespaced object needs a namespace; a cluster-scoped one loses any it was given. */
+function normalizeNamespace(desired: KubeObject, resource: ApiResource): void {
+  if (!resource.namespaced) delete desired.metadata.namespace;
+  else if (!desired.metadata.namespace) {
+    throw new ApplyError(objectId(identityOf(desired)), `${objectLabel(identityOf(desired))}: namespace not specified for a namespaced kind`);
+  }
+}
+
+/** The server rejected a change to an immutable field (422 Invalid naming immutability). */
+export function isImmutableError(error: unknown): boolean {
+  if (!(error instanceof KubeApiError) || error.code !== 422) return false;
+  return /immutable|may not change|cannot be changed/i.test([error.message, ...error.causes].join(' '));
+}
+
+function applyError(entry: ChangeSetEntry, what: string, error: unknown, immutable = false): ApplyError {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new ApplyError(entry.id, `${entry.subject} ${what}: ${detail}`, immutable, { cause: error });
+}
