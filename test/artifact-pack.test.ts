@@ -33,19 +33,30 @@ interface Entry {
   uname: string;
 }
 
-async function pack(dir: string, ignore?: string): Promise<{ entries: Entry[]; digest: string; size: number }> {
+async function pack(
+  dir: string,
+  ignore?: string,
+): Promise<{ entries: Entry[]; digest: string; size: number }> {
   const out = join(work, `artifact-${n++}.tar.gz`);
   const packed = await packArtifact(dir, out, ignore === undefined ? {} : { ignore });
   const entries: Entry[] = [];
   await list({
     file: out,
     onReadEntry: (e) =>
-      void entries.push({ path: e.path, mode: e.mode ?? -1, mtime: e.mtime?.getTime() ?? -1, uid: e.uid ?? 0, gid: e.gid ?? 0, uname: e.uname ?? '' }),
+      void entries.push({
+        path: e.path,
+        mode: e.mode ?? -1,
+        mtime: e.mtime?.getTime() ?? -1,
+        uid: e.uid ?? 0,
+        gid: e.gid ?? 0,
+        uname: e.uname ?? '',
+      }),
   });
   return { entries, ...packed };
 }
 
-const paths = async (dir: string, ignore?: string): Promise<string[]> => (await pack(dir, ignore)).entries.map((e) => e.path);
+const paths = async (dir: string, ignore?: string): Promise<string[]> =>
+  (await pack(dir, ignore)).entries.map((e) => e.path);
 
 const SAMPLE = {
   'deploy/app.yaml': 'a',
@@ -80,14 +91,29 @@ describe('packArtifact exclusions', () => {
       'other/app.yaml': 'o',
     });
     expect(await paths(dir)).toEqual([
-      '.circleci/config.yml', '.github/workflows/ci.yaml', '.sourceignore', '.travis.yml', 'bundle.zip',
-      'deploy/.sourceignore', 'deploy/keep.yaml', 'deploy/logo.png', 'docs/pic.JPG', 'other/app.yaml',
-      'release.tar.gz', 'sub/.flux.yaml', 'sub/.sops.yaml', 'sub/cloudbuild.yaml',
+      '.circleci/config.yml',
+      '.github/workflows/ci.yaml',
+      '.sourceignore',
+      '.travis.yml',
+      'bundle.zip',
+      'deploy/.sourceignore',
+      'deploy/keep.yaml',
+      'deploy/logo.png',
+      'docs/pic.JPG',
+      'other/app.yaml',
+      'release.tar.gz',
+      'sub/.flux.yaml',
+      'sub/.sops.yaml',
+      'sub/cloudbuild.yaml',
     ]);
   });
 
   it('spec.ignore replaces the defaults and can re-include VCS files as in Flux, except .git', async () => {
-    expect(await paths(tree(SAMPLE), '/*\n!/deploy/\n!.gitignore\n!.git/\n')).toEqual(['.gitignore', 'deploy/app.yaml', 'deploy/logo.png']);
+    expect(await paths(tree(SAMPLE), '/*\n!/deploy/\n!.gitignore\n!.git/\n')).toEqual([
+      '.gitignore',
+      'deploy/app.yaml',
+      'deploy/logo.png',
+    ]);
   });
 
   it('spec.ignore overrides .sourceignore exclusions', async () => {
@@ -96,7 +122,11 @@ describe('packArtifact exclusions', () => {
   });
 
   it('an empty spec.ignore keeps the defaults', async () => {
-    expect(await paths(tree(SAMPLE), '\n# nothing\n')).toEqual(['README.md', 'deploy/app.yaml', 'docs/pic.JPG']);
+    expect(await paths(tree(SAMPLE), '\n# nothing\n')).toEqual([
+      'README.md',
+      'deploy/app.yaml',
+      'docs/pic.JPG',
+    ]);
   });
 
   it('skips symlinks', async () => {
@@ -120,7 +150,9 @@ describe('packArtifact determinism', () => {
   });
 
   it('same content from two commits and two checkouts gives the same digest; a change gives another', async () => {
-    const repo = createRepo({ files: { 'app.yaml': 'v: 1\n', 'bin/run.sh': { content: 'echo\n', mode: 0o755 } } });
+    const repo = createRepo({
+      files: { 'app.yaml': 'v: 1\n', 'bin/run.sh': { content: 'echo\n', mode: 0o755 } },
+    });
     try {
       const first = repo.revParse();
       const second = repo.commit({ 'notes.png': 'excluded by default' }, { message: 'add image' });

@@ -21,7 +21,10 @@ afterAll(async () => {
 });
 
 /** Sends the raw path as is (fetch would normalise `..` away before it reaches the server). */
-function get(path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, method }, (res) => {
       let body = '';
@@ -50,9 +53,12 @@ describe('artifact server', () => {
     expect((await get('/gitrepository/ns/app/abc.tar.gz', method)).status).toBe(405);
   });
 
-  it.each(['/', '/gitrepository', '/gitrepository/ns/app/', '/gitrepository/ns/app/missing.tar.gz'])('404s directories and missing files: %s', async (path) => {
-    expect((await get(path)).status).toBe(404);
-  });
+  it.each(['/', '/gitrepository', '/gitrepository/ns/app/', '/gitrepository/ns/app/missing.tar.gz'])(
+    '404s directories and missing files: %s',
+    async (path) => {
+      expect((await get(path)).status).toBe(404);
+    },
+  );
 
   it.each([
     '/../secret.txt',

@@ -22,7 +22,13 @@ function source(files: Record<string, string>): string {
 describe('ArtifactStorage', () => {
   it('archives a checkout to the Flux layout and builds the status artifact', async () => {
     const commit = 'a'.repeat(40);
-    const artifact = await storage.archive('GitRepository', 'flux-system', 'podinfo', `main@sha1:${commit}`, source({ 'a.yaml': 'a' }));
+    const artifact = await storage.archive(
+      'GitRepository',
+      'flux-system',
+      'podinfo',
+      `main@sha1:${commit}`,
+      source({ 'a.yaml': 'a' }),
+    );
     expect(artifact).toMatchObject({
       revision: `main@sha1:${commit}`,
       path: `gitrepository/flux-system/podinfo/${commit}.tar.gz`,
@@ -42,13 +48,17 @@ describe('ArtifactStorage', () => {
     ['ns', '.'],
     ['', 'name'],
   ])('rejects path components %s/%s', (namespace, name) => {
-    expect(() => storage.relativePath('GitRepository', namespace, name, 'x.tar.gz')).toThrow(ArtifactPathError);
+    expect(() => storage.relativePath('GitRepository', namespace, name, 'x.tar.gz')).toThrow(
+      ArtifactPathError,
+    );
   });
 
   it('refuses relative paths that leave the root', () => {
     expect(() => storage.localPath('../outside')).toThrow(ArtifactPathError);
     expect(() => storage.localPath('gitrepository/../../outside')).toThrow(ArtifactPathError);
-    expect(storage.localPath('gitrepository/ns/n/f.tar.gz')).toBe(join(root, 'artifacts/gitrepository/ns/n/f.tar.gz'));
+    expect(storage.localPath('gitrepository/ns/n/f.tar.gz')).toBe(
+      join(root, 'artifacts/gitrepository/ns/n/f.tar.gz'),
+    );
   });
 
   it('garbage collection keeps the current artifact and the newest N others', async () => {
@@ -60,15 +70,28 @@ describe('ArtifactStorage', () => {
       utimesSync(join(dir, name), 1_000 + i, 1_000 + i);
     });
     writeFileSync(join(dir, '.6.tar.gz.abc.tmp'), 'in flight');
-    const deleted = await storage.garbageCollect('GitRepository', 'ns', 'app', ['gitrepository/ns/app/1.tar.gz'], 2);
+    const deleted = await storage.garbageCollect(
+      'GitRepository',
+      'ns',
+      'app',
+      ['gitrepository/ns/app/1.tar.gz'],
+      2,
+    );
     expect(deleted.sort()).toEqual(['gitrepository/ns/app/2.tar.gz', 'gitrepository/ns/app/3.tar.gz']);
-    for (const kept of ['1.tar.gz', '4.tar.gz', '5.tar.gz', '.6.tar.gz.abc.tmp']) expect(existsSync(join(dir, kept))).toBe(true);
+    for (const kept of ['1.tar.gz', '4.tar.gz', '5.tar.gz', '.6.tar.gz.abc.tmp'])
+      expect(existsSync(join(dir, kept))).toBe(true);
     expect(await storage.garbageCollect('GitRepository', 'ns', 'missing', [], 0)).toEqual([]);
   });
 
   it('removeAll deletes only that object’s artifacts', async () => {
-    await storage.archive('GitRepository', 'ns', 'a', 'sha1:' + '1'.repeat(40), source({ 'x': 'x' }));
-    const other = await storage.archive('GitRepository', 'ns', 'b', 'sha1:' + '2'.repeat(40), source({ 'y': 'y' }));
+    await storage.archive('GitRepository', 'ns', 'a', 'sha1:' + '1'.repeat(40), source({ x: 'x' }));
+    const other = await storage.archive(
+      'GitRepository',
+      'ns',
+      'b',
+      'sha1:' + '2'.repeat(40),
+      source({ y: 'y' }),
+    );
     await storage.removeAll('GitRepository', 'ns', 'a');
     expect(existsSync(join(root, 'artifacts/gitrepository/ns/a'))).toBe(false);
     expect(await storage.exists(other)).toBe(true);

@@ -29,10 +29,19 @@ beforeAll(async () => {
   proxy = createHttpServer((req, res) => {
     proxied.push(req.url ?? '');
     const target = new URL(req.url ?? '');
-    const upstream = request({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: req.method,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
@@ -85,17 +94,25 @@ describe('proxy', () => {
 describe('timeouts and cancellation', () => {
   it('kills git (and its remote helper) when the timeout passes', async () => {
     const url = `http://127.0.0.1:${silentPort}/app`;
-    await expect(resolveRemote(url, { branch: 'main' }, {}, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'timeout' });
+    await expect(resolveRemote(url, { branch: 'main' }, {}, { timeoutMs: 1_000 })).rejects.toMatchObject({
+      code: 'timeout',
+    });
     await eventually(() => gitProcessesOnSilentPort().length === 0, { what: 'git processes to be gone' });
   });
 
   it('stops a checkout when the signal aborts', async () => {
     const controller = new AbortController();
     const url = `http://127.0.0.1:${silentPort}/app`;
-    const pending = checkout(url, { branch: 'main' }, {}, join(work, 'aborted'), { timeoutMs: 60_000, signal: controller.signal });
+    const pending = checkout(url, { branch: 'main' }, {}, join(work, 'aborted'), {
+      timeoutMs: 60_000,
+      signal: controller.signal,
+    });
     await eventually(() => gitProcessesOnSilentPort().length > 0, { what: 'git to connect' });
     controller.abort();
-    await expect(pending).rejects.toMatchObject({ code: 'timeout', message: expect.stringMatching(/aborted/) as unknown });
+    await expect(pending).rejects.toMatchObject({
+      code: 'timeout',
+      message: expect.stringMatching(/aborted/) as unknown,
+    });
     await eventually(() => gitProcessesOnSilentPort().length === 0, { what: 'git processes to be gone' });
   });
 });

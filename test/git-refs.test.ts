@@ -22,7 +22,10 @@ beforeAll(() => {
   commits['third'] = repo.commit({ 'app.yaml': 'version: 2\n' }, { message: 'bump to 2' });
   repo.tag('v2.0.0', { annotated: true });
   repo.tag('not-a-version');
-  commits['feature'] = repo.commit({ 'feature.yaml': 'on\n' }, { branch: 'feature', message: 'feature work' });
+  commits['feature'] = repo.commit(
+    { 'feature.yaml': 'on\n' },
+    { branch: 'feature', message: 'feature work' },
+  );
   repo.git('checkout', '-q', 'main');
   repo.setRef('refs/pull/1/head', commits['feature']);
 });
@@ -35,15 +38,47 @@ afterAll(() => {
 describe('ref kinds (file://)', () => {
   const cases: Array<[string, GitReference, (c: typeof commits) => { revision: string; file: string }]> = [
     ['branch', { branch: 'main' }, (c) => ({ revision: `main@sha1:${c['third']}`, file: 'version: 2\n' })],
-    ['other branch', { branch: 'feature' }, (c) => ({ revision: `feature@sha1:${c['feature']}`, file: 'version: 2\n' })],
-    ['lightweight tag', { tag: 'v1.0.0' }, (c) => ({ revision: `v1.0.0@sha1:${c['first']}`, file: 'version: 1\n' })],
-    ['annotated tag', { tag: '1.1.0' }, (c) => ({ revision: `1.1.0@sha1:${c['second']}`, file: 'version: 1.1\n' })],
-    ['semver picks the highest in range', { semver: '>=1.0.0 <2.0.0' }, (c) => ({ revision: `1.1.0@sha1:${c['second']}`, file: 'version: 1.1\n' })],
-    ['semver over all tags', { semver: '*' }, (c) => ({ revision: `v2.0.0@sha1:${c['third']}`, file: 'version: 2\n' })],
-    ['semver beats tag and branch', { semver: '~1.0', tag: 'v2.0.0', branch: 'feature' }, (c) => ({ revision: `v1.0.0@sha1:${c['first']}`, file: 'version: 1\n' })],
-    ['commit with branch', { branch: 'main', commit: '' }, (c) => ({ revision: `main@sha1:${c['second']}`, file: 'version: 1.1\n' })],
+    [
+      'other branch',
+      { branch: 'feature' },
+      (c) => ({ revision: `feature@sha1:${c['feature']}`, file: 'version: 2\n' }),
+    ],
+    [
+      'lightweight tag',
+      { tag: 'v1.0.0' },
+      (c) => ({ revision: `v1.0.0@sha1:${c['first']}`, file: 'version: 1\n' }),
+    ],
+    [
+      'annotated tag',
+      { tag: '1.1.0' },
+      (c) => ({ revision: `1.1.0@sha1:${c['second']}`, file: 'version: 1.1\n' }),
+    ],
+    [
+      'semver picks the highest in range',
+      { semver: '>=1.0.0 <2.0.0' },
+      (c) => ({ revision: `1.1.0@sha1:${c['second']}`, file: 'version: 1.1\n' }),
+    ],
+    [
+      'semver over all tags',
+      { semver: '*' },
+      (c) => ({ revision: `v2.0.0@sha1:${c['third']}`, file: 'version: 2\n' }),
+    ],
+    [
+      'semver beats tag and branch',
+      { semver: '~1.0', tag: 'v2.0.0', branch: 'feature' },
+      (c) => ({ revision: `v1.0.0@sha1:${c['first']}`, file: 'version: 1\n' }),
+    ],
+    [
+      'commit with branch',
+      { branch: 'main', commit: '' },
+      (c) => ({ revision: `main@sha1:${c['second']}`, file: 'version: 1.1\n' }),
+    ],
     ['commit alone', { commit: '' }, (c) => ({ revision: `sha1:${c['first']}`, file: 'version: 1\n' })],
-    ['name refs/pull/1/head', { name: 'refs/pull/1/head' }, (c) => ({ revision: `refs/pull/1/head@sha1:${c['feature']}`, file: 'version: 2\n' })],
+    [
+      'name refs/pull/1/head',
+      { name: 'refs/pull/1/head' },
+      (c) => ({ revision: `refs/pull/1/head@sha1:${c['feature']}`, file: 'version: 2\n' }),
+    ],
   ];
 
   it.each(cases)('%s', async (title, ref, expected) => {
@@ -76,7 +111,9 @@ describe('ref kinds (file://)', () => {
     repo.setRef('refs/heads/moving', commits['first']!);
     expect((await resolveRemote(repo.url, { branch: 'moving' }, {}, opts)).commit).toBe(commits['first']);
     repo.deleteRef('refs/heads/moving');
-    await expect(resolveRemote(repo.url, { branch: 'moving' }, {}, opts)).rejects.toMatchObject({ code: 'not-found' });
+    await expect(resolveRemote(repo.url, { branch: 'moving' }, {}, opts)).rejects.toMatchObject({
+      code: 'not-found',
+    });
   });
 
   it.each<[string, GitReference, string, RegExp]>([
@@ -87,7 +124,10 @@ describe('ref kinds (file://)', () => {
     ['short commit', { commit: 'abc123' }, 'invalid-ref', /not a full 40-character/],
     ['name outside refs/', { name: 'pull/1/head' }, 'invalid-ref', /must start with 'refs\/'/],
   ])('%s fails with %s', async (_title, ref, code, message) => {
-    for (const attempt of [() => resolveRemote(repo.url, ref, {}, opts), () => checkout(repo.url, ref, {}, freshDir(), opts)]) {
+    for (const attempt of [
+      () => resolveRemote(repo.url, ref, {}, opts),
+      () => checkout(repo.url, ref, {}, freshDir(), opts),
+    ]) {
       const error = await attempt().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GitError);
       expect(error).toMatchObject({ code });
@@ -96,21 +136,36 @@ describe('ref kinds (file://)', () => {
   });
 
   it('rejects a pinned commit that is not in the given branch', async () => {
-    const error = await checkout(repo.url, { branch: 'main', commit: commits['feature']! }, {}, freshDir(), opts).catch((e: unknown) => e);
+    const error = await checkout(
+      repo.url,
+      { branch: 'main', commit: commits['feature']! },
+      {},
+      freshDir(),
+      opts,
+    ).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'not-found' });
   });
 
-  it.each(['ftp://example.com/repo', '/plain/path', 'git@github.com:org/repo.git'])('rejects url %s', async (url) => {
-    await expect(resolveRemote(url, { branch: 'main' }, {}, opts)).rejects.toMatchObject({ code: 'invalid-url' });
-  });
+  it.each(['ftp://example.com/repo', '/plain/path', 'git@github.com:org/repo.git'])(
+    'rejects url %s',
+    async (url) => {
+      await expect(resolveRemote(url, { branch: 'main' }, {}, opts)).rejects.toMatchObject({
+        code: 'invalid-url',
+      });
+    },
+  );
 
   it('refuses to check out into a non-empty directory', async () => {
     const dir = freshDir();
     await checkout(repo.url, { branch: 'main' }, {}, dir, opts);
-    await expect(checkout(repo.url, { branch: 'main' }, {}, dir, opts)).rejects.toMatchObject({ code: 'failed' });
+    await expect(checkout(repo.url, { branch: 'main' }, {}, dir, opts)).rejects.toMatchObject({
+      code: 'failed',
+    });
   });
 
   it('reports a timeout when the deadline has passed', async () => {
-    await expect(checkout(repo.url, { branch: 'main' }, {}, freshDir(), { timeoutMs: 0 })).rejects.toMatchObject({ code: 'timeout' });
+    await expect(
+      checkout(repo.url, { branch: 'main' }, {}, freshDir(), { timeoutMs: 0 }),
+    ).rejects.toMatchObject({ code: 'timeout' });
   });
 });

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkout, GitError, resolveRemote, type GitCredentials } from '../src/source/git/index.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
-import { startGitDaemon, startHttpGitServer, startSshServer, type GitServer, type HttpGitServer, type SshGitServer } from './harness/git-servers.ts';
+import {
+  startGitDaemon,
+  startHttpGitServer,
+  startSshServer,
+  type GitServer,
+  type HttpGitServer,
+  type SshGitServer,
+} from './harness/git-servers.ts';
 
 const opts = { timeoutMs: 30_000 };
 const PASSWORD = 's3cret-pa55word';
@@ -43,7 +50,11 @@ beforeAll(async () => {
   root = join(repo.dir, '..');
   [daemon, http, bearer, https, ssh] = await Promise.all([
     startGitDaemon(root),
-    startHttpGitServer({ root, basicAuth: { username: 'kedge', password: PASSWORD }, onRequest: sampleProcessArguments }),
+    startHttpGitServer({
+      root,
+      basicAuth: { username: 'kedge', password: PASSWORD },
+      onRequest: sampleProcessArguments,
+    }),
     startHttpGitServer({ root, bearerToken: TOKEN, onRequest: sampleProcessArguments }),
     startHttpGitServer({ root, tls: true }),
     startSshServer(root),
@@ -71,7 +82,8 @@ async function fetchFails(url: string, creds: GitCredentials, code: GitError['co
   expect(error).toBeInstanceOf(GitError);
   expect(error).toMatchObject({ code });
   const message = (error as GitError).message;
-  for (const secret of [PASSWORD, TOKEN, ssh.passphrase, 'BEGIN OPENSSH']) expect(message).not.toContain(secret);
+  for (const secret of [PASSWORD, TOKEN, ssh.passphrase, 'BEGIN OPENSSH'])
+    expect(message).not.toContain(secret);
   return error as GitError;
 }
 
@@ -85,16 +97,23 @@ describe('transports', () => {
   });
 
   it('http with a wrong password fails with auth, and the message names the url without secrets', async () => {
-    const error = await fetchFails(http.url('app'), { username: 'kedge', password: 'wrong-password-1' }, 'auth');
+    const error = await fetchFails(
+      http.url('app'),
+      { username: 'kedge', password: 'wrong-password-1' },
+      'auth',
+    );
     expect(error.message).toContain(http.url('app'));
     expect(error.message).not.toContain('wrong-password-1');
   });
 
-  it('http without credentials fails with auth instead of prompting', () => fetchFails(http.url('app'), {}, 'auth'));
+  it('http without credentials fails with auth instead of prompting', () =>
+    fetchFails(http.url('app'), {}, 'auth'));
 
   it('scrubs user:password embedded in the url from messages', async () => {
     const url = http.url('missing').replace('http://', `http://kedge:${PASSWORD}@`);
-    const error = (await resolveRemote(url, { branch: 'main' }, {}, opts).catch((e: unknown) => e)) as GitError;
+    const error = (await resolveRemote(url, { branch: 'main' }, {}, opts).catch(
+      (e: unknown) => e,
+    )) as GitError;
     expect(error).toBeInstanceOf(GitError);
     expect(error.message).not.toContain(PASSWORD);
     expect(error.message).toContain(http.url('missing'));
@@ -104,18 +123,32 @@ describe('transports', () => {
     fetchOk(http.url('app').replace('http://', `http://kedge:${PASSWORD}@`), {}));
 
   it('http with a bearer token', () => fetchOk(bearer.url('app'), { bearerToken: TOKEN }));
-  it('http with a wrong bearer token fails with auth', () => fetchFails(bearer.url('app'), { bearerToken: 'nope-nope-nope' }, 'auth'));
+  it('http with a wrong bearer token fails with auth', () =>
+    fetchFails(bearer.url('app'), { bearerToken: 'nope-nope-nope' }, 'auth'));
 
   it('https with the custom CA', () => fetchOk(https.url('app'), { caPem: https.caPem! }));
   it('https without the CA is refused', () => fetchFails(https.url('app'), {}, 'unreachable'));
 
-  it('ssh with identity and known_hosts', () => fetchOk(ssh.url('app'), { sshIdentity: ssh.identity, sshKnownHosts: ssh.knownHosts }));
+  it('ssh with identity and known_hosts', () =>
+    fetchOk(ssh.url('app'), { sshIdentity: ssh.identity, sshKnownHosts: ssh.knownHosts }));
 
   it('ssh with a passphrase-protected identity', () =>
-    fetchOk(ssh.url('app'), { sshIdentity: ssh.encryptedIdentity, sshPassphrase: ssh.passphrase, sshKnownHosts: ssh.knownHosts }));
+    fetchOk(ssh.url('app'), {
+      sshIdentity: ssh.encryptedIdentity,
+      sshPassphrase: ssh.passphrase,
+      sshKnownHosts: ssh.knownHosts,
+    }));
 
   it('ssh with a wrong passphrase fails with auth', () =>
-    fetchFails(ssh.url('app'), { sshIdentity: ssh.encryptedIdentity, sshPassphrase: 'wrong passphrase', sshKnownHosts: ssh.knownHosts }, 'auth'));
+    fetchFails(
+      ssh.url('app'),
+      {
+        sshIdentity: ssh.encryptedIdentity,
+        sshPassphrase: 'wrong passphrase',
+        sshKnownHosts: ssh.knownHosts,
+      },
+      'auth',
+    ));
 
   it.each([
     ['an unknown host key', () => ssh.wrongKnownHosts],
@@ -124,7 +157,8 @@ describe('transports', () => {
     await fetchFails(ssh.url('app'), { sshIdentity: ssh.identity, sshKnownHosts: knownHosts() }, 'auth');
   });
 
-  it('missing repository over http is not-found', () => fetchFails(http.url('nope'), { username: 'kedge', password: PASSWORD }, 'not-found'));
+  it('missing repository over http is not-found', () =>
+    fetchFails(http.url('nope'), { username: 'kedge', password: PASSWORD }, 'not-found'));
 
   it('no process had a credential in its arguments while git talked to the servers', () => {
     expect(samples).toBeGreaterThan(3);
@@ -133,6 +167,8 @@ describe('transports', () => {
 
   it('unreachable server', async () => {
     const url = daemon.url('app').replace(/:\d+\//, ':1/');
-    await expect(resolveRemote(url, { branch: 'main' }, {}, opts)).rejects.toMatchObject({ code: 'unreachable' });
+    await expect(resolveRemote(url, { branch: 'main' }, {}, opts)).rejects.toMatchObject({
+      code: 'unreachable',
+    });
   });
 });

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkout, GitError, verifyCheckout, type GitReference, type VerificationMode } from '../src/source/git/index.ts';
+import {
+  checkout,
+  GitError,
+  verifyCheckout,
+  type GitReference,
+  type VerificationMode,
+} from '../src/source/git/index.ts';
 import { createGpgKey, createRepo, type TestGpgKey, type TestRepo } from './harness/git-repo.ts';
 
 const opts = { timeoutMs: 30_000 };
@@ -31,7 +37,11 @@ afterAll(() => {
   rmSync(join(repo.dir, '..'), { recursive: true, force: true });
 });
 
-async function verify(ref: GitReference, mode: VerificationMode, keys: () => string[]): Promise<{ message: string }> {
+async function verify(
+  ref: GitReference,
+  mode: VerificationMode,
+  keys: () => string[],
+): Promise<{ message: string }> {
   const dir = join(work, `checkout-${n++}`);
   const resolved = await checkout(repo.url, ref, {}, dir, opts);
   return verifyCheckout(dir, resolved, mode, keys());
@@ -39,9 +49,24 @@ async function verify(ref: GitReference, mode: VerificationMode, keys: () => str
 
 describe('verifyCheckout', () => {
   it.each<[string, GitReference, VerificationMode, RegExp]>([
-    ['signed HEAD', { branch: 'signed' }, 'HEAD', /^verified signature of commit 'signed@sha1:[0-9a-f]{40}' with key '[0-9A-F]{40}'$/],
-    ['signed annotated tag', { tag: 'v1.0.0' }, 'Tag', /^verified signature of tag 'v1.0.0' with key '[0-9A-F]{40}'$/],
-    ['signed tag and signed HEAD', { tag: 'v1.0.0' }, 'TagAndHEAD', /tag 'v1.0.0' .* and commit 'v1.0.0@sha1:/],
+    [
+      'signed HEAD',
+      { branch: 'signed' },
+      'HEAD',
+      /^verified signature of commit 'signed@sha1:[0-9a-f]{40}' with key '[0-9A-F]{40}'$/,
+    ],
+    [
+      'signed annotated tag',
+      { tag: 'v1.0.0' },
+      'Tag',
+      /^verified signature of tag 'v1.0.0' with key '[0-9A-F]{40}'$/,
+    ],
+    [
+      'signed tag and signed HEAD',
+      { tag: 'v1.0.0' },
+      'TagAndHEAD',
+      /tag 'v1.0.0' .* and commit 'v1.0.0@sha1:/,
+    ],
   ])('%s passes', async (_title, ref, mode, message) => {
     const result = await verify(ref, mode, () => [stranger.publicKey, signer.publicKey]);
     expect(result.message).toMatch(message);
@@ -52,7 +77,13 @@ describe('verifyCheckout', () => {
     ['unsigned HEAD', { branch: 'main' }, 'HEAD', () => [signer.publicKey], /not signed/],
     ['HEAD signed by another key', { branch: 'signed' }, 'HEAD', () => [stranger.publicKey], /unknown key/],
     ['unsigned annotated tag', { tag: 'v0.1.0' }, 'Tag', () => [signer.publicKey], /not signed/],
-    ['lightweight tag in Tag mode', { tag: 'v1.0.1' }, 'Tag', () => [signer.publicKey], /not an annotated tag/],
+    [
+      'lightweight tag in Tag mode',
+      { tag: 'v1.0.1' },
+      'Tag',
+      () => [signer.publicKey],
+      /not an annotated tag/,
+    ],
     ['Tag mode on a branch', { branch: 'signed' }, 'Tag', () => [signer.publicKey], /is not a tag/],
     ['no keys', { branch: 'signed' }, 'HEAD', () => [], /no public keys/],
     ['garbage key', { branch: 'signed' }, 'HEAD', () => ['not a key'], /cannot import/],

@@ -25,7 +25,10 @@ export interface TestRepo {
   /** Writes files on the current (or given) branch, commits and returns the commit id. */
   commit(files: RepoFiles, opts?: { message?: string; branch?: string; sign?: TestGpgKey }): string;
   /** Creates a tag on `target` (default HEAD): lightweight unless `annotated` or `sign`. */
-  tag(name: string, opts?: { target?: string; annotated?: boolean; sign?: TestGpgKey; message?: string }): void;
+  tag(
+    name: string,
+    opts?: { target?: string; annotated?: boolean; sign?: TestGpgKey; message?: string },
+  ): void;
   /** Points any ref (`refs/pull/1/head`, `refs/heads/x`) at a commit, moving it like a force-push. */
   setRef(ref: string, commit: string): void;
   deleteRef(ref: string): void;
@@ -47,7 +50,12 @@ const BASE_ENV: NodeJS.ProcessEnv = {
 
 function gitIn(dir: string, args: string[], gpg?: TestGpgKey): string {
   const env = gpg ? { ...BASE_ENV, GNUPGHOME: gpg.home } : BASE_ENV;
-  return execFileSync('git', args, { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync('git', args, {
+    cwd: dir,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 
 function writeFiles(dir: string, files: RepoFiles): void {
@@ -68,7 +76,13 @@ function writeFiles(dir: string, files: RepoFiles): void {
  * Creates a repository `<root>/<name>` (root defaults to a new temp dir) with one commit of `files` on
  * `branch` (default `main`). Remove it with `rmSync(root)` when done.
  */
-export function createRepo(opts: { files: RepoFiles; branch?: string; root?: string; name?: string; message?: string }): TestRepo {
+export function createRepo(opts: {
+  files: RepoFiles;
+  branch?: string;
+  root?: string;
+  name?: string;
+  message?: string;
+}): TestRepo {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'kedge-repo-'));
   const name = opts.name ?? 'repo';
   const dir = join(root, name);
@@ -91,7 +105,12 @@ export function createRepo(opts: { files: RepoFiles; branch?: string; root?: str
       return gitIn(dir, ['rev-parse', 'HEAD']);
     },
     tag(tagName, { target = 'HEAD', annotated = false, sign, message = `release ${tagName}` } = {}) {
-      if (sign) gitIn(dir, ['-c', `user.signingkey=${sign.fingerprint}`, 'tag', '-s', '-m', message, tagName, target], sign);
+      if (sign)
+        gitIn(
+          dir,
+          ['-c', `user.signingkey=${sign.fingerprint}`, 'tag', '-s', '-m', message, tagName, target],
+          sign,
+        );
       else if (annotated) gitIn(dir, ['tag', '-a', '-m', message, tagName, target]);
       else gitIn(dir, ['tag', tagName, target]);
     },
@@ -108,7 +127,8 @@ export function createGpgKey(userId = 'Kedge Test <test@kedge.dev>'): TestGpgKey
   const home = mkdtempSync(join(tmpdir(), 'kgpg-'));
   chmodSync(home, 0o700);
   const env = { PATH: process.env['PATH'], GNUPGHOME: home, LC_ALL: 'C' };
-  const gpg = (args: string[]): string => execFileSync('gpg', ['--batch', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const gpg = (args: string[]): string =>
+    execFileSync('gpg', ['--batch', ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   gpg(['--passphrase', '', '--quick-gen-key', userId, 'ed25519', 'sign', 'never']);
   const fingerprint = /^fpr:+([0-9A-F]+):/m.exec(gpg(['--with-colons', '--list-secret-keys']))?.[1];
   if (!fingerprint) throw new Error(`gpg did not create a key in ${home}`);

@@ -1,6 +1,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+  type Server,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,7 +26,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -35,7 +42,14 @@ function waitForPort(port: number, banner?: string): Promise<unknown> {
         socket.on('error', reject);
         socket.on('timeout', () => (socket.destroy(), reject(new Error('timeout'))));
         if (!banner) socket.on('connect', () => (socket.destroy(), resolve(true)));
-        else socket.on('data', (data) => (socket.destroy(), data.toString().startsWith(banner) ? resolve(true) : reject(new Error('bad banner'))));
+        else
+          socket.on(
+            'data',
+            (data) => (
+              socket.destroy(),
+              data.toString().startsWith(banner) ? resolve(true) : reject(new Error('bad banner'))
+            ),
+          );
       }),
     { what: `port ${port} to accept connections` },
   );
@@ -58,8 +72,21 @@ export async function startGitDaemon(root: string): Promise<GitServer> {
   const port = await freePort();
   const child = spawn(
     'git',
-    ['daemon', '--reuseaddr', '--export-all', '--informative-errors', `--base-path=${root}`, '--listen=127.0.0.1', `--port=${port}`, root],
-    { detached: true, stdio: 'ignore', env: { PATH: process.env['PATH'], GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } },
+    [
+      'daemon',
+      '--reuseaddr',
+      '--export-all',
+      '--informative-errors',
+      `--base-path=${root}`,
+      '--listen=127.0.0.1',
+      `--port=${port}`,
+      root,
+    ],
+    {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env['PATH'], GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+    },
   );
   try {
     await waitForPort(port);
@@ -195,11 +222,57 @@ function runHttpBackend(req: IncomingMessage, res: ServerResponse, root: string,
 }
 
 function generateTlsPki(dir: string): { caPem: string; keyPem: string; certPem: string } {
-  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kedge test ca');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  const openssl = (...args: string[]): void =>
+    void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=kedge test ca',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=127.0.0.1',
+  );
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  );
   const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
   return { caPem: read('ca.crt'), keyPem: read('server.key'), certPem: read('server.crt') };
 }
@@ -221,7 +294,11 @@ export interface SshGitServer extends GitServer {
 export async function startSshServer(root: string): Promise<SshGitServer> {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-sshd-'));
   const keygen = (file: string, passphrase = ''): string => {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'kedge-test', '-f', join(dir, file)], { stdio: 'ignore' });
+    execFileSync(
+      'ssh-keygen',
+      ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'kedge-test', '-f', join(dir, file)],
+      { stdio: 'ignore' },
+    );
     return readFileSync(join(dir, file), 'utf8');
   };
   const pub = (file: string): string => readFileSync(join(dir, `${file}.pub`), 'utf8').trim();
@@ -253,7 +330,10 @@ export async function startSshServer(root: string): Promise<SshGitServer> {
       'LogLevel ERROR',
     ].join('\n') + '\n',
   );
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { detached: true, stdio: 'ignore' });
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    detached: true,
+    stdio: 'ignore',
+  });
   const stop = async (): Promise<void> => {
     await killGroup(child);
     rmSync(dir, { recursive: true, force: true });

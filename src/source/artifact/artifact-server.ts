@@ -72,7 +72,9 @@ async function serve(root: string, req: IncomingMessage, res: ServerResponse): P
     res.end();
     return;
   }
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 /** Maps a request URL to a file inside `root`, or undefined when it is malformed or would escape. */

@@ -41,7 +41,9 @@ export class ArtifactStorage {
     const parts = [kind.toLowerCase(), namespace, name, ...(file === undefined ? [] : [file])];
     for (const part of parts) {
       if (!SAFE_COMPONENT.test(part) || part === '.' || part === '..') {
-        throw new ArtifactPathError(`invalid artifact path component '${part}' for ${kind} ${namespace}/${name}`);
+        throw new ArtifactPathError(
+          `invalid artifact path component '${part}' for ${kind} ${namespace}/${name}`,
+        );
       }
     }
     return parts.join('/');
@@ -50,12 +52,18 @@ export class ArtifactStorage {
   /** Absolute path of a path relative to the root; throws ArtifactPathError if it would leave the root. */
   localPath(relativePath: string): string {
     const absolute = resolve(this.root, relativePath);
-    if (!absolute.startsWith(this.root + sep)) throw new ArtifactPathError(`artifact path '${relativePath}' escapes the storage root`);
+    if (!absolute.startsWith(this.root + sep))
+      throw new ArtifactPathError(`artifact path '${relativePath}' escapes the storage root`);
     return absolute;
   }
 
   /** Builds the status artifact for a file already written at `relativePath`. */
-  artifactFor(relativePath: string, revision: string, packed: { digest: string; size: number }, now = new Date()): Artifact {
+  artifactFor(
+    relativePath: string,
+    revision: string,
+    packed: { digest: string; size: number },
+    now = new Date(),
+  ): Artifact {
     this.localPath(relativePath);
     return {
       revision,
@@ -71,7 +79,14 @@ export class ArtifactStorage {
    * Packs the checkout `dir` into `<kind>/<ns>/<name>/<commit>.tar.gz` (the commit is taken from the
    * revision's `sha1:` part) and returns its status artifact. See {@link packArtifact} for what is left out.
    */
-  async archive(kind: string, namespace: string, name: string, revision: string, dir: string, opts: { ignore?: string } = {}): Promise<Artifact> {
+  async archive(
+    kind: string,
+    namespace: string,
+    name: string,
+    revision: string,
+    dir: string,
+    opts: { ignore?: string } = {},
+  ): Promise<Artifact> {
     const commit = /sha1:([0-9a-f]+)$/.exec(revision)?.[1] ?? revision;
     const relativePath = this.relativePath(kind, namespace, name, `${commit}.tar.gz`);
     const file = this.localPath(relativePath);
@@ -94,7 +109,13 @@ export class ArtifactStorage {
    * the `retainNewest` most recently written other files; in-flight temp files (dot files) are left alone.
    * Returns the relative paths deleted.
    */
-  async garbageCollect(kind: string, namespace: string, name: string, keepPaths: readonly string[], retainNewest: number): Promise<string[]> {
+  async garbageCollect(
+    kind: string,
+    namespace: string,
+    name: string,
+    keepPaths: readonly string[],
+    retainNewest: number,
+  ): Promise<string[]> {
     const dirPath = this.relativePath(kind, namespace, name);
     const entries = await readdir(this.localPath(dirPath), { withFileTypes: true }).catch(() => []);
     const keep = new Set(keepPaths);

@@ -1,4 +1,10 @@
 export { startArtifactServer, type ArtifactServer, type ArtifactServerOptions } from './artifact-server.ts';
 export { ArtifactPathError, ArtifactStorage, type Artifact } from './artifact-storage.ts';
 export { digestFile, packArtifact, type PackedArtifact } from './pack-artifact.ts';
-export { DEFAULT_PATTERNS, loadSourceIgnore, SOURCE_IGNORE_FILE, VCS_PATTERNS, type SourceIgnore } from './source-ignore.ts';
+export {
+  DEFAULT_PATTERNS,
+  loadSourceIgnore,
+  SOURCE_IGNORE_FILE,
+  VCS_PATTERNS,
+  type SourceIgnore,
+} from './source-ignore.ts';

@@ -21,7 +21,11 @@ const EPOCH = new Date(0);
  * its digest depends only on the files' paths, contents and executable bits. Written to a temp file in the
  * same directory and renamed, so readers never see a partial file.
  */
-export async function packArtifact(dir: string, outFile: string, opts: { ignore?: string } = {}): Promise<PackedArtifact> {
+export async function packArtifact(
+  dir: string,
+  outFile: string,
+  opts: { ignore?: string } = {},
+): Promise<PackedArtifact> {
   const rules = await loadSourceIgnore(dir, opts.ignore);
   const files = await listFiles(dir, '', rules);
   const temp = join(dirname(outFile), `.${basename(outFile)}.${randomBytes(6).toString('hex')}.tmp`);

@@ -7,10 +7,26 @@ export const VCS_PATTERNS: readonly string[] = ['.git/', '.gitignore', '.gitmodu
 
 /** Excluded when no other rule is given (Flux's `ExcludeExt`, `ExcludeCI` and `ExcludeExtra`). */
 export const DEFAULT_PATTERNS: readonly string[] = [
-  '*.jpg', '*.jpeg', '*.gif', '*.png', '*.wmv', '*.flv', '*.tar.gz', '*.zip',
-  '.github/', '.circleci/', '.travis.yml', '.gitlab-ci.yml', 'appveyor.yml', '.drone.yml', 'cloudbuild.yaml',
-  'codeship-services.yml', 'codeship-steps.yml',
-  '**/.goreleaser.yml', '**/.sops.yaml', '**/.flux.yaml',
+  '*.jpg',
+  '*.jpeg',
+  '*.gif',
+  '*.png',
+  '*.wmv',
+  '*.flv',
+  '*.tar.gz',
+  '*.zip',
+  '.github/',
+  '.circleci/',
+  '.travis.yml',
+  '.gitlab-ci.yml',
+  'appveyor.yml',
+  '.drone.yml',
+  'cloudbuild.yaml',
+  'codeship-services.yml',
+  'codeship-steps.yml',
+  '**/.goreleaser.yml',
+  '**/.sops.yaml',
+  '**/.flux.yaml',
 ];
 
 /** The file whose gitignore-style rules apply to its own directory and below. */
@@ -44,7 +60,8 @@ export async function loadSourceIgnore(dir: string, specIgnore?: string): Promis
   const sets: RuleSet[] = await collectSourceIgnoreFiles(dir, '');
   const spec = specIgnore === undefined ? [] : parsePatterns(specIgnore);
   if (spec.length > 0) sets.push({ domain: '', rules: ignore({ ignorecase: false }).add(spec) });
-  if (sets.length === 0) sets.push({ domain: '', rules: ignore({ ignorecase: false }).add([...DEFAULT_PATTERNS]) });
+  if (sets.length === 0)
+    sets.push({ domain: '', rules: ignore({ ignorecase: false }).add([...DEFAULT_PATTERNS]) });
   sets.unshift({ domain: '', rules: ignore({ ignorecase: false }).add([...VCS_PATTERNS]) });
   return {
     ignores(path, isDir) {
@@ -65,15 +82,18 @@ export async function loadSourceIgnore(dir: string, specIgnore?: string): Promis
 async function collectSourceIgnoreFiles(root: string, domain: string): Promise<RuleSet[]> {
   const sets: RuleSet[] = [];
   const here = join(root, domain);
-  const text = await readFile(join(here, SOURCE_IGNORE_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'EISDIR') return '';
-    throw error;
-  });
+  const text = await readFile(join(here, SOURCE_IGNORE_FILE), 'utf8').catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'EISDIR') return '';
+      throw error;
+    },
+  );
   const patterns = parsePatterns(text);
   if (patterns.length > 0) sets.push({ domain, rules: ignore({ ignorecase: false }).add(patterns) });
   const entries = await readdir(here, { withFileTypes: true });
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    if (entry.isDirectory() && entry.name !== '.git') sets.push(...(await collectSourceIgnoreFiles(root, `${domain}${entry.name}/`)));
+    if (entry.isDirectory() && entry.name !== '.git')
+      sets.push(...(await collectSourceIgnoreFiles(root, `${domain}${entry.name}/`)));
   }
   return sets;
 }

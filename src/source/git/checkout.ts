@@ -3,7 +3,13 @@ import type { GitCredentials } from './git-credentials.ts';
 import { secretValues } from './git-credentials.ts';
 import { gitEnvironment } from './git-environment.ts';
 import { GitError } from './git-error.ts';
-import { effectiveReference, formatRevision, type EffectiveReference, type GitReference, type ResolvedRevision } from './git-reference.ts';
+import {
+  effectiveReference,
+  formatRevision,
+  type EffectiveReference,
+  type GitReference,
+  type ResolvedRevision,
+} from './git-reference.ts';
 import { gitTransport, scrubUrl, splitUrlCredentials } from './git-url.ts';
 import { listRemoteRefs } from './remote-refs.ts';
 import { proxyConfig, resolveFromRefs, type RemoteOptions } from './resolve-remote.ts';
@@ -64,23 +70,37 @@ export async function checkout(
       signal: opts.signal,
       secrets: secretValues(creds),
     };
-    const git = (args: string[], what: string): ReturnType<typeof runGit> => runGit(args, { ...base, cwd: dir, what });
+    const git = (args: string[], what: string): ReturnType<typeof runGit> =>
+      runGit(args, { ...base, cwd: dir, what });
     if (effective.kind === 'semver') {
-      const refs = await listRemoteRefs(url, ['refs/tags/*'], { ...base, what: `list tags of '${scrubUrl(url)}'` });
+      const refs = await listRemoteRefs(url, ['refs/tags/*'], {
+        ...base,
+        what: `list tags of '${scrubUrl(url)}'`,
+      });
       const tag = resolveFromRefs(effective, refs, url).ref.slice('refs/tags/'.length);
       effective = { kind: 'tag', tag };
     }
     const plan = fetchPlan(effective);
     await git(['init', '-q', '.'], `init '${dir}'`);
-    if (opts.recurseSubmodules) await git(['config', 'remote.origin.url', scrubUrl(url)], `configure '${dir}'`);
+    if (opts.recurseSubmodules)
+      await git(['config', 'remote.origin.url', scrubUrl(url)], `configure '${dir}'`);
     await fetchRef(url, plan, base, dir);
-    if (plan.containedIn) await requireInBranch(plan, { ...base, cwd: dir, what: `find ${plan.target}` }, url);
-    await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', `${plan.target}^{commit}`], `check out ${plan.what}`);
+    if (plan.containedIn)
+      await requireInBranch(plan, { ...base, cwd: dir, what: `find ${plan.target}` }, url);
+    await git(
+      ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', `${plan.target}^{commit}`],
+      `check out ${plan.what}`,
+    );
     if (opts.recurseSubmodules) {
-      await git(['submodule', 'update', '--init', '--recursive', '--depth=1'], `update submodules of '${scrubUrl(url)}'`);
+      await git(
+        ['submodule', 'update', '--init', '--recursive', '--depth=1'],
+        `update submodules of '${scrubUrl(url)}'`,
+      );
     }
     const commit = (await git(['rev-parse', 'HEAD'], `read HEAD in '${dir}'`)).stdout.trim();
-    const commitMessage = (await git(['log', '-1', '--format=%B', 'HEAD'], `read HEAD in '${dir}'`)).stdout.trim();
+    const commitMessage = (
+      await git(['log', '-1', '--format=%B', 'HEAD'], `read HEAD in '${dir}'`)
+    ).stdout.trim();
     return { revision: formatRevision(plan.label, commit), commit, ref: plan.ref, commitMessage };
   } finally {
     await environment.dispose();
@@ -89,7 +109,8 @@ export async function checkout(
 
 async function prepareEmptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  if ((await readdir(dir)).length > 0) throw new GitError('failed', `checkout directory '${dir}' is not empty`);
+  if ((await readdir(dir)).length > 0)
+    throw new GitError('failed', `checkout directory '${dir}' is not empty`);
 }
 
 function fetchPlan(ref: Exclude<EffectiveReference, { kind: 'semver' }>): FetchPlan {
@@ -97,31 +118,70 @@ function fetchPlan(ref: Exclude<EffectiveReference, { kind: 'semver' }>): FetchP
     case 'branch':
       return branchPlan(ref.branch, true);
     case 'tag':
-      return { refspec: `+refs/tags/${ref.tag}:refs/tags/${ref.tag}`, target: `refs/tags/${ref.tag}`, label: ref.tag, ref: `refs/tags/${ref.tag}`, shallow: true, what: `tag '${ref.tag}'` };
+      return {
+        refspec: `+refs/tags/${ref.tag}:refs/tags/${ref.tag}`,
+        target: `refs/tags/${ref.tag}`,
+        label: ref.tag,
+        ref: `refs/tags/${ref.tag}`,
+        shallow: true,
+        what: `tag '${ref.tag}'`,
+      };
     case 'name': {
-      const local = ref.name.startsWith('refs/heads/') ? `refs/remotes/origin/${ref.name.slice('refs/heads/'.length)}` : ref.name;
-      return { refspec: `+${ref.name}:${local}`, target: local, label: ref.name, ref: ref.name, shallow: true, what: `reference '${ref.name}'` };
+      const local = ref.name.startsWith('refs/heads/')
+        ? `refs/remotes/origin/${ref.name.slice('refs/heads/'.length)}`
+        : ref.name;
+      return {
+        refspec: `+${ref.name}:${local}`,
+        target: local,
+        label: ref.name,
+        ref: ref.name,
+        shallow: true,
+        what: `reference '${ref.name}'`,
+      };
     }
     case 'commit':
       if (ref.branch) {
         const plan = branchPlan(ref.branch, false);
         return { ...plan, target: ref.commit, containedIn: plan.target };
       }
-      return { refspec: ref.commit, target: ref.commit, label: undefined, ref: ref.commit, shallow: true, what: `commit '${ref.commit}'` };
+      return {
+        refspec: ref.commit,
+        target: ref.commit,
+        label: undefined,
+        ref: ref.commit,
+        shallow: true,
+        what: `commit '${ref.commit}'`,
+      };
   }
 }
 
 function branchPlan(branch: string, shallow: boolean): FetchPlan {
   const local = `refs/remotes/origin/${branch}`;
-  return { refspec: `+refs/heads/${branch}:${local}`, target: local, label: branch, ref: `refs/heads/${branch}`, shallow, what: `branch '${branch}'` };
+  return {
+    refspec: `+refs/heads/${branch}:${local}`,
+    target: local,
+    label: branch,
+    ref: `refs/heads/${branch}`,
+    shallow,
+    what: `branch '${branch}'`,
+  };
 }
 
-async function fetchRef(url: string, plan: FetchPlan, base: Omit<RunGitOptions, 'what'>, dir: string): Promise<void> {
+async function fetchRef(
+  url: string,
+  plan: FetchPlan,
+  base: Omit<RunGitOptions, 'what'>,
+  dir: string,
+): Promise<void> {
   const args = ['fetch', '-q', '--no-tags', ...(plan.shallow ? ['--depth=1'] : []), '--', url, plan.refspec];
   try {
     await runGit(args, { ...base, cwd: dir, what: `fetch ${plan.what} from '${scrubUrl(url)}'` });
   } catch (error) {
-    if (error instanceof GitError && error.code === 'not-found' && /remote ref|not our ref/i.test(error.message)) {
+    if (
+      error instanceof GitError &&
+      error.code === 'not-found' &&
+      /remote ref|not our ref/i.test(error.message)
+    ) {
       throw new GitError('not-found', `${plan.what} not found in '${scrubUrl(url)}'`, { cause: error });
     }
     throw error;
@@ -134,6 +194,8 @@ async function requireInBranch(plan: FetchPlan, opts: RunGitOptions, url: string
     await runGit(['merge-base', '--is-ancestor', commit, plan.containedIn ?? 'HEAD'], opts);
   } catch (error) {
     if (error instanceof GitError && error.code === 'timeout') throw error;
-    throw new GitError('not-found', `commit '${commit}' not found in ${plan.what} of '${scrubUrl(url)}'`, { cause: error });
+    throw new GitError('not-found', `commit '${commit}' not found in ${plan.what} of '${scrubUrl(url)}'`, {
+      cause: error,
+    });
   }
 }

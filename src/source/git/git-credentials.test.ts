@@ -8,7 +8,11 @@ describe('credentialsFromSecret', () => {
     ['ca.crt', { 'ca.crt': 'PEM' }, { caPem: 'PEM' }],
     ['legacy caFile', { caFile: 'PEM' }, { caPem: 'PEM' }],
     ['ca.crt wins over caFile', { 'ca.crt': 'NEW', caFile: 'OLD' }, { caPem: 'NEW' }],
-    ['ssh with passphrase in password', { identity: 'KEY', known_hosts: 'KH', password: 'pp' }, { sshIdentity: 'KEY', sshKnownHosts: 'KH', sshPassphrase: 'pp' }],
+    [
+      'ssh with passphrase in password',
+      { identity: 'KEY', known_hosts: 'KH', password: 'pp' },
+      { sshIdentity: 'KEY', sshKnownHosts: 'KH', sshPassphrase: 'pp' },
+    ],
     ['empty values are absent', { username: '', password: '' }, {}],
   ])('%s', (_title, data: Record<string, string>, expected) => {
     expect(credentialsFromSecret(data)).toEqual(expected);

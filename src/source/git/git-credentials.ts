@@ -40,6 +40,7 @@ export function credentialsFromSecret(data: Record<string, string>): GitCredenti
 
 /** The secret values in `creds` that must never appear in a message. */
 export function secretValues(creds: GitCredentials): string[] {
-  return [creds.password, creds.bearerToken, creds.sshPassphrase, creds.sshIdentity]
-    .filter((v): v is string => typeof v === 'string' && v.length >= 4);
+  return [creds.password, creds.bearerToken, creds.sshPassphrase, creds.sshIdentity].filter(
+    (v): v is string => typeof v === 'string' && v.length >= 4,
+  );
 }

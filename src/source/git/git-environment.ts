@@ -13,7 +13,18 @@ export interface GitEnvironment {
 }
 
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-const INHERITED = ['PATH', 'LANG', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'all_proxy', 'ALL_PROXY'];
+const INHERITED = [
+  'PATH',
+  'LANG',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'all_proxy',
+  'ALL_PROXY',
+];
 
 /**
  * Builds the environment for git: no system or global config, no prompts, a throwaway HOME, and the
@@ -56,7 +67,11 @@ export async function gitEnvironment(
   }
 }
 
-async function addHttpAuth(creds: GitCredentials, home: string, config: Record<string, string>): Promise<void> {
+async function addHttpAuth(
+  creds: GitCredentials,
+  home: string,
+  config: Record<string, string>,
+): Promise<void> {
   if (creds.bearerToken) {
     config['http.extraHeader'] = `Authorization: Bearer ${creds.bearerToken}`;
   } else if (creds.username || creds.password) {
@@ -115,5 +130,6 @@ async function decryptIdentity(identity: string, passphrase: string, home: strin
     child.on('error', reject);
     child.on('close', resolve);
   });
-  if (code !== 0) throw new GitError('auth', 'cannot decrypt the ssh identity: wrong passphrase or malformed key');
+  if (code !== 0)
+    throw new GitError('auth', 'cannot decrypt the ssh identity: wrong passphrase or malformed key');
 }

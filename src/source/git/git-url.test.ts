@@ -11,9 +11,12 @@ describe('gitTransport', () => {
     ['file:///srv/repo', 'file'],
   ])('%s → %s', (url, transport) => expect(gitTransport(url)).toBe(transport));
 
-  it.each(['ftp://host/repo', 'git@github.com:org/repo.git', '/srv/repo', 'ext::sh -c touch% /tmp/pwned'])('rejects %s', (url) => {
-    expect(() => gitTransport(url)).toThrow(GitError);
-  });
+  it.each(['ftp://host/repo', 'git@github.com:org/repo.git', '/srv/repo', 'ext::sh -c touch% /tmp/pwned'])(
+    'rejects %s',
+    (url) => {
+      expect(() => gitTransport(url)).toThrow(GitError);
+    },
+  );
 
   it('does not echo credentials of a rejected url', () => {
     expect(() => gitTransport('ftp://user:hunter2@host/repo')).toThrow(/^(?!.*hunter2)/);

@@ -17,7 +17,10 @@ export function gitTransport(url: string): GitTransport {
   try {
     parsed = new URL(url);
   } catch {
-    throw new GitError('invalid-url', `'${scrubUrl(url)}' is not a valid url: use http(s)://, ssh://, git:// or file://`);
+    throw new GitError(
+      'invalid-url',
+      `'${scrubUrl(url)}' is not a valid url: use http(s)://, ssh://, git:// or file://`,
+    );
   }
   const transport = SCHEMES[parsed.protocol];
   if (!transport) {

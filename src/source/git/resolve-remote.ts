@@ -2,7 +2,13 @@ import type { GitCredentials } from './git-credentials.ts';
 import { secretValues } from './git-credentials.ts';
 import { gitEnvironment } from './git-environment.ts';
 import { GitError } from './git-error.ts';
-import { effectiveReference, formatRevision, type EffectiveReference, type GitReference, type ResolvedRevision } from './git-reference.ts';
+import {
+  effectiveReference,
+  formatRevision,
+  type EffectiveReference,
+  type GitReference,
+  type ResolvedRevision,
+} from './git-reference.ts';
 import { gitTransport, scrubUrl, splitUrlCredentials } from './git-url.ts';
 import { listRemoteRefs } from './remote-refs.ts';
 import type { RunGitOptions } from './run-git.ts';
@@ -32,7 +38,11 @@ export async function resolveRemote(
   const { url, creds } = splitUrlCredentials(remoteUrl, remoteCreds);
   const effective = effectiveReference(ref);
   if (effective.kind === 'commit' && !effective.branch) {
-    return { revision: formatRevision(undefined, effective.commit), commit: effective.commit, ref: effective.commit };
+    return {
+      revision: formatRevision(undefined, effective.commit),
+      commit: effective.commit,
+      ref: effective.commit,
+    };
   }
   const environment = await gitEnvironment(transport, creds, proxyConfig(opts.proxyUrl));
   try {
@@ -74,7 +84,11 @@ function lsRemotePatterns(ref: EffectiveReference): string[] {
  * Resolves an effective reference against a remote's refs (commits, annotated tags peeled).
  * Throws GitError 'not-found' naming the missing ref and the scrubbed URL.
  */
-export function resolveFromRefs(ref: EffectiveReference, refs: ReadonlyMap<string, string>, url: string): ResolvedRevision {
+export function resolveFromRefs(
+  ref: EffectiveReference,
+  refs: ReadonlyMap<string, string>,
+  url: string,
+): ResolvedRevision {
   const where = `'${scrubUrl(url)}'`;
   const lookup = (full: string, label: string, what: string): ResolvedRevision => {
     const commit = refs.get(full);
@@ -91,10 +105,16 @@ export function resolveFromRefs(ref: EffectiveReference, refs: ReadonlyMap<strin
     case 'commit': {
       const branch = ref.branch ?? '';
       lookup(`refs/heads/${branch}`, branch, `branch '${branch}'`);
-      return { revision: formatRevision(branch, ref.commit), commit: ref.commit, ref: `refs/heads/${branch}` };
+      return {
+        revision: formatRevision(branch, ref.commit),
+        commit: ref.commit,
+        ref: `refs/heads/${branch}`,
+      };
     }
     case 'semver': {
-      const tags = [...refs.keys()].filter((name) => name.startsWith('refs/tags/')).map((name) => name.slice('refs/tags/'.length));
+      const tags = [...refs.keys()]
+        .filter((name) => name.startsWith('refs/tags/'))
+        .map((name) => name.slice('refs/tags/'.length));
       const tag = highestSemverTag(ref.range, tags);
       if (!tag) throw new GitError('not-found', `no tag in ${where} satisfies semver range '${ref.range}'`);
       return lookup(`refs/tags/${tag}`, tag, `tag '${tag}'`);

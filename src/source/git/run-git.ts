@@ -37,7 +37,12 @@ export function runGit(args: readonly string[], opts: RunGitOptions): Promise<Gi
       reject(new GitError('timeout', `${opts.what}: ${opts.signal?.aborted ? 'aborted' : 'timed out'}`));
       return;
     }
-    const child = spawn('git', args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let stopped: 'timed out' | 'aborted' | undefined;
@@ -78,9 +83,18 @@ export function runGit(args: readonly string[], opts: RunGitOptions): Promise<Gi
 }
 
 const CLASSIFIERS: ReadonlyArray<[GitErrorCode, RegExp]> = [
-  ['auth', /authentication failed|could not read username|could not read password|terminal prompts disabled|permission denied \(|host key verification failed|http basic: access denied|returned error: 40[13]|no more authentication methods/i],
-  ['not-found', /couldn't find remote ref|repository not found|repository '[^']*' not found|does not appear to be a git repository|not our ref|no such remote ref|returned error: 404|no such repository|not a git repository|upload-pack: not our ref|remote error: .*(not found|not exported|access denied)/i],
-  ['unreachable', /could not resolve host|connection refused|connection timed out|network is unreachable|couldn't connect|failed to connect|could not read from remote repository|ssl certificate problem|server certificate verification failed|unable to access|connection reset|unable to look up/i],
+  [
+    'auth',
+    /authentication failed|could not read username|could not read password|terminal prompts disabled|permission denied \(|host key verification failed|http basic: access denied|returned error: 40[13]|no more authentication methods/i,
+  ],
+  [
+    'not-found',
+    /couldn't find remote ref|repository not found|repository '[^']*' not found|does not appear to be a git repository|not our ref|no such remote ref|returned error: 404|no such repository|not a git repository|upload-pack: not our ref|remote error: .*(not found|not exported|access denied)/i,
+  ],
+  [
+    'unreachable',
+    /could not resolve host|connection refused|connection timed out|network is unreachable|couldn't connect|failed to connect|could not read from remote repository|ssl certificate problem|server certificate verification failed|unable to access|connection reset|unable to look up/i,
+  ],
 ];
 
 /** Builds the GitError for a failed command from its stderr. */

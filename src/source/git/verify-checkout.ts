@@ -14,7 +14,13 @@ interface Outcome {
   stderr: string;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string, input = ''): Promise<Outcome> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+  input = '',
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -44,7 +50,8 @@ export async function verifyCheckout(
   if (needTag && !resolved.ref.startsWith('refs/tags/')) {
     throw new GitError('verification', `cannot verify tag signature: '${resolved.revision}' is not a tag`);
   }
-  if (armoredKeys.length === 0) throw new GitError('verification', 'no public keys to verify signatures with');
+  if (armoredKeys.length === 0)
+    throw new GitError('verification', 'no public keys to verify signatures with');
   const home = await mkdtemp(join(tmpdir(), 'kedge-gpg-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
@@ -57,7 +64,8 @@ export async function verifyCheckout(
   try {
     for (const key of armoredKeys) {
       const imported = await run('gpg', ['--batch', '--quiet', '--import'], env, undefined, key);
-      if (imported.code !== 0) throw new GitError('verification', 'cannot import a public key: not an armored openpgp public key');
+      if (imported.code !== 0)
+        throw new GitError('verification', 'cannot import a public key: not an armored openpgp public key');
     }
     const verified: string[] = [];
     if (needTag) {
@@ -66,7 +74,12 @@ export async function verifyCheckout(
       verified.push(`tag '${tag}' with key '${key}'`);
     }
     if (mode === 'HEAD' || mode === 'TagAndHEAD') {
-      const key = await verifyObject(['verify-commit', '--raw', 'HEAD'], env, dir, `commit '${resolved.revision}'`);
+      const key = await verifyObject(
+        ['verify-commit', '--raw', 'HEAD'],
+        env,
+        dir,
+        `commit '${resolved.revision}'`,
+      );
       verified.push(`commit '${resolved.revision}' with key '${key}'`);
     }
     return { message: `verified signature of ${verified.join(' and ')}` };
@@ -77,13 +90,19 @@ export async function verifyCheckout(
 }
 
 /** Runs git verify-commit/verify-tag and returns the fingerprint of the key of the good signature. */
-async function verifyObject(args: string[], env: NodeJS.ProcessEnv, dir: string, what: string): Promise<string> {
+async function verifyObject(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  what: string,
+): Promise<string> {
   const outcome = await run('git', args, env, dir);
   const status = outcome.stderr;
   const fingerprint = /^\[GNUPG:\] VALIDSIG (\S+)/m.exec(status)?.[1];
   if (outcome.code === 0 && fingerprint) return fingerprint;
   let reason = 'no valid signature';
-  if (/^\[GNUPG:\] NO_PUBKEY/m.test(status) || /^\[GNUPG:\] ERRSIG/m.test(status)) reason = 'signed by an unknown key';
+  if (/^\[GNUPG:\] NO_PUBKEY/m.test(status) || /^\[GNUPG:\] ERRSIG/m.test(status))
+    reason = 'signed by an unknown key';
   else if (/^\[GNUPG:\] BADSIG/m.test(status)) reason = 'bad signature';
   else if (/non-tag object|cannot verify a non-tag/i.test(status)) reason = 'not an annotated tag';
   else if (!/^\[GNUPG:\]/m.test(status)) reason = 'not signed';
