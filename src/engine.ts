@@ -1,6 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
+import { hostname } from 'node:os';
+import { AlertReconciler } from './controllers/alert.ts';
+import { ProviderReconciler } from './controllers/provider.ts';
+import { ReceiverReconciler } from './controllers/receiver.ts';
+import { DeliveryHealth } from './notify/delivery-health.ts';
+import { NotificationDispatcher } from './notify/dispatcher.ts';
+import { startReceiverServer } from './notify/receiver-server.ts';
 import { EventRecorder } from './runtime/event-recorder.ts';
 import type { Logger } from './runtime/logger.ts';
 import { Manager } from './runtime/manager.ts';
@@ -18,6 +25,8 @@ export interface EngineSettings {
   dataDir: string;
   storageAddress: ListenAddress;
   metricsAddress: ListenAddress;
+  /** Webhook receivers (`--receiver-addr`). Default 127.0.0.1:9292; port 0 picks a free port. */
+  receiverAddress?: ListenAddress;
   /** Artifacts kept per source besides the current one. Default 2. */
   artifactRetention?: number;
   /** Reconciles of one kind running at once. Default 4. */
@@ -35,6 +44,8 @@ export interface Engine {
   metrics: EngineMetrics;
   storageUrl: string;
   metricsUrl: string;
+  /** Base URL of the webhook receiver server (`<url>/hook/…`). */
+  receiverUrl: string;
   /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -72,6 +83,18 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2 }),
       { concurrency },
     );
+    // Notifications: Provider/Alert/Receiver controllers, the event dispatcher and the webhook receiver server.
+    const deliveryHealth = new DeliveryHealth();
+    deliveryHealth.onChange((ref) => manager.enqueue(ref));
+    manager.register(new ProviderReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
+    manager.register(new AlertReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
+    manager.register(new ReceiverReconciler({ store }), { concurrency: 1 });
+    const dispatcher = new NotificationDispatcher({ store, events, metrics, log, health: deliveryHealth, instance: hostname() });
+    dispatcher.start();
+    cleanups.unshift(() => dispatcher.stop());
+    const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
+    const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
+    cleanups.unshift(() => receivers.close());
     await manager.start();
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
@@ -85,6 +108,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       metrics,
       storageUrl: artifactServer.url,
       metricsUrl: health.url,
+      receiverUrl: receivers.url,
       stop: () =>
         (stopping ??= (async () => {
           await manager.stop(settings.shutdownGraceMs ?? 10_000);

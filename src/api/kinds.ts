@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { configMapBodySchema, secretBodySchema } from './core.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
+import { AlertKind, alertSpecSchema } from './alert.ts';
+import { ProviderKind, providerSpecSchema } from './provider.ts';
+import { ReceiverKind, receiverSpecSchema } from './receiver.ts';
 
 /** What Kedge knows about one kind it stores. */
 export interface KindInfo {
@@ -14,6 +17,24 @@ export interface KindInfo {
 }
 
 const registry: KindInfo[] = [
+  {
+    kind: ProviderKind,
+    apiVersions: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
+    cliNames: ['provider', 'providers', 'alert-provider', 'alert-providers'],
+    body: z.strictObject({ spec: providerSpecSchema }),
+  },
+  {
+    kind: AlertKind,
+    apiVersions: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
+    cliNames: ['alert', 'alerts'],
+    body: z.strictObject({ spec: alertSpecSchema }),
+  },
+  {
+    kind: ReceiverKind,
+    apiVersions: ['notification.toolkit.fluxcd.io/v1'],
+    cliNames: ['receiver', 'receivers'],
+    body: z.strictObject({ spec: receiverSpecSchema }),
+  },
   {
     kind: GitRepositoryKind,
     apiVersions: ['source.toolkit.fluxcd.io/v1'],

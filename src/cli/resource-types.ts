@@ -22,6 +22,15 @@ export const readyColumns: ResourceType['columns'] = [
 ];
 
 export const resourceTypes: ResourceType[] = [
+  { kind: 'Alert', singular: ['alert'], plural: ['alerts'], columns: readyColumns },
+  { kind: 'Provider', singular: ['alert-provider'], plural: ['alert-providers'], columns: readyColumns },
+  { kind: 'Provider', singular: ['provider'], plural: ['providers'], columns: readyColumns },
+  {
+    kind: 'Receiver',
+    singular: ['receiver'],
+    plural: ['receivers'],
+    columns: [{ header: 'WEBHOOK', value: (o) => (o.status as { webhookPath?: string } | undefined)?.webhookPath ?? '' }, ...readyColumns],
+  },
   {
     kind: 'GitRepository',
     singular: ['source', 'git'],

@@ -18,6 +18,7 @@ interface UpOptions {
   timeout: string;
   storageAddr: string;
   metricsAddr: string;
+  receiverAddr: string;
   artifactRetention: string;
   concurrency: string;
 }
@@ -32,6 +33,7 @@ export function registerUpCommand(program: Command): void {
     .option('--timeout <duration>', 'with --once: how long to wait', '2m')
     .option('--storage-addr <host:port>', 'artifact server address (port 0: any free port)', '127.0.0.1:9090')
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
+    .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
     .option('--concurrency <n>', 'reconciles of one kind at once', '4')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
@@ -48,6 +50,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     dataDir: options.dataDir,
     storageAddress: parseListenAddress(opts.storageAddr, '--storage-addr'),
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
+    receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: Number(opts.artifactRetention),
     concurrency: Number(opts.concurrency),
     log,

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import type { Condition, KObject } from './meta.ts';
+import { duration, localObjectReference } from './schema-helpers.ts';
+
+export const NotificationGroup = 'notification.toolkit.fluxcd.io';
+export const ProviderKind = 'Provider';
+
+/** Every provider type Flux's notification-controller knows (v1beta3). */
+export const FLUX_PROVIDER_TYPES = [
+  'slack', 'discord', 'msteams', 'rocket', 'generic', 'generic-hmac', 'github', 'gitlab', 'gitea',
+  'bitbucketserver', 'bitbucket', 'azuredevops', 'googlechat', 'googlepubsub', 'webex', 'sentry',
+  'azureeventhub', 'telegram', 'lark', 'matrix', 'opsgenie', 'alertmanager', 'grafana', 'githubdispatch',
+  'pagerduty', 'datadog', 'nats', 'zulip', 'otel',
+] as const;
+
+/** The provider types Kedge delivers to so far. */
+export const SUPPORTED_PROVIDER_TYPES = [
+  'generic', 'generic-hmac', 'slack', 'msteams', 'discord', 'github', 'gitlab', 'alertmanager',
+] as const;
+
+export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
+
+/** Flux's `ProviderSpec` (notification.toolkit.fluxcd.io/v1beta3), every field. */
+export const providerSpecSchema = z.strictObject({
+  type: z
+    .enum(FLUX_PROVIDER_TYPES)
+    .refine(
+      (t) => (SUPPORTED_PROVIDER_TYPES as readonly string[]).includes(t),
+      { message: `this provider type is not supported by Kedge yet; supported: ${SUPPORTED_PROVIDER_TYPES.join(', ')}` },
+    ),
+  /** Deprecated in Flux; accepted and ignored. */
+  interval: duration.optional(),
+  channel: z.string().max(2048).optional(),
+  username: z.string().max(2048).optional(),
+  address: z.string().max(2048).optional(),
+  timeout: duration.optional(),
+  /** Deprecated in Flux (use proxySecretRef); still honoured. */
+  proxy: z.string().max(2048).regex(/^(http|https):\/\/.*$/, 'must be an http(s):// URL').optional(),
+  proxySecretRef: localObjectReference.optional(),
+  secretRef: localObjectReference.optional(),
+  certSecretRef: localObjectReference.optional(),
+  commitStatusExpr: z
+    .string()
+    .refine(() => false, 'commitStatusExpr (CEL) is not supported by Kedge yet')
+    .optional(),
+  serviceAccountName: z
+    .string()
+    .refine(() => false, 'serviceAccountName (workload identity) is not supported by Kedge yet')
+    .optional(),
+  suspend: z.boolean().optional(),
+});
+
+export type ProviderSpec = z.infer<typeof providerSpecSchema>;
+
+/** Kedge writes a status for Providers (Flux v1beta3 keeps none): Ready, and DeliveryFailed after a failed send. */
+export interface ProviderStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  lastHandledReconcileAt?: string;
+}
+
+export type Provider = KObject<ProviderSpec, ProviderStatus>;
+
+/** Flux's default timeout for one notification request. */
+export const DEFAULT_PROVIDER_TIMEOUT = '15s';
+
+/** Conditions and reasons of the notification kinds. */
+export const NotificationConditions = {
+  /** Kedge: the last delivery through this Provider (or for this Alert) failed. */
+  DeliveryFailed: 'DeliveryFailed',
+  /** Kedge: the spec and its secrets are usable. */
+  Validated: 'Validated',
+} as const;
+
+export const NotificationReasons = {
+  NotificationFailed: 'NotificationFailed',
+  ValidationFailed: 'ValidationFailed',
+  ProviderNotFound: 'ProviderNotFound',
+  SecretNotFound: 'SecretNotFound',
+  Initialized: 'Initialized',
+} as const;

@@ -1,0 +1,82 @@
+import { ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { secretValues } from '../api/core.ts';
+import { parseDuration } from '../api/duration.ts';
+import type { ObjectRef } from '../api/meta.ts';
+import { NotificationConditions, NotificationReasons } from '../api/provider.ts';
+import { DEFAULT_RECEIVER_INTERVAL, ReceiverKind, type Receiver, type ReceiverStatus } from '../api/receiver.ts';
+import { ConditionSet } from '../runtime/conditions.ts';
+import { ReconcileError, StallingError } from '../runtime/errors.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
+import { summarizeConditions } from '../runtime/summarize.ts';
+import { NOTIFICATION_CONTROLLER } from '../notify/dispatcher.ts';
+import { webhookPath } from '../notify/webhook-path.ts';
+import type { Store } from '../store/store.ts';
+
+const READY_SUMMARY = { negative: [], positive: [NotificationConditions.Validated] } as const;
+
+/**
+ * Reconciles `notification.toolkit.fluxcd.io/v1` Receiver: reads the token from its secret and publishes
+ * `status.webhookPath` (`/hook/<sha256(token+name+namespace)>`), which the receiver server routes on. The
+ * secret is watched, so a rotated token moves the path at once.
+ */
+export class ReceiverReconciler implements Reconciler {
+  readonly kind = ReceiverKind;
+  readonly controllerName = NOTIFICATION_CONTROLLER;
+  readonly watches: RelatedWatch[];
+
+  constructor(private readonly deps: { store: Store }) {
+    this.watches = [
+      {
+        kind: 'Secret',
+        map: async ({ object }) => {
+          const receivers = (await deps.store.list(ReceiverKind, { namespace: object.metadata.namespace })) as Receiver[];
+          return receivers
+            .filter((r) => r.spec?.secretRef.name === object.metadata.name)
+            .map((r) => ({ kind: ReceiverKind, namespace: r.metadata.namespace ?? 'default', name: r.metadata.name }));
+        },
+      },
+    ];
+  }
+
+  async reconcile(ref: ObjectRef, _context: ReconcileContext): Promise<ReconcileResult> {
+    const object = (await this.deps.store.get(ref)) as Receiver | undefined;
+    if (!object) return {};
+    const status: ReceiverStatus = structuredClone(object.status ?? {});
+    const conditions = new ConditionSet(status.conditions, object.metadata.generation ?? 1);
+    let outcome: Error | undefined;
+    try {
+      const path = await this.reconcileWebhookPath(object, ref, conditions);
+      status.webhookPath = path;
+    } catch (error) {
+      outcome = error instanceof Error ? error : new Error(String(error));
+      delete status.webhookPath;
+    }
+    summarizeConditions(conditions, READY_SUMMARY, outcome);
+    if (outcome === undefined) status.observedGeneration = object.metadata.generation;
+    const requested = object.metadata.annotations?.[ReconcileRequestAnnotation];
+    if (requested !== undefined) status.lastHandledReconcileAt = requested;
+    status.conditions = conditions.toArray();
+    await this.deps.store.updateStatus(ref, status);
+    if (outcome !== undefined) throw outcome;
+    return { requeueAfterMs: parseDuration(object.spec!.interval ?? DEFAULT_RECEIVER_INTERVAL) };
+  }
+
+  private async reconcileWebhookPath(object: Receiver, ref: ObjectRef, conditions: ConditionSet): Promise<string> {
+    const secretName = object.spec!.secretRef.name;
+    const secret = await this.deps.store.get({ kind: 'Secret', namespace: ref.namespace, name: secretName });
+    if (!secret) {
+      const message = `secret '${ref.namespace}/${secretName}' of Receiver '${ref.namespace}/${ref.name}' not found`;
+      conditions.mark(NotificationConditions.Validated, 'False', NotificationReasons.SecretNotFound, message);
+      throw new ReconcileError(NotificationReasons.SecretNotFound, message);
+    }
+    const token = secretValues(secret).token;
+    if (!token) {
+      const message = `secret '${ref.namespace}/${secretName}' of Receiver '${ref.namespace}/${ref.name}' has no 'token' key`;
+      conditions.mark(NotificationConditions.Validated, 'False', NotificationReasons.ValidationFailed, message);
+      throw new StallingError(NotificationReasons.ValidationFailed, message);
+    }
+    const path = webhookPath(token, ref.name, ref.namespace);
+    conditions.mark(NotificationConditions.Validated, 'True', Reasons.Succeeded, `Receiver initialized for path: ${path}`);
+    return path;
+  }
+}

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { DeliveryError } from './delivery-error.ts';
+import { eventRevision, type FluxEvent } from './flux-event.ts';
+import type { NotifierConfig } from './notifier.ts';
+
+/** A repository address (`https://github.com/org/app`) split into what the APIs need. */
+export interface RepositoryAddress {
+  /** `https:` (or `http:` for a local test server). */
+  protocol: string;
+  host: string;
+  /** `org/app` (GitLab: with subgroups). */
+  path: string;
+}
+
+/** Parses a Provider address naming a repository; `.git` and trailing slashes are dropped. */
+export function parseRepositoryAddress(address: string): RepositoryAddress {
+  let url: URL;
+  try {
+    url = new URL(address.replace(/^ssh:\/\/git@/, 'https://').replace(/^git@([^:]+):/, 'https://$1/'));
+  } catch {
+    throw new DeliveryError('invalid repository address: not a URL', false);
+  }
+  const path = url.pathname.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
+  if (path.split('/').length < 2) throw new DeliveryError(`invalid repository address '${url.host}/${path}': expected host/owner/repository`, false);
+  return { protocol: url.protocol === 'http:' ? 'http:' : 'https:', host: url.host, path };
+}
+
+/** The commit an event is about: the hash of its revision metadata (`main@sha1:<hash>`, or legacy `main/<hash>`). */
+export function eventCommit(event: FluxEvent): string | undefined {
+  const revision = eventRevision(event);
+  if (!revision) return undefined;
+  const match = /(?:sha1|sha256):([0-9a-f]{40,64})$/.exec(revision) ?? /(?:^|\/)([0-9a-f]{40,64})$/.exec(revision);
+  return match?.[1];
+}
+
+/** The status context: `kind/name/<8 hex of the Provider>`, stable per object and Provider (as Flux's id). */
+export function commitStatusContext(event: FluxEvent, config: NotifierConfig): string {
+  const providerId = config.provider.uid ?? `${config.provider.namespace}/${config.provider.name}`;
+  const digest = createHash('sha256').update(providerId).digest('hex').slice(0, 8);
+  return `${event.involvedObject.kind.toLowerCase()}/${event.involvedObject.name}/${digest}`;
+}
+
+/** `ReconciliationSucceeded` → `reconciliation succeeded`, capped at 140 characters (GitHub's limit). */
+export function commitStatusDescription(event: FluxEvent): string {
+  const words = event.reason.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+  return words.length > 140 ? `${words.slice(0, 137)}...` : words;
+}
+
+/** The commit an event must carry to be sent as a commit status, and the token to send it with. */
+export function requireCommit(event: FluxEvent, config: NotifierConfig, type: string): { sha: string; token: string } | undefined {
+  if (!config.token) throw new DeliveryError(`${type} provider needs a 'token' in its secret`, false);
+  const sha = eventCommit(event);
+  return sha ? { sha, token: config.token } : undefined;
+}

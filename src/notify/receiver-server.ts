@@ -1,0 +1,145 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { secretValues } from '../api/core.ts';
+import type { ObjectRef } from '../api/meta.ts';
+import { refOf, refString } from '../api/meta.ts';
+import { ReceiverKind, type Receiver, type ReceiverType } from '../api/receiver.ts';
+import { errorMessage } from '../runtime/errors.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Store } from '../store/store.ts';
+import { httpUrl, type ListenAddress } from '../web/listen-address.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { ReceiverValidationError } from './receiver-request.ts';
+import { receiverTargets, requestReconcile } from './receiver-resources.ts';
+import { validateReceiverRequest } from './receiver-validation.ts';
+import { safeEqual } from './timing-safe.ts';
+import { webhookPath } from './webhook-path.ts';
+
+/** Largest webhook body accepted (GitHub push payloads are far smaller in practice). */
+export const MAX_WEBHOOK_BODY = 4 * 1024 * 1024;
+
+export interface ReceiverServerOptions {
+  address: ListenAddress;
+  store: Store;
+  log: Logger;
+  /** Reconcile this object now (the engine's `manager.enqueue`). */
+  enqueue(ref: ObjectRef): void;
+  /** Requests per second per Receiver, with a burst of 4×. Default 5. */
+  ratePerSecond?: number;
+}
+
+export interface ReceiverServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Serves Flux receivers on `POST /hook/<sha256>`: the path selects the Receiver (`status.webhookPath`), the
+ * request is validated as the Receiver's type requires, and every selected resource gets the
+ * `reconcile.fluxcd.io/requestedAt` annotation and an immediate reconcile. Unknown path 404, refused request
+ * 400 (nothing triggered), suspended Receiver 503, too large 413, too many 429.
+ */
+export async function startReceiverServer(options: ReceiverServerOptions): Promise<ReceiverServer> {
+  const limiter = new RateLimiter(options.ratePerSecond ?? 5, 4 * (options.ratePerSecond ?? 5));
+  const server: Server = createServer((req, res) => {
+    handle(req, options, limiter).then(
+      (message) => reply(res, 200, message),
+      (error: unknown) => {
+        if (error instanceof HttpError) return reply(res, error.status, error.message);
+        options.log.error({ err: error }, 'receiver request failed');
+        reply(res, 500, 'internal error');
+      },
+    );
+  });
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.address.port, options.address.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: httpUrl(options.address.host, port),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function reply(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${message}\n`);
+}
+
+async function handle(req: IncomingMessage, options: ReceiverServerOptions, limiter: RateLimiter): Promise<string> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (!/^\/hook\/[0-9a-f]{64}$/.test(path)) throw new HttpError(404, 'not found');
+  const receiver = await findReceiver(options.store, path);
+  if (!receiver?.spec) throw new HttpError(404, 'not found');
+  const ref = refOf(receiver);
+  const log = options.log.child({ receiver: refString(ref) });
+  if (req.method !== 'POST') throw new HttpError(405, 'only POST is accepted');
+  if (receiver.spec.suspend) throw new HttpError(503, 'receiver is suspended');
+  if (!limiter.take(refString(ref))) throw new HttpError(429, 'too many requests');
+  const token = await receiverToken(options.store, receiver);
+  // The path must still derive from the current token (a rotated token invalidates the old path).
+  if (token === undefined || !safeEqual(webhookPath(token, ref.name, ref.namespace), path)) throw new HttpError(404, 'not found');
+  const body = await readBody(req);
+  let verdict;
+  try {
+    verdict = validateReceiverRequest(receiver.spec.type as ReceiverType, { headers: req.headers, body }, token, receiver.spec.events);
+  } catch (error) {
+    if (!(error instanceof ReceiverValidationError)) throw error;
+    log.warn(`webhook refused: ${error.message}`);
+    throw new HttpError(400, 'validation failed');
+  }
+  if (verdict.action === 'answer') return verdict.message;
+  const at = new Date().toISOString();
+  const targets = await receiverTargets(options.store, receiver);
+  for (const target of targets) {
+    try {
+      const annotated = await requestReconcile(options.store, refOf(target), at);
+      if (annotated) options.enqueue(annotated);
+    } catch (error) {
+      log.error({ target: refString(refOf(target)) }, `failed to request reconcile: ${errorMessage(error)}`);
+    }
+  }
+  log.info({ event: verdict.event, resources: targets.length }, 'webhook accepted, reconciles requested');
+  return `reconcile requested for ${targets.length} resource(s)`;
+}
+
+async function findReceiver(store: Store, path: string): Promise<Receiver | undefined> {
+  const receivers = (await store.list(ReceiverKind)) as Receiver[];
+  return receivers.find((r) => r.status?.webhookPath === path);
+}
+
+async function receiverToken(store: Store, receiver: Receiver): Promise<string | undefined> {
+  const namespace = receiver.metadata.namespace ?? 'default';
+  const secret = await store.get({ kind: 'Secret', namespace, name: receiver.spec!.secretRef.name });
+  return secret ? secretValues(secret).token || undefined : undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the cap the rest is drained unread, so the 413 can still be answered.
+      if (size > MAX_WEBHOOK_BODY) reject(new HttpError(413, 'body too large'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
