@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './harness/eventually.ts';
+import { createRepo, type TestRepo } from './harness/git-repo.ts';
+
+const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `kedge` binary (asynchronously: a running engine child must keep being drained meanwhile). */
+function kedge(dataDir: string, ...args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((done) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    }),
+  );
+}
+
+function startUp(dataDir: string, ...args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((done) => (child.exitCode !== null ? done(child.exitCode) : child.once('exit', (code) => done(code))));
+
+describe('kedge CLI', () => {
+  let work: string;
+  let dataDir: string;
+  let repo: TestRepo;
+  let manifest: string;
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'kedge-cli-'));
+    dataDir = join(work, 'data');
+    repo = createRepo({ files: { 'deploy/cm.yaml': 'kind: ConfigMap\n' }, root: work });
+    manifest = join(work, 'repo.yaml');
+    writeFileSync(
+      manifest,
+      `apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: app, namespace: default}\nspec:\n  interval: 10m\n  url: ${repo.url}\n  ref: {branch: main}\n`,
+    );
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('rejects invalid manifests naming file, document and field, storing nothing', async () => {
+    const bad = join(work, 'bad.yaml');
+    writeFileSync(bad, `---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: x}\nspec: {interval: 1m, url: 'file:///x', reff: {}}\n`);
+    const run = await kedge(dataDir, 'apply', '-f', bad, manifest);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${bad}: document 1 (GitRepository default/x): spec: unknown field 'reff'`);
+    expect((await kedge(dataDir, 'get', 'sources', 'git')).stderr).toContain('no GitRepository objects found');
+  });
+
+  it('applies like kubectl and prints objects as a table, JSON and a List', async () => {
+    expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app created');
+    expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app unchanged');
+    const table = (await kedge(dataDir, 'get', 'sources', 'git')).stdout.split('\n');
+    expect(table[0]).toMatch(/^NAME\s+REVISION\s+SUSPENDED\s+READY\s+MESSAGE$/);
+    expect(table[1]).toMatch(/^app\s+false\s+Unknown\s+waiting to be reconciled$/);
+    const one = JSON.parse((await kedge(dataDir, 'get', 'source', 'git', 'app', '-o', 'json')).stdout) as { kind: string };
+    expect(one.kind).toBe('GitRepository');
+    const list = JSON.parse((await kedge(dataDir, 'get', 'sources', 'git', '-A', '-o', 'json')).stdout) as { kind: string; items: unknown[] };
+    expect(list).toMatchObject({ kind: 'List' });
+    expect(list.items).toHaveLength(1);
+  });
+
+  it('says plainly that reconcile needs a running engine', async () => {
+    const run = await kedge(dataDir, 'reconcile', 'source', 'git', 'app');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('no kedge engine is running on data dir');
+  });
+
+  it('up --once exits 0 once everything is Ready and prints the final conditions', async () => {
+    const run = await kedge(dataDir, 'up', '--once', '--storage-addr', ':0', '--metrics-addr', ':0', '-f', manifest);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`✔ source git default/app: stored artifact for revision 'main@sha1:${repo.revParse()}'`);
+  });
+
+  it('up --once exits 1 when an object cannot become Ready before the timeout, saying why', async () => {
+    const other = join(work, 'other-data');
+    const broken = join(work, 'broken.yaml');
+    writeFileSync(broken, `apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: broken}\nspec:\n  interval: 1m\n  url: ${repo.url}\n  ref: {branch: no-such-branch}\n`);
+    const run = await kedge(other, 'up', '--once', '--timeout', '3s', '--storage-addr', ':0', '--metrics-addr', ':0', '-f', broken);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/✗ source git default\/broken: .*no-such-branch/);
+  });
+
+  it('talks to a running engine: reconcile, suspend, resume, events; a second engine is refused; SIGTERM stops cleanly', async () => {
+    const engine = startUp(dataDir);
+    try {
+      await eventually(() => engine.output().includes('kedge is running'), { what: 'engine start', timeoutMs: 30_000 });
+      const second = await kedge(dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0');
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`pid ${engine.pid}`);
+
+      const next = repo.commit({ 'deploy/cm.yaml': 'kind: ConfigMap\ndata: {}\n' }, { message: 'second' });
+      const reconcile = await kedge(dataDir, 'reconcile', 'source', 'git', 'app');
+      expect(reconcile.code).toBe(0);
+      expect(reconcile.stdout).toContain(`✔ fetched revision main@sha1:${next}`);
+
+      expect((await kedge(dataDir, 'suspend', 'source', 'git', 'app')).code).toBe(0);
+      expect((await kedge(dataDir, 'get', 'sources', 'git')).stdout).toMatch(/app\s+main@sha1:\w+\s+true/);
+      const refused = await kedge(dataDir, 'reconcile', 'source', 'git', 'app');
+      expect(refused.stderr).toContain('is suspended');
+      const resumed = await kedge(dataDir, 'resume', 'source', 'git', 'app');
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toContain('reconciliation completed');
+
+      const events = await kedge(dataDir, 'events', '--for', 'GitRepository/app');
+      expect(events.stdout).toMatch(/Normal\s+NewArtifact\s+GitRepository\/app\s+stored artifact for commit 'second'/);
+    } finally {
+      engine.kill('SIGTERM');
+      expect(await exited(engine)).toBe(0);
+    }
+    expect(engine.output()).toContain('engine stopped');
+    expect((await kedge(dataDir, 'reconcile', 'source', 'git', 'app')).stderr).toContain('no kedge engine is running');
+  });
+});
