@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
+import { KustomizationReconciler } from './controllers/kustomization.ts';
+import { RenderCache } from './kustomize/render-cache.ts';
 import { hostname } from 'node:os';
 import { AlertReconciler } from './controllers/alert.ts';
 import { ProviderReconciler } from './controllers/provider.ts';
@@ -31,6 +33,8 @@ export interface EngineSettings {
   artifactRetention?: number;
   /** Reconciles of one kind running at once. Default 4. */
   concurrency?: number;
+  /** Kubeconfig file of the cluster Kustomizations apply non-Kedge kinds to (`--kubeconfig`). None: store only. */
+  kubeconfig?: string;
   /** How long in-flight reconciles may run on after a stop request. Default 10 s. */
   shutdownGraceMs?: number;
   log: Logger;
@@ -83,6 +87,16 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2 }),
       { concurrency },
     );
+    const kustomizations = new KustomizationReconciler({
+      store,
+      events,
+      artifactRoot,
+      kubeconfig: settings.kubeconfig,
+      renderCache: new RenderCache(),
+      enqueue: (ref) => manager.enqueue(ref),
+    });
+    manager.register(kustomizations, { concurrency });
+    cleanups.unshift(() => kustomizations.close());
     // Notifications: Provider/Alert/Receiver controllers, the event dispatcher and the webhook receiver server.
     const deliveryHealth = new DeliveryHealth();
     deliveryHealth.onChange((ref) => manager.enqueue(ref));

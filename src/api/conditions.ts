@@ -30,6 +30,10 @@ export const Reasons = {
   VerificationError: 'VerificationError',
   ReconciliationSucceeded: 'ReconciliationSucceeded',
   ReconciliationFailed: 'ReconciliationFailed',
+  // kustomize-controller's reasons.
+  BuildFailed: 'BuildFailed',
+  HealthCheckFailed: 'HealthCheckFailed',
+  PruneFailed: 'PruneFailed',
 } as const;
 
 /** Annotation the CLI (and `flux reconcile`) sets to ask for an immediate reconcile. */

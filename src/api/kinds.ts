@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configMapBodySchema, secretBodySchema } from './core.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
+import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AlertKind, alertSpecSchema } from './alert.ts';
 import { ProviderKind, providerSpecSchema } from './provider.ts';
 import { ReceiverKind, receiverSpecSchema } from './receiver.ts';
@@ -34,6 +35,12 @@ const registry: KindInfo[] = [
     apiVersions: ['notification.toolkit.fluxcd.io/v1'],
     cliNames: ['receiver', 'receivers'],
     body: z.strictObject({ spec: receiverSpecSchema }),
+  },
+  {
+    kind: KustomizationKind,
+    apiVersions: [KustomizationApiVersion],
+    cliNames: ['kustomization', 'kustomizations', 'ks'],
+    body: z.strictObject({ spec: kustomizationSpecSchema }),
   },
   {
     kind: GitRepositoryKind,

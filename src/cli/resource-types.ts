@@ -32,6 +32,15 @@ export const resourceTypes: ResourceType[] = [
     columns: [{ header: 'WEBHOOK', value: (o) => (o.status as { webhookPath?: string } | undefined)?.webhookPath ?? '' }, ...readyColumns],
   },
   {
+    kind: 'Kustomization',
+    singular: ['kustomization'],
+    plural: ['kustomizations'],
+    columns: [
+      { header: 'REVISION', value: (o) => (o.status as { lastAppliedRevision?: string } | undefined)?.lastAppliedRevision ?? '' },
+      ...readyColumns,
+    ],
+  },
+  {
     kind: 'GitRepository',
     singular: ['source', 'git'],
     plural: ['sources', 'git'],
