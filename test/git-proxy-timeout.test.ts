@@ -58,12 +58,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const socket of silentSockets) socket.destroy();
-  await new Promise((resolve) => silent.close(resolve));
-  proxy.closeAllConnections();
-  await new Promise((resolve) => proxy.close(resolve));
-  await git.stop();
+  if (silent) await new Promise((resolve) => silent.close(resolve));
+  if (proxy) {
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+  }
+  await git?.stop();
   rmSync(work, { recursive: true, force: true });
-  rmSync(join(repo.dir, '..'), { recursive: true, force: true });
+  if (repo) rmSync(join(repo.dir, '..'), { recursive: true, force: true });
 });
 
 /** Processes whose command line mentions the silent server's port. */

@@ -24,6 +24,7 @@ let http: HttpGitServer;
 let bearer: HttpGitServer;
 let https: HttpGitServer;
 let ssh: SshGitServer;
+const started: GitServer[] = [];
 let n = 0;
 /** Command lines of all processes that mentioned a secret, sampled while git talked to the server. */
 const leakedArgs: string[] = [];
@@ -48,21 +49,29 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kedge-transports-'));
   repo = createRepo({ files: { 'deploy/app.yaml': 'kind: App\n' }, name: 'app' });
   root = join(repo.dir, '..');
+  // Each server is tracked as soon as it runs, so that afterAll stops it even if another failed to start.
+  const track = async <T extends GitServer>(server: Promise<T>): Promise<T> => {
+    const running = await server;
+    started.push(running);
+    return running;
+  };
   [daemon, http, bearer, https, ssh] = await Promise.all([
-    startGitDaemon(root),
-    startHttpGitServer({
-      root,
-      basicAuth: { username: 'kedge', password: PASSWORD },
-      onRequest: sampleProcessArguments,
-    }),
-    startHttpGitServer({ root, bearerToken: TOKEN, onRequest: sampleProcessArguments }),
-    startHttpGitServer({ root, tls: true }),
-    startSshServer(root),
+    track(startGitDaemon(root)),
+    track(
+      startHttpGitServer({
+        root,
+        basicAuth: { username: 'kedge', password: PASSWORD },
+        onRequest: sampleProcessArguments,
+      }),
+    ),
+    track(startHttpGitServer({ root, bearerToken: TOKEN, onRequest: sampleProcessArguments })),
+    track(startHttpGitServer({ root, tls: true })),
+    track(startSshServer(root)),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([daemon, http, bearer, https, ssh].filter(Boolean).map((server) => server.stop()));
+  await Promise.allSettled(started.map((server) => server.stop()));
   rmSync(work, { recursive: true, force: true });
   rmSync(root, { recursive: true, force: true });
 });
