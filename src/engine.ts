@@ -13,6 +13,8 @@ import { startReceiverServer } from './notify/receiver-server.ts';
 import { EventRecorder } from './runtime/event-recorder.ts';
 import type { Logger } from './runtime/logger.ts';
 import { Manager } from './runtime/manager.ts';
+import { AppReconciler } from './controllers/app.ts';
+import { HostRuntime, type HostRuntimeOptions } from './host/host-runtime.ts';
 import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
@@ -37,6 +39,8 @@ export interface EngineSettings {
   kubeconfig?: string;
   /** How long in-flight reconciles may run on after a stop request. Default 10 s. */
   shutdownGraceMs?: number;
+  /** The host runtime (App): `leaveAppsRunning` keeps apps running on stop, for the next engine to adopt. */
+  hostRuntime?: Omit<HostRuntimeOptions, 'dataDir'> & { leaveAppsRunning?: boolean };
   log: Logger;
 }
 
@@ -109,7 +113,13 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
     const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
     cleanups.unshift(() => receivers.close());
+    // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
+    const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir });
+    const recordedApps = hostRuntime.start();
+    cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
+    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
     await manager.start();
+    for (const ref of recordedApps) manager.enqueue(ref);
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
     log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');

@@ -9,6 +9,9 @@ export const Conditions = {
   SourceVerified: 'SourceVerified',
   StorageOperationFailed: 'StorageOperationFailed',
   Healthy: 'Healthy',
+  // Deployment's conditions, owned by the host runtime's App reconciler.
+  Available: 'Available',
+  Progressing: 'Progressing',
 } as const;
 
 export const Reasons = {
@@ -34,6 +37,16 @@ export const Reasons = {
   BuildFailed: 'BuildFailed',
   HealthCheckFailed: 'HealthCheckFailed',
   PruneFailed: 'PruneFailed',
+  // Deployment's reasons, and the host runtime's own (App).
+  MinimumReplicasAvailable: 'MinimumReplicasAvailable',
+  MinimumReplicasUnavailable: 'MinimumReplicasUnavailable',
+  NewReplicaSetAvailable: 'NewReplicaSetAvailable',
+  ReplicaSetUpdated: 'ReplicaSetUpdated',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  CrashLoopBackOff: 'CrashLoopBackOff',
+  SetupFailed: 'SetupFailed',
+  ArtifactFailed: 'ArtifactFailed',
+  CreateContainerConfigError: 'CreateContainerConfigError',
 } as const;
 
 /** Annotation the CLI (and `flux reconcile`) sets to ask for an immediate reconcile. */

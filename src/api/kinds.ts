@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { configMapBodySchema, secretBodySchema } from './core.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
+import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
 import { AlertKind, alertSpecSchema } from './alert.ts';
 import { ProviderKind, providerSpecSchema } from './provider.ts';
 import { ReceiverKind, receiverSpecSchema } from './receiver.ts';
@@ -47,6 +48,12 @@ const registry: KindInfo[] = [
     apiVersions: ['source.toolkit.fluxcd.io/v1'],
     cliNames: ['gitrepository', 'gitrepositories', 'gitrepo', 'source git', 'sources git'],
     body: z.strictObject({ spec: gitRepositorySpecSchema }),
+  },
+  {
+    kind: AppKind,
+    apiVersions: [AppApiVersion],
+    cliNames: ['app', 'apps'],
+    body: z.strictObject({ spec: appSpecSchema }),
   },
   {
     kind: 'Secret',

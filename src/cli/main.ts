@@ -6,6 +6,7 @@ import { registerDeleteCommands } from './commands/delete.ts';
 import { registerDevClusterCommands } from './commands/dev-cluster.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerGetCommands } from './commands/get.ts';
+import { registerLogsCommand } from './commands/logs.ts';
 import { registerReconcileCommands } from './commands/reconcile.ts';
 import { registerUpCommand } from './commands/up.ts';
 import { addGlobalOptions } from './global-options.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerReconcileCommands(program);
   registerDeleteCommands(program);
   registerEventsCommand(program);
+  registerLogsCommand(program);
   registerDevClusterCommands(program);
   return program;
 }

@@ -49,7 +49,27 @@ export const resourceTypes: ResourceType[] = [
       ...readyColumns,
     ],
   },
+  {
+    kind: 'App',
+    singular: ['app'],
+    plural: ['apps'],
+    columns: appColumns(),
+  },
 ];
+
+/** kubectl get deploy's columns, then Kedge's revision and Ready message. */
+function appColumns(): ResourceType['columns'] {
+  type S = { replicas?: number; readyReplicas?: number; updatedReplicas?: number; availableReplicas?: number; currentRevision?: string; updateRevision?: string };
+  const st = (o: KObject) => (o.status ?? {}) as S;
+  const want = (o: KObject) => (o.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  return [
+    { header: 'READY', value: (o) => `${st(o).readyReplicas ?? 0}/${want(o)}` },
+    { header: 'UP-TO-DATE', value: (o) => String(st(o).updatedReplicas ?? 0) },
+    { header: 'AVAILABLE', value: (o) => String(st(o).availableReplicas ?? 0) },
+    { header: 'REVISION', value: (o) => st(o).currentRevision ?? st(o).updateRevision ?? '' },
+    { header: 'MESSAGE', value: (o) => readyCondition(o)?.message ?? 'waiting to be reconciled' },
+  ];
+}
 
 export function resourceType(kind: string): ResourceType {
   const type = resourceTypes.find((t) => t.kind === kind);

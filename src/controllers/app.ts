@@ -1,0 +1,291 @@
+import { AppKind, SourceArtifactAnnotation, SourceRevisionAnnotation, type App, type AppSpec, type AppStatus } from '../api/app.ts';
+import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { secretValues } from '../api/core.ts';
+import type { KObject, ObjectRef } from '../api/meta.ts';
+import type { AppObservation, DesiredApp, HostRuntime } from '../host/host-runtime.ts';
+import { planMemoryLimit } from '../host/memory-limit.ts';
+import { ReleaseError } from '../host/release-store.ts';
+import type { ReplicaTemplate } from '../host/replica-template.ts';
+import { resolveIntOrPercent } from '../host/rollout-plan.ts';
+import { ConditionSet } from '../runtime/conditions.ts';
+import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
+import type { EventRecorder } from '../runtime/event-recorder.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
+import { summarizeConditions } from '../runtime/summarize.ts';
+import type { Store } from '../store/store.ts';
+
+const CONTROLLER = 'kedge-host-runtime';
+const REVISION_ANNOTATION = 'kedge.dev/revision';
+
+/** Conditions this reconciler owns: Ready is True when the rollout completed and the App is available. */
+const READY_SUMMARY = { negative: [], positive: [Conditions.Progressing, Conditions.Available] } as const;
+
+/** Variables a replica inherits from the engine; nothing else of the engine's environment reaches an App. */
+const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL'];
+
+export interface AppReconcilerDeps {
+  store: Store;
+  runtime: HostRuntime;
+  events: EventRecorder;
+  /** Queues a reconcile now: the runtime calls it on every process event (exit, readiness change). */
+  enqueue: (ref: ObjectRef) => void;
+}
+
+interface Run {
+  object: App;
+  ref: ObjectRef;
+  status: AppStatus;
+  conditions: ConditionSet;
+  context: ReconcileContext;
+}
+
+/**
+ * Reconciles `kedge.dev/v1alpha1` App on the host runtime: prepares the release of the source revision the
+ * App came from (annotations `kedge.dev/source-artifact` and `kedge.dev/source-revision`), resolves its
+ * environment, and takes one rolling-update step; process events requeue it at once. Status is shaped like
+ * a Deployment's (replicas, readyReplicas, updatedReplicas, availableReplicas, Available, Progressing).
+ */
+export class AppReconciler implements Reconciler {
+  readonly kind = AppKind;
+  readonly controllerName = CONTROLLER;
+  readonly watches: RelatedWatch[];
+
+  constructor(private readonly deps: AppReconcilerDeps) {
+    // Apps whose environment comes from a changed Secret or ConfigMap roll.
+    this.watches = (['Secret', 'ConfigMap'] as const).map((kind) => ({
+      kind,
+      map: async ({ object }: { object: KObject }) => {
+        const apps = (await deps.store.list(AppKind, { namespace: object.metadata.namespace ?? 'default' })) as App[];
+        return apps
+          .filter((app) => referencedNames(app.spec, kind).has(object.metadata.name))
+          .map((app) => ({ kind: AppKind, namespace: app.metadata.namespace ?? 'default', name: app.metadata.name }));
+      },
+    }));
+    deps.runtime.onChange((ref, event) => {
+      deps.enqueue(ref);
+      if (event) void this.recordProcessEvent(ref, event);
+    });
+  }
+
+  async reconcile(ref: ObjectRef, context: ReconcileContext): Promise<ReconcileResult> {
+    const object = (await this.deps.store.get(ref)) as App | undefined;
+    // Deleted: its processes stop and its releases go.
+    if (!object) {
+      await this.deps.runtime.remove(ref);
+      await this.deps.runtime.releases.removeAll(ref.namespace, ref.name);
+      return {};
+    }
+    const run: Run = {
+      object,
+      ref,
+      status: structuredClone(object.status ?? {}),
+      conditions: new ConditionSet(object.status?.conditions, object.metadata.generation ?? 1),
+      context,
+    };
+    const readyBefore = run.conditions.get(Conditions.Ready)?.status;
+    let outcome: unknown;
+    try {
+      const desired = await this.reconcileRelease(run);
+      const observation = await this.deps.runtime.converge(ref, desired);
+      await this.reconcileReplicas(run, desired, observation);
+    } catch (error) {
+      outcome = error;
+    }
+    await this.summarizeAndPatch(run, outcome, readyBefore);
+    if (outcome !== undefined) throw outcome instanceof Error ? outcome : new Error(errorMessage(outcome));
+    return {};
+  }
+
+  /** Extract the revision the App came from (once), run its setup, and build the replica template. */
+  private async reconcileRelease(run: Run): Promise<DesiredApp> {
+    const spec = run.object.spec!;
+    const annotations = run.object.metadata.annotations ?? {};
+    const artifact = annotations[SourceArtifactAnnotation];
+    const revision = annotations[SourceRevisionAnnotation] ?? 'unknown';
+    if (!artifact) {
+      throw new StallingError(
+        Reasons.ArtifactFailed,
+        `App has no '${SourceArtifactAnnotation}' annotation: apply it through a Kustomization so its files are known`,
+      );
+    }
+    const env = await this.resolveEnv(run);
+    const releases = this.deps.runtime.releases;
+    try {
+      const release = await releases.prepare({
+        namespace: run.ref.namespace,
+        name: run.ref.name,
+        artifact,
+        revision,
+        workingDir: spec.workingDir,
+        setup: spec.setup,
+        env,
+        signal: run.context.signal,
+      });
+      const memory = planMemoryLimit(spec.command, spec.resources?.limits?.memory, env.PATH);
+      run.status.memoryLimit = memory.description;
+      const template: ReplicaTemplate = {
+        revision,
+        releaseKey: release.key,
+        cwd: await releases.workingDir(release, spec.workingDir),
+        argv: memory.argv,
+        env,
+        portNames: (spec.ports ?? []).map((p) => p.name),
+        readinessProbe: spec.readinessProbe,
+        livenessProbe: spec.livenessProbe,
+        terminationGraceMs: (spec.terminationGracePeriodSeconds ?? 30) * 1000,
+      };
+      const replicas = spec.replicas ?? 1;
+      return {
+        template,
+        replicas,
+        maxSurge: resolveIntOrPercent(spec.strategy?.maxSurge, replicas, '25%', true),
+        maxUnavailable: resolveIntOrPercent(spec.strategy?.maxUnavailable, replicas, '25%', false),
+        exposePort: spec.expose?.port,
+        progressDeadlineMs: (spec.progressDeadlineSeconds ?? 600) * 1000,
+      };
+    } catch (error) {
+      if (!(error instanceof ReleaseError)) throw error;
+      run.conditions.mark(Conditions.Progressing, 'False', error.reason, error.message);
+      throw new ReconcileError(error.reason, error.message, { cause: error });
+    }
+  }
+
+  /** Record what the processes look like; a rollout in progress waits, one past its deadline stalls. */
+  private async reconcileReplicas(run: Run, desired: DesiredApp, seen: AppObservation): Promise<void> {
+    const { status, conditions } = run;
+    const revision = desired.template.revision;
+    status.replicas = seen.total;
+    status.readyReplicas = seen.ready;
+    status.updatedReplicas = seen.updated;
+    status.availableReplicas = seen.ready;
+    status.unavailableReplicas = Math.max(0, desired.replicas - seen.ready);
+    status.updateRevision = revision;
+    status.exposedAddress = seen.exposedAddress;
+    status.replicaStatuses = seen.replicas;
+    const minimum = Math.max(0, desired.replicas - desired.maxUnavailable);
+    if (seen.ready >= minimum) {
+      conditions.mark(Conditions.Available, 'True', Reasons.MinimumReplicasAvailable, `${seen.ready}/${desired.replicas} replicas ready`);
+    } else {
+      conditions.mark(Conditions.Available, 'False', Reasons.MinimumReplicasUnavailable, `${seen.ready}/${desired.replicas} replicas ready, ${minimum} needed`);
+    }
+    if (seen.actions.length > 0) {
+      await this.deps.events.record(run.object, 'Normal', 'ScalingReplicaSet', seen.actions.join('; '), {
+        controller: CONTROLLER,
+        annotations: { [REVISION_ANNOTATION]: revision },
+      });
+    }
+    if (seen.complete) {
+      if (status.currentRevision !== revision) await this.prune(run, desired);
+      status.currentRevision = revision;
+      conditions.mark(Conditions.Progressing, 'True', Reasons.NewReplicaSetAvailable, `rolled out revision '${revision}': ${seen.ready}/${desired.replicas} replicas ready`);
+      return;
+    }
+    const progress = `rolling out revision '${revision}': ${seen.updatedReady}/${desired.replicas} updated replicas ready`;
+    const crashing = seen.crashLooping > 0 ? `, ${seen.crashLooping} in CrashLoopBackOff` : '';
+    if (seen.deadlineExceeded) {
+      const message = `${progress}${crashing}; no progress for ${desired.progressDeadlineMs / 1000}s, the previous replicas keep serving`;
+      conditions.mark(Conditions.Progressing, 'False', Reasons.ProgressDeadlineExceeded, message);
+      throw new StallingError(Reasons.ProgressDeadlineExceeded, message);
+    }
+    conditions.mark(Conditions.Progressing, 'True', Reasons.ReplicaSetUpdated, `${progress}${crashing}`);
+    const reason = seen.crashLooping > 0 ? Reasons.CrashLoopBackOff : Reasons.Progressing;
+    // Process events requeue at once; the retry only makes sure the deadline is noticed.
+    throw new WaitingError(reason, `${progress}${crashing}`, Math.min(30_000, Math.max(500, seen.deadlineInMs + 50)));
+  }
+
+  /** Drop releases no replica uses any more (the new one stays). */
+  private async prune(run: Run, desired: DesiredApp): Promise<void> {
+    const keep = this.deps.runtime.releasesInUse(run.ref);
+    keep.add(desired.template.releaseKey);
+    await this.deps.runtime.releases
+      .prune(run.ref.namespace, run.ref.name, keep)
+      .catch((error: unknown) => run.context.log.warn({ err: error }, 'pruning old releases failed'));
+  }
+
+  /** The replica environment: inherited basics, then envFrom, then env (later wins, as in Kubernetes). */
+  private async resolveEnv(run: Run): Promise<Record<string, string>> {
+    const spec = run.object.spec!;
+    const env: Record<string, string> = {};
+    for (const name of INHERITED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+    Object.assign(env, { KEDGE_APP: run.ref.name, KEDGE_NAMESPACE: run.ref.namespace });
+    for (const source of spec.envFrom ?? []) {
+      const ref = source.secretRef ?? source.configMapRef!;
+      const values = await this.values(run, source.secretRef ? 'Secret' : 'ConfigMap', ref.name, ref.optional === true, 'envFrom');
+      for (const [k, v] of Object.entries(values ?? {})) env[`${source.prefix ?? ''}${k}`] = v;
+    }
+    for (const variable of spec.env ?? []) {
+      if (!variable.valueFrom) {
+        env[variable.name] = variable.value ?? '';
+        continue;
+      }
+      const keyRef = variable.valueFrom.secretKeyRef ?? variable.valueFrom.configMapKeyRef!;
+      const kind = variable.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap';
+      const values = await this.values(run, kind, keyRef.name, keyRef.optional === true, `env ${variable.name}`);
+      const value = values?.[keyRef.key];
+      if (value !== undefined) env[variable.name] = value;
+      else if (values && !keyRef.optional) {
+        throw this.configError(run, `${kind} '${run.ref.namespace}/${keyRef.name}' has no key '${keyRef.key}' (env ${variable.name})`);
+      }
+    }
+    return env;
+  }
+
+  private async values(run: Run, kind: 'Secret' | 'ConfigMap', name: string, optional: boolean, usedBy: string) {
+    const object = await this.deps.store.get({ kind, namespace: run.ref.namespace, name });
+    if (!object) {
+      if (optional) return undefined;
+      throw this.configError(run, `${kind} '${run.ref.namespace}/${name}' not found (${usedBy})`);
+    }
+    return kind === 'Secret' ? secretValues(object) : ((object.data ?? {}) as Record<string, string>);
+  }
+
+  private configError(run: Run, message: string): ReconcileError {
+    run.conditions.mark(Conditions.Progressing, 'False', Reasons.CreateContainerConfigError, message);
+    return new ReconcileError(Reasons.CreateContainerConfigError, message);
+  }
+
+  /** Compute Ready from the owned conditions, write status once, and emit events on Ready transitions. */
+  private async summarizeAndPatch(run: Run, outcome: unknown, readyBefore: string | undefined): Promise<void> {
+    summarizeConditions(run.conditions, READY_SUMMARY, outcome);
+    // A rollout waiting for replicas has seen this generation: kstatus reads the conditions for the rest.
+    if (outcome === undefined || outcome instanceof WaitingError || outcome instanceof StallingError) {
+      run.status.observedGeneration = run.object.metadata.generation;
+    }
+    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
+    if (requested !== undefined) run.status.lastHandledReconcileAt = requested;
+    run.status.conditions = run.conditions.toArray();
+    try {
+      run.object = (await this.deps.store.updateStatus(run.ref, run.status)) as App;
+    } catch (error) {
+      run.context.log.warn({ err: error }, `status update failed: ${errorMessage(error)}`);
+      return;
+    }
+    const ready = run.conditions.get(Conditions.Ready)!;
+    if (ready.status === readyBefore) return;
+    const annotations = { [REVISION_ANNOTATION]: run.status.updateRevision ?? '' };
+    if (ready.status === 'True') {
+      await this.deps.events.record(run.object, 'Normal', Reasons.ReconciliationSucceeded, ready.message, { controller: CONTROLLER, annotations });
+    } else if (outcome !== undefined && !(outcome instanceof WaitingError)) {
+      await this.deps.events.record(run.object, 'Warning', ready.reason, ready.message, { controller: CONTROLLER, annotations });
+    }
+  }
+
+  private async recordProcessEvent(ref: ObjectRef, event: { type: 'Normal' | 'Warning'; reason: string; message: string }): Promise<void> {
+    const object = await this.deps.store.get(ref).catch(() => undefined);
+    if (object) await this.deps.events.record(object, event.type, event.reason, event.message, { controller: CONTROLLER });
+  }
+}
+
+/** Names of the Secrets or ConfigMaps an App's environment reads. */
+function referencedNames(spec: AppSpec | undefined, kind: 'Secret' | 'ConfigMap'): Set<string> {
+  const names = new Set<string>();
+  for (const e of spec?.env ?? []) {
+    const ref = kind === 'Secret' ? e.valueFrom?.secretKeyRef : e.valueFrom?.configMapKeyRef;
+    if (ref) names.add(ref.name);
+  }
+  for (const e of spec?.envFrom ?? []) {
+    const ref = kind === 'Secret' ? e.secretRef : e.configMapRef;
+    if (ref) names.add(ref.name);
+  }
+  return names;
+}

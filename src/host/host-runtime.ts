@@ -1,0 +1,324 @@
+import type { ObjectRef } from '../api/meta.ts';
+import { freeLoopbackPort } from '../devcluster/free-port.ts';
+import { ExposeProxy } from './expose-proxy.ts';
+import { ReleaseStore } from './release-store.ts';
+import { Replica, type ReplicaEvent, type RestartBackoff } from './replica.ts';
+import { ReplicaRegistry, type AppRecord, type ReplicaRecord } from './replica-registry.ts';
+import { replicaLogFile, rotateReplicaLog } from './replica-logs.ts';
+import { templateHash, type ReplicaTemplate } from './replica-template.ts';
+import { planRollout } from './rollout-plan.ts';
+
+export interface HostRuntimeOptions {
+  dataDir: string;
+  /** Restart delays of exited replicas. Default 1 s doubling to 5 min, reset after 60 s of running. */
+  restartBackoff?: Partial<RestartBackoff>;
+  /** Replica logs rotate beyond this size. Default 10 MiB, 3 generations kept. */
+  logMaxBytes?: number;
+}
+
+/** What an App should look like now; the reconciler computes it from the spec. */
+export interface DesiredApp {
+  template: ReplicaTemplate;
+  replicas: number;
+  maxSurge: number;
+  maxUnavailable: number;
+  exposePort?: number;
+  progressDeadlineMs: number;
+}
+
+/** One replica as status shows it. */
+export interface ReplicaView {
+  index: number;
+  pid?: number;
+  ports: Record<string, number>;
+  state: string;
+  ready: boolean;
+  restarts: number;
+  revision: string;
+  templateHash: string;
+  lastExit?: string;
+}
+
+/** What an App's processes look like after one converge step. */
+export interface AppObservation {
+  templateHash: string;
+  replicas: ReplicaView[];
+  /** Non-terminating replicas. */
+  total: number;
+  updated: number;
+  ready: number;
+  updatedReady: number;
+  /** Every replica runs the desired template, is ready, and there are exactly the desired number. */
+  complete: boolean;
+  /** The rollout of this template made no progress for longer than its deadline (never once a rollout completed). */
+  deadlineExceeded: boolean;
+  /** Milliseconds until the deadline passes (while progressing). */
+  deadlineInMs: number;
+  /** Replicas in CrashLoopBackOff. */
+  crashLooping: number;
+  /** What this step did, for events: `started replica 2`, `stopping replica 0`. */
+  actions: string[];
+  exposedAddress?: string;
+}
+
+/** A process-level happening of one App: the runtime calls listeners on any change worth a reconcile. */
+export type HostRuntimeListener = (ref: ObjectRef, event?: ReplicaEvent) => void;
+
+interface AppState {
+  ref: ObjectRef;
+  replicas: Replica[];
+  /** Replicas being stopped, with the promise of their end. */
+  terminating: Map<Replica, Promise<void>>;
+  proxy?: ExposeProxy;
+  record: AppRecord;
+  /** Ready replicas of the desired template at the last change (progress tracking). */
+  lastReady: number;
+}
+
+const key = (ref: Pick<ObjectRef, 'namespace' | 'name'>) => `${ref.namespace}/${ref.name}`;
+
+/**
+ * The host runtime: Apps as supervised processes on this machine. One instance per engine and data dir.
+ * Guarantees: every started replica is in the registry before `converge` returns; {@link start} re-adopts the
+ * recorded replicas whose process (pid and start time) still runs and forgets the rest, so a restarted engine
+ * neither duplicates nor orphans replicas; a stopped replica leaves the expose proxy and is drained before it
+ * gets SIGTERM; {@link shutdown} stops every replica unless told to leave them running.
+ */
+export class HostRuntime {
+  readonly releases: ReleaseStore;
+  private readonly registry: ReplicaRegistry;
+  private readonly apps = new Map<string, AppState>();
+  private readonly listeners: HostRuntimeListener[] = [];
+  private readonly backoff: RestartBackoff;
+  private rotation?: NodeJS.Timeout;
+
+  constructor(private readonly options: HostRuntimeOptions) {
+    this.releases = new ReleaseStore(options.dataDir);
+    this.registry = new ReplicaRegistry(options.dataDir);
+    this.backoff = { baseMs: 1_000, maxMs: 300_000, resetAfterMs: 60_000, ...options.restartBackoff };
+  }
+
+  onChange(listener: HostRuntimeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Re-adopts live replicas from the registry; returns every App the registry knew (to be reconciled). */
+  start(): ObjectRef[] {
+    const { apps, replicas } = this.registry.load();
+    const refs = new Map<string, ObjectRef>();
+    for (const record of apps) refs.set(key({ namespace: record.namespace, name: record.app }), { kind: 'App', namespace: record.namespace, name: record.app });
+    for (const record of replicas) {
+      const ref: ObjectRef = { kind: 'App', namespace: record.namespace, name: record.app };
+      refs.set(key(ref), ref);
+      const app = this.appState(ref, apps.find((a) => a.namespace === record.namespace && a.app === record.app));
+      const replica = Replica.adopt(this.replicaInput(app, record.index, record.ports, record), record);
+      if (replica) app.replicas.push(replica);
+    }
+    for (const ref of refs.values()) this.appState(ref);
+    this.persist();
+    this.rotation = setInterval(() => this.rotateLogs(), 5_000);
+    this.rotation.unref();
+    return [...refs.values()];
+  }
+
+  /** One step towards `desired`: starts and stops replicas per the rolling-update plan, then reports. */
+  async converge(ref: ObjectRef, desired: DesiredApp): Promise<AppObservation> {
+    const app = this.appState(ref);
+    const hash = templateHash(desired.template);
+    const now = new Date().toISOString();
+    if (app.record.templateHash !== hash) app.record = { ...app.record, templateHash: hash, lastProgressAt: now };
+    for (const r of app.replicas) if (r.templateHash === hash) r.attachTemplate(desired.template);
+    // Adopted replicas of a template nobody can restart any more go away as soon as they exit.
+    app.replicas = app.replicas.filter((r) => r.state !== 'Terminated');
+    await this.reconcileProxy(app, desired.exposePort);
+
+    const step = planRollout({
+      desired: desired.replicas,
+      maxSurge: desired.maxSurge,
+      maxUnavailable: desired.maxUnavailable,
+      replicas: app.replicas.map((r) => ({ index: r.index, updated: r.templateHash === hash, ready: r.ready })),
+    });
+    const actions: string[] = [];
+    for (const index of step.stop) {
+      const replica = app.replicas.find((r) => r.index === index)!;
+      actions.push(`stopping replica ${index} (revision '${replica.input.revision}')`);
+      this.stopReplica(app, replica, desired.template.terminationGraceMs);
+    }
+    for (let i = 0; i < step.start; i++) {
+      const index = this.freeIndex(app);
+      const ports: Record<string, number> = {};
+      for (const name of desired.template.portNames) ports[name] = await freeLoopbackPort();
+      const replica = Replica.start(
+        this.replicaInput(app, index, ports, { templateHash: hash, revision: desired.template.revision, releaseKey: desired.template.releaseKey }),
+        desired.template,
+      );
+      app.replicas.push(replica);
+      actions.push(`started replica ${index} of revision '${desired.template.revision}'`);
+      this.persist();
+    }
+    // Scaling is progress, as a Deployment counts it: the deadline starts over.
+    if (actions.length > 0) app.record = { ...app.record, lastProgressAt: new Date().toISOString() };
+    this.refreshProxy(app);
+    this.persist();
+    return { ...this.observe(app, hash, desired), actions };
+  }
+
+  /** Stops and forgets every replica of the App (it was deleted); the caller removes its releases. */
+  async remove(ref: ObjectRef): Promise<void> {
+    const app = this.apps.get(key(ref));
+    if (!app) return;
+    for (const replica of [...app.replicas]) this.stopReplica(app, replica, replica.template?.terminationGraceMs ?? 10_000);
+    await Promise.all(app.terminating.values());
+    await app.proxy?.close();
+    this.apps.delete(key(ref));
+    this.persist();
+  }
+
+  /** Release keys the App's replicas (running or stopping) still use. */
+  releasesInUse(ref: ObjectRef): Set<string> {
+    const app = this.apps.get(key(ref));
+    return new Set([...(app?.replicas ?? []), ...(app?.terminating.keys() ?? [])].map((r) => r.input.releaseKey));
+  }
+
+  /** Stops every App (or, with `leaveRunning`, leaves their processes running for the next engine to adopt). */
+  async shutdown({ leaveRunning = false }: { leaveRunning?: boolean } = {}): Promise<void> {
+    clearInterval(this.rotation);
+    const all = [...this.apps.values()];
+    if (leaveRunning) {
+      for (const app of all) for (const r of [...app.replicas, ...app.terminating.keys()]) r.detach();
+      this.persist();
+      await Promise.all(all.map(async (app) => app.proxy?.close()));
+      return;
+    }
+    await Promise.all(all.map((app) => this.remove(app.ref)));
+  }
+
+  private stopReplica(app: AppState, replica: Replica, graceMs: number): void {
+    app.replicas = app.replicas.filter((r) => r !== replica);
+    replica.state = 'Terminating';
+    this.refreshProxy(app);
+    const port = replica.primaryPort;
+    const proxy = app.proxy;
+    const done = (async () => {
+      if (proxy && port !== undefined) await proxy.drain(port, graceMs);
+      await replica.terminate(graceMs);
+      app.terminating.delete(replica);
+      this.persist();
+      this.emit(app.ref, { type: 'Normal', reason: 'Killing', message: `stopped replica ${replica.index} of revision '${replica.input.revision}'` });
+    })();
+    app.terminating.set(replica, done);
+  }
+
+  private observe(app: AppState, hash: string, desired: DesiredApp): AppObservation {
+    const replicas = app.replicas;
+    const updated = replicas.filter((r) => r.templateHash === hash);
+    const updatedReady = updated.filter((r) => r.ready).length;
+    const complete = updated.length === desired.replicas && updatedReady === desired.replicas && replicas.length === desired.replicas && app.terminating.size === 0;
+    const since = Date.parse(app.record.lastProgressAt ?? new Date().toISOString());
+    const deadlineInMs = since + desired.progressDeadlineMs - Date.now();
+    if (complete && app.record.completedTemplateHash !== hash) app.record = { ...app.record, completedTemplateHash: hash };
+    const completedOnce = app.record.completedTemplateHash === hash;
+    return {
+      templateHash: hash,
+      replicas: [...replicas, ...app.terminating.keys()].map((r) => view(r)).sort((a, b) => a.index - b.index),
+      total: replicas.length,
+      updated: updated.length,
+      ready: replicas.filter((r) => r.ready).length,
+      updatedReady,
+      complete,
+      deadlineExceeded: !completedOnce && deadlineInMs <= 0,
+      deadlineInMs,
+      crashLooping: replicas.filter((r) => r.state === 'CrashLoopBackOff').length,
+      actions: [],
+      exposedAddress: app.proxy ? `127.0.0.1:${app.proxy.port}` : undefined,
+    };
+  }
+
+  private async reconcileProxy(app: AppState, port: number | undefined): Promise<void> {
+    if (app.proxy && app.proxy.port !== port) {
+      await app.proxy.close();
+      app.proxy = undefined;
+    }
+    if (port !== undefined && !app.proxy) app.proxy = await ExposeProxy.listen(port);
+  }
+
+  private refreshProxy(app: AppState): void {
+    app.proxy?.setBackends(app.replicas.filter((r) => r.ready && r.primaryPort !== undefined).map((r) => r.primaryPort!));
+  }
+
+  private replicaInput(
+    app: AppState,
+    index: number,
+    ports: Record<string, number>,
+    template: Pick<ReplicaRecord, 'templateHash' | 'revision' | 'releaseKey'>,
+  ) {
+    const { namespace, name } = app.ref;
+    return {
+      namespace,
+      app: name,
+      index,
+      ports,
+      ...template,
+      logFile: replicaLogFile(this.options.dataDir, namespace, name, index),
+      backoff: this.backoff,
+      onChange: (event?: ReplicaEvent) => {
+        this.refreshProxy(app);
+        this.trackProgress(app);
+        this.persist();
+        this.emit(app.ref, event);
+      },
+    };
+  }
+
+  /** A newly ready replica of the desired template is progress: the deadline starts over. */
+  private trackProgress(app: AppState): void {
+    const ready = app.replicas.filter((r) => r.templateHash === app.record.templateHash && r.ready).length;
+    if (ready > app.lastReady) app.record = { ...app.record, lastProgressAt: new Date().toISOString() };
+    app.lastReady = ready;
+  }
+
+  private freeIndex(app: AppState): number {
+    const used = new Set([...app.replicas, ...app.terminating.keys()].map((r) => r.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    return index;
+  }
+
+  private appState(ref: ObjectRef, record?: AppRecord): AppState {
+    let app = this.apps.get(key(ref));
+    if (!app) {
+      app = { ref, replicas: [], terminating: new Map(), record: record ?? { namespace: ref.namespace, app: ref.name }, lastReady: 0 };
+      this.apps.set(key(ref), app);
+    }
+    return app;
+  }
+
+  private persist(): void {
+    const apps = [...this.apps.values()];
+    const replicas = apps.flatMap((a) => [...a.replicas, ...a.terminating.keys()].map((r) => r.record()).filter((r) => r !== undefined));
+    this.registry.save(apps.map((a) => a.record), replicas);
+  }
+
+  private rotateLogs(): void {
+    const max = this.options.logMaxBytes ?? 10 * 1024 * 1024;
+    for (const app of this.apps.values()) for (const r of app.replicas) rotateReplicaLog(r.input.logFile, max);
+  }
+
+  private emit(ref: ObjectRef, event?: ReplicaEvent): void {
+    for (const listener of this.listeners) listener(ref, event);
+  }
+}
+
+function view(r: Replica): ReplicaView {
+  return {
+    index: r.index,
+    pid: r.identity?.pid,
+    ports: r.input.ports,
+    state: r.state,
+    ready: r.ready,
+    restarts: r.restarts,
+    revision: r.input.revision,
+    templateHash: r.templateHash,
+    lastExit: r.lastExit,
+  };
+}
