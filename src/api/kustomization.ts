@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import type { Condition, KObject } from './meta.ts';
+import { duration } from './schema-helpers.ts';
+
+export const KustomizationGroup = 'kustomize.toolkit.fluxcd.io';
+export const KustomizationKind = 'Kustomization';
+export const KustomizationApiVersion = `${KustomizationGroup}/v1`;
+/** Finalizer Flux's kustomize-controller puts on every Kustomization; the store keeps the object until it is gone. */
+export const KustomizationFinalizer = 'finalizers.fluxcd.io';
+
+const stringMap = z.record(z.string(), z.string());
+
+const patchSelector = z.strictObject({
+  group: z.string().optional(),
+  version: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  labelSelector: z.string().optional(),
+  annotationSelector: z.string().optional(),
+});
+
+const sourceRef = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: z
+    .enum(['GitRepository', 'OCIRepository', 'Bucket'])
+    .refine((k) => k === 'GitRepository', 'only GitRepository sources are supported by Kedge so far'),
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+});
+
+const dependency = z.strictObject({ name: z.string().min(1), namespace: z.string().optional() });
+
+const resourceRef = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().min(1),
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+});
+
+/** Flux's `KustomizationSpec` (kustomize.toolkit.fluxcd.io/v1), every field; unsupported ones are rejected by name. */
+export const kustomizationSpecSchema = z.strictObject({
+  interval: duration,
+  retryInterval: duration.optional(),
+  timeout: duration.optional(),
+  path: z.string().optional(),
+  prune: z.boolean(),
+  sourceRef,
+  targetNamespace: z.string().max(63).optional(),
+  suspend: z.boolean().optional(),
+  wait: z.boolean().optional(),
+  healthChecks: z.array(resourceRef).optional(),
+  healthCheckExprs: z
+    .array(z.looseObject({}))
+    .refine((v) => v.length === 0, 'healthCheckExprs (CEL health checks) are not supported by Kedge yet')
+    .optional(),
+  dependsOn: z.array(dependency).optional(),
+  patches: z.array(z.strictObject({ patch: z.string().min(1), target: patchSelector.optional() })).optional(),
+  images: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        newName: z.string().optional(),
+        newTag: z.string().optional(),
+        digest: z.string().optional(),
+      }),
+    )
+    .optional(),
+  components: z.array(z.string().min(1)).optional(),
+  ignoreMissingComponents: z.boolean().optional(),
+  namePrefix: z.string().optional(),
+  nameSuffix: z.string().optional(),
+  commonMetadata: z.strictObject({ labels: stringMap.optional(), annotations: stringMap.optional() }).optional(),
+  postBuild: z
+    .strictObject({
+      substitute: stringMap.optional(),
+      substituteFrom: z
+        .array(z.strictObject({ kind: z.enum(['ConfigMap', 'Secret']), name: z.string().min(1), optional: z.boolean().optional() }))
+        .optional(),
+    })
+    .optional(),
+  force: z.boolean().optional(),
+  serviceAccountName: z.string().optional(),
+  kubeConfig: z
+    .strictObject({
+      secretRef: z.strictObject({ name: z.string().min(1), key: z.string().optional() }).optional(),
+      configMapRef: z
+        .strictObject({ name: z.string().min(1) })
+        .refine(() => false, 'kubeConfig.configMapRef (workload identity) is not supported by Kedge yet')
+        .optional(),
+    })
+    .refine((k) => k.secretRef !== undefined || k.configMapRef !== undefined, 'kubeConfig needs a secretRef')
+    .optional(),
+  deletionPolicy: z.enum(['MirrorPrune', 'Delete', 'Orphan']).optional(),
+  decryption: z
+    .looseObject({ provider: z.string() })
+    .refine(() => false, 'decryption (SOPS) is not supported by Kedge yet')
+    .optional(),
+});
+
+export type KustomizationSpec = z.infer<typeof kustomizationSpecSchema>;
+
+/** One applied object in Flux's inventory: `<namespace>_<name>_<group>_<Kind>` and its API version. */
+export interface InventoryEntry {
+  id: string;
+  v: string;
+}
+
+export interface KustomizationStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  lastAppliedRevision?: string;
+  lastAttemptedRevision?: string;
+  lastHandledReconcileAt?: string;
+  inventory?: { entries: InventoryEntry[] };
+}
+
+export type Kustomization = KObject<KustomizationSpec, KustomizationStatus>;
+
+/** Flux's defaults: retry at `interval`, time out after `interval`. */
+export const DEFAULT_DEPENDENCY_REQUEUE = '30s';

@@ -1,0 +1,506 @@
+import { createHash } from 'node:crypto';
+import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { parseDuration, formatDuration } from '../api/duration.ts';
+import { GitRepositoryKind, type GitRepository } from '../api/gitrepository.ts';
+import {
+  DEFAULT_DEPENDENCY_REQUEUE,
+  KustomizationFinalizer,
+  KustomizationKind,
+  type InventoryEntry,
+  type Kustomization,
+  type KustomizationStatus,
+} from '../api/kustomization.ts';
+import type { KObject, ObjectRef } from '../api/meta.ts';
+import { refString } from '../api/meta.ts';
+import { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } from '../apply/kube-client.ts';
+import type { ObjectIdentity } from '../apply/object-id.ts';
+import { waitForHealthy } from '../apply/health.ts';
+import type { Owner } from '../apply/owner-labels.ts';
+import type { KustomizeOverlay } from '../kustomize/overlay.ts';
+import type { RenderCache } from '../kustomize/render-cache.ts';
+import { renderKustomization } from '../kustomize/render.ts';
+import { ConditionSet } from '../runtime/conditions.ts';
+import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
+import type { EventRecorder } from '../runtime/event-recorder.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
+import { summarizeConditions } from '../runtime/summarize.ts';
+import type { Store } from '../store/store.ts';
+import { fetchArtifact, type ArtifactRef } from './kustomization/artifact-fetch.ts';
+import { formatChangeSet, type ChangeEntry } from './kustomization/change-set.ts';
+import { applyToCluster, identityOfEntry, pruneFromCluster } from './kustomization/cluster-target.ts';
+import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
+import { DriftWatch, type Drift } from './kustomization/drift-watch.ts';
+import { waitForStoreHealthy } from './kustomization/store-health.ts';
+import { applyToStore, pruneFromStore } from './kustomization/store-target.ts';
+import { substitutionInputs } from './kustomization/substitution-inputs.ts';
+import { splitTargets, targetOf, type TargetConfig } from './kustomization/target-split.ts';
+
+const CONTROLLER = 'kustomize-controller';
+const REVISION_ANNOTATION = 'kustomize.toolkit.fluxcd.io/revision';
+
+/** Kustomization's owned conditions: Healthy (when waiting) bears on Ready. */
+const READY_SUMMARY = { negative: [], positive: [Conditions.Healthy] } as const;
+
+export interface KustomizationReconcilerDeps {
+  store: Store;
+  events: EventRecorder;
+  /** `<dataDir>/artifacts`: artifacts found there are read from disk instead of downloaded. */
+  artifactRoot?: string;
+  /** The engine's `--kubeconfig`: where non-Kedge kinds go when `spec.kubeConfig` is not set. */
+  kubeconfig?: string;
+  renderCache?: RenderCache;
+  /** Queue a reconcile now (drift). */
+  enqueue(ref: ObjectRef): void;
+}
+
+/** Everything one reconcile of one Kustomization works on. */
+interface Run {
+  object: Kustomization;
+  ref: ObjectRef;
+  status: KustomizationStatus;
+  conditions: ConditionSet;
+  context: ReconcileContext;
+  owner: Owner;
+  /** Objects applied in this run, per target, for health checks. */
+  applied: { cluster: ObjectIdentity[]; store: ObjectRef[] };
+  cluster?: KubeTarget;
+  changes: ChangeEntry[];
+  artifact?: ArtifactRef;
+  started: number;
+}
+
+/**
+ * Reconciles `kustomize.toolkit.fluxcd.io/v1` Kustomization as Flux's kustomize-controller does: wait for
+ * dependencies, fetch and verify the source artifact, render (cached by digest and inputs), apply Kedge's own
+ * kinds to the store and everything else to a cluster with server-side apply, record the inventory, prune what
+ * left it (never after a failed build or apply), wait for health, and watch applied objects for drift.
+ */
+export class KustomizationReconciler implements Reconciler {
+  readonly kind = KustomizationKind;
+  readonly controllerName = CONTROLLER;
+  readonly watches: RelatedWatch[];
+  readonly #drift = new Map<string, { watch: DriftWatch; signature: string }>();
+  readonly #waits = new Map<string, { source: string; revision: string; abort: AbortController }>();
+  readonly #targets = new Map<string, KubeTarget>();
+
+  constructor(private readonly deps: KustomizationReconcilerDeps) {
+    this.watches = [
+      { kind: GitRepositoryKind, map: (event) => this.#onSource(event.object as GitRepository) },
+      { kind: KustomizationKind, map: (event) => this.#dependentsOf(event.object as Kustomization) },
+    ];
+  }
+
+  async reconcile(ref: ObjectRef, context: ReconcileContext): Promise<ReconcileResult> {
+    const key = refString(ref);
+    let object = (await this.deps.store.get(ref)) as Kustomization | undefined;
+    if (!object) {
+      this.#stopDrift(key);
+      return {};
+    }
+    if (object.metadata.deletionTimestamp) return this.#finalize(object, context);
+    if (!object.metadata.finalizers?.includes(KustomizationFinalizer)) {
+      object.metadata.finalizers = [...(object.metadata.finalizers ?? []), KustomizationFinalizer];
+      object = (await this.deps.store.update(object)) as Kustomization;
+    }
+    const spec = object.spec!;
+    const run: Run = {
+      object,
+      ref,
+      status: structuredClone(object.status ?? {}),
+      conditions: new ConditionSet(object.status?.conditions, object.metadata.generation ?? 1),
+      context,
+      owner: { name: ref.name, namespace: ref.namespace },
+      applied: { cluster: [], store: [] },
+      changes: [],
+      started: Date.now(),
+    };
+    const readyBefore = run.conditions.get(Conditions.Ready)?.status;
+    await this.#markProgressing(run);
+
+    let outcome: unknown;
+    try {
+      await this.reconcileDependencies(run);
+      const artifact = await this.reconcileSource(run);
+      run.status.lastAttemptedRevision = artifact.revision;
+      const extracted = await fetchArtifact(artifact, this.deps.artifactRoot, context.signal);
+      try {
+        const objects = await this.reconcileBuild(run, extracted.root, artifact);
+        await this.reconcileApply(run, objects, extracted.root);
+      } finally {
+        await extracted.dispose();
+      }
+      await this.reconcileHealth(run);
+      run.status.lastAppliedRevision = artifact.revision;
+    } catch (error) {
+      outcome = toReconcileError(error);
+    }
+    await this.#summarizeAndPatch(run, outcome, readyBefore);
+    if (outcome instanceof StallingError || outcome instanceof WaitingError) throw outcome;
+    const retryMs = parseDuration(spec.retryInterval ?? spec.interval);
+    if (outcome !== undefined) throw new WaitingError((outcome as ReconcileError).reason, errorMessage(outcome), retryMs);
+    return { requeueAfterMs: parseDuration(spec.interval) };
+  }
+
+  /** Wait until every `dependsOn` Kustomization is Ready at its latest generation and source revision. */
+  private async reconcileDependencies(run: Run): Promise<void> {
+    if (!run.object.spec?.dependsOn?.length) return;
+    await assertNoDependencyCycle(this.deps.store, run.object);
+    const why = await unreadyDependency(this.deps.store, run.object);
+    if (why) {
+      throw new WaitingError(
+        Reasons.DependencyNotReady,
+        `Dependencies do not meet ready condition (${why}), retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`,
+        parseDuration(DEFAULT_DEPENDENCY_REQUEUE),
+      );
+    }
+  }
+
+  /** The source's current artifact; waits (watching the source) while it has none. */
+  private async reconcileSource(run: Run): Promise<ArtifactRef> {
+    const sourceRef = run.object.spec!.sourceRef;
+    const ref = { kind: sourceRef.kind, namespace: sourceRef.namespace ?? run.ref.namespace, name: sourceRef.name };
+    const retry = parseDuration(DEFAULT_DEPENDENCY_REQUEUE);
+    if (sourceRef.kind !== GitRepositoryKind) {
+      throw new StallingError(Reasons.ArtifactFailed, `source kind ${String(sourceRef.kind)} is not supported by Kedge yet: use a GitRepository`);
+    }
+    const source = (await this.deps.store.get(ref)) as GitRepository | undefined;
+    if (!source) throw new WaitingError(Reasons.ArtifactFailed, `Source '${refString(ref)}' not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`, retry);
+    const artifact = source.status?.artifact;
+    if (!artifact) throw new WaitingError(Reasons.ArtifactFailed, `Source artifact not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`, retry);
+    run.artifact = artifact;
+    return artifact;
+  }
+
+  /** Render the artifact with the spec's overlay and substitutions (cached by digest, path and inputs). */
+  private async reconcileBuild(run: Run, root: string, artifact: ArtifactRef): Promise<KObject[]> {
+    const spec = run.object.spec!;
+    return renderKustomization({
+      root,
+      path: spec.path,
+      overlay: overlayOf(spec),
+      substitutions: await substitutionInputs(this.deps.store, run.ref.namespace, spec),
+      cache: this.deps.renderCache,
+      digest: artifact.digest,
+    });
+  }
+
+  /** Apply to the store and the cluster, record the inventory, prune what left it, watch for drift. */
+  private async reconcileApply(run: Run, objects: KObject[], root: string): Promise<void> {
+    const spec = run.object.spec!;
+    run.cluster = await this.#clusterFor(run.object);
+    const config: TargetConfig = { cluster: run.cluster !== undefined, remote: spec.kubeConfig !== undefined };
+    const split = await splitTargets(objects, config, { root, path: spec.path ?? '' });
+    const inventory: InventoryEntry[] = [];
+    if (split.store.length > 0) {
+      const artifact = run.artifact!;
+      const result = await applyToStore(this.deps.store, split.store, run.owner, { artifactPath: artifact.path, revision: artifact.revision });
+      run.changes.push(...result.changes);
+      inventory.push(...result.inventory);
+      run.applied.store = result.inventory.map((e) => {
+        const id = identityOfEntry(e);
+        return { kind: id.kind, namespace: id.namespace, name: id.name };
+      });
+    }
+    const key = refString(run.ref);
+    const signature = createHash('sha256').update(JSON.stringify(split.cluster)).digest('hex');
+    if (this.#drift.get(key)?.signature !== signature) this.#stopDrift(key);
+    if (split.cluster.length > 0) {
+      const result = await applyToCluster(run.cluster!, split.cluster, { owner: run.owner, force: spec.force, signal: run.context.signal });
+      run.changes.push(...result.changes);
+      inventory.push(...result.inventory);
+      run.applied.cluster = result.applied;
+    }
+    const pruneError = await this.#prune(run, inventory, config);
+    await this.#recordChanges(run);
+    if (pruneError) throw pruneError;
+    if (split.cluster.length > 0 && !this.#drift.has(key)) await this.#startDrift(run, split.cluster, signature);
+  }
+
+  /** Delete objects of the previous inventory missing from `inventory`; failed deletes stay in it. */
+  async #prune(run: Run, inventory: InventoryEntry[], config: TargetConfig): Promise<ReconcileError | undefined> {
+    const current = new Set(inventory.map((e) => e.id));
+    const stale = (run.status.inventory?.entries ?? []).filter((e) => !current.has(e.id));
+    const kept: InventoryEntry[] = [];
+    let error: ReconcileError | undefined;
+    if (run.object.spec!.prune && stale.length > 0) {
+      const result = await this.#pruneEntries(run, stale, config);
+      run.changes.push(...result.changes);
+      kept.push(...result.failed);
+      if (result.errors.length > 0) error = new ReconcileError(Reasons.PruneFailed, `prune failed: ${result.errors.join('; ')}`);
+    }
+    run.status.inventory = { entries: [...inventory, ...kept].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+    return error;
+  }
+
+  async #pruneEntries(run: Run, entries: InventoryEntry[], config: TargetConfig): Promise<{ changes: ChangeEntry[]; failed: InventoryEntry[]; errors: string[] }> {
+    const forStore = entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store');
+    const forCluster = entries.filter((e) => !forStore.includes(e));
+    const fromStore = await pruneFromStore(this.deps.store, forStore, run.owner);
+    const fromCluster = run.cluster
+      ? await pruneFromCluster(run.cluster, forCluster, run.owner)
+      : { changes: [], failed: forCluster, errors: forCluster.length > 0 ? ['no cluster configured to prune from'] : [] };
+    return {
+      changes: [...fromStore.changes, ...fromCluster.changes],
+      failed: [...fromStore.failed, ...fromCluster.failed],
+      errors: [...fromStore.failed.map((e) => `${e.id} delete failed`), ...fromCluster.errors],
+    };
+  }
+
+  /** With `wait` (all applied objects) or `healthChecks`, wait until healthy; a new source revision aborts it. */
+  private async reconcileHealth(run: Run): Promise<void> {
+    const spec = run.object.spec!;
+    const targets = spec.wait ? run.applied : healthCheckTargets(run);
+    if (!spec.wait && !spec.healthChecks?.length) {
+      run.conditions.delete(Conditions.Healthy);
+      return;
+    }
+    const timeoutMs = parseDuration(spec.timeout ?? spec.interval);
+    const revision = run.artifact!.revision;
+    run.conditions.mark(
+      Conditions.Healthy,
+      'Unknown',
+      Reasons.Progressing,
+      `Running health checks for revision ${revision} with a timeout of ${formatDuration(timeoutMs)}`,
+    );
+    await this.#patchStatus(run);
+    const key = refString(run.ref);
+    const abort = new AbortController();
+    const source = spec.sourceRef;
+    this.#waits.set(key, { source: `${source.namespace ?? run.ref.namespace}/${source.name}`, revision, abort });
+    const signal = AbortSignal.any([abort.signal, run.context.signal]);
+    const started = Date.now();
+    try {
+      if (targets.cluster.length > 0 && run.cluster) await waitForHealthy(run.cluster, targets.cluster, { timeoutMs, signal });
+      await waitForStoreHealthy(this.deps.store, targets.store, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)), signal });
+    } catch (error) {
+      if (abort.signal.aborted) {
+        run.conditions.mark(Conditions.Healthy, 'Unknown', Reasons.Progressing, 'health check cancelled: a new revision is available');
+        throw new WaitingError(Reasons.Progressing, `health check for revision ${revision} cancelled: a new revision is available`, 0);
+      }
+      const message = errorMessage(error);
+      run.conditions.mark(Conditions.Healthy, 'False', Reasons.HealthCheckFailed, message);
+      throw new ReconcileError(Reasons.HealthCheckFailed, message, { cause: error });
+    } finally {
+      if (this.#waits.get(key)?.abort === abort) this.#waits.delete(key);
+    }
+    run.conditions.mark(Conditions.Healthy, 'True', Reasons.Succeeded, `Health check passed in ${formatDuration(Date.now() - started)}`);
+  }
+
+  /** Deletion: prune per `deletionPolicy` (not while suspended), stop watching, release the finalizer. */
+  async #finalize(object: Kustomization, context: ReconcileContext): Promise<ReconcileResult> {
+    const ref = { kind: KustomizationKind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
+    this.#stopDrift(refString(ref));
+    this.#waits.get(refString(ref))?.abort.abort();
+    const spec = object.spec!;
+    const policy = spec.deletionPolicy ?? 'MirrorPrune';
+    const entries = object.status?.inventory?.entries ?? [];
+    const prune = !spec.suspend && entries.length > 0 && (policy === 'Delete' || (policy === 'MirrorPrune' && spec.prune));
+    if (prune) {
+      const cluster = await this.#clusterFor(object).catch((error: unknown) => {
+        context.log.warn({ err: error }, 'cluster unavailable: its objects are left in place');
+        return undefined;
+      });
+      const config: TargetConfig = { cluster: cluster !== undefined, remote: spec.kubeConfig !== undefined };
+      const run = { owner: { name: ref.name, namespace: ref.namespace }, cluster } as Run;
+      const result = await this.#pruneEntries(run, cluster ? entries : entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store'), config);
+      if (result.changes.length > 0) {
+        await this.deps.events.record(object, 'Normal', Reasons.Progressing, formatChangeSet(result.changes), { controller: CONTROLLER });
+      }
+      if (result.errors.length > 0) throw new ReconcileError(Reasons.PruneFailed, `garbage collection failed: ${result.errors.join('; ')}`);
+    }
+    const latest = await this.deps.store.get(ref);
+    if (latest) {
+      latest.metadata.finalizers = (latest.metadata.finalizers ?? []).filter((f) => f !== KustomizationFinalizer);
+      await this.deps.store.update(latest);
+    }
+    return {};
+  }
+
+  /** The cluster this Kustomization applies to: `spec.kubeConfig`, else the engine's, impersonating `serviceAccountName`. */
+  async #clusterFor(object: Kustomization): Promise<KubeTarget | undefined> {
+    const spec = object.spec!;
+    const namespace = object.metadata.namespace ?? 'default';
+    let key: string;
+    let load: () => KubeTarget;
+    if (spec.kubeConfig?.secretRef) {
+      const secretRef = spec.kubeConfig.secretRef;
+      const secret = await this.deps.store.get({ kind: 'Secret', namespace, name: secretRef.name });
+      if (!secret) {
+        throw new ReconcileError(Reasons.ReconciliationFailed, `kubeconfig Secret '${namespace}/${secretRef.name}' not found`);
+      }
+      key = `secret:${namespace}/${secretRef.name}:${secret.metadata.resourceVersion}:${secretRef.key ?? ''}`;
+      load = () => new KubeTarget(kubeConfigFromSecret(secret, secretRef.key));
+    } else if (this.deps.kubeconfig) {
+      const file = this.deps.kubeconfig;
+      key = `file:${file}`;
+      load = () => new KubeTarget(kubeConfigFromFile(file));
+    } else {
+      return undefined;
+    }
+    let target = this.#targets.get(key);
+    if (!target) {
+      try {
+        target = load();
+      } catch (error) {
+        throw new StallingError(Reasons.ReconciliationFailed, errorMessage(error), { cause: error });
+      }
+      this.#targets.set(key, target);
+    }
+    if (!spec.serviceAccountName) return target;
+    const saKey = `${key}|sa:${namespace}/${spec.serviceAccountName}`;
+    let impersonating = this.#targets.get(saKey);
+    if (!impersonating) {
+      impersonating = target.impersonating({ namespace, name: spec.serviceAccountName });
+      this.#targets.set(saKey, impersonating);
+    }
+    return impersonating;
+  }
+
+  async #startDrift(run: Run, desired: KObject[], signature: string): Promise<void> {
+    const key = refString(run.ref);
+    const { ref } = run;
+    const object = run.object;
+    const watch = new DriftWatch(run.cluster!, run.owner, desired, (drift: Drift) => {
+      const what = drift.fields[0] === 'deleted' ? 'was deleted' : `drifted: ${drift.fields.join(', ')}`;
+      void this.deps.events.record(object, 'Warning', 'DriftDetected', `${drift.subject} ${what}`, { controller: CONTROLLER });
+      this.deps.enqueue(ref);
+    });
+    this.#drift.set(key, { watch, signature });
+    await watch.start().catch((error: unknown) => {
+      this.#stopDrift(key);
+      run.context.log.warn({ err: error }, 'drift watch failed to start; drift is corrected at the interval');
+    });
+  }
+
+  #stopDrift(key: string): void {
+    this.#drift.get(key)?.watch.stop();
+    this.#drift.delete(key);
+  }
+
+  /** A source changed: reconcile its Kustomizations that have not seen its revision; abort waits on an older one. */
+  async #onSource(source: GitRepository): Promise<ObjectRef[]> {
+    const revision = source.status?.artifact?.revision;
+    const namespace = source.metadata.namespace ?? 'default';
+    if (!revision) return [];
+    for (const wait of this.#waits.values()) {
+      if (wait.source === `${namespace}/${source.metadata.name}` && wait.revision !== revision) wait.abort.abort();
+    }
+    const all = (await this.deps.store.list(KustomizationKind)) as Kustomization[];
+    return all
+      .filter((k) => {
+        const s = k.spec?.sourceRef;
+        return s?.kind === GitRepositoryKind && s.name === source.metadata.name && (s.namespace ?? k.metadata.namespace ?? 'default') === namespace;
+      })
+      .filter((k) => k.status?.lastAttemptedRevision !== revision || k.status.lastAppliedRevision !== revision)
+      .map(refOfKustomization);
+  }
+
+  /** A Kustomization became ready: reconcile those that depend on it and are not ready yet. */
+  async #dependentsOf(dependency: Kustomization): Promise<ObjectRef[]> {
+    const ready = dependency.status?.conditions?.find((c) => c.type === Conditions.Ready)?.status === 'True';
+    if (!ready) return [];
+    const namespace = dependency.metadata.namespace ?? 'default';
+    const all = (await this.deps.store.list(KustomizationKind)) as Kustomization[];
+    return all
+      .filter((k) => k.spec?.dependsOn?.some((d) => d.name === dependency.metadata.name && (d.namespace ?? k.metadata.namespace ?? 'default') === namespace))
+      .filter((k) => k.status?.conditions?.find((c) => c.type === Conditions.Ready)?.reason === Reasons.DependencyNotReady)
+      .map(refOfKustomization);
+  }
+
+  async #markProgressing(run: Run): Promise<void> {
+    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
+    const newGeneration = run.status.observedGeneration !== run.object.metadata.generation;
+    if (!newGeneration && (requested === undefined || requested === run.status.lastHandledReconcileAt)) return;
+    run.conditions.mark(Conditions.Reconciling, 'True', Reasons.Progressing, 'reconciliation in progress');
+    if (!run.conditions.get(Conditions.Ready) || newGeneration) {
+      run.conditions.mark(Conditions.Ready, 'Unknown', Reasons.Progressing, 'reconciliation in progress');
+    }
+    await this.#patchStatus(run);
+  }
+
+  /** One event per apply listing what was created, configured and deleted (Flux's format). */
+  async #recordChanges(run: Run): Promise<void> {
+    const message = formatChangeSet(run.changes);
+    if (!message) return;
+    await this.deps.events.record(run.object, 'Normal', Reasons.Progressing, message, {
+      controller: CONTROLLER,
+      annotations: run.artifact ? { [REVISION_ANNOTATION]: run.artifact.revision } : undefined,
+    });
+  }
+
+  async #summarizeAndPatch(run: Run, outcome: unknown, readyBefore: string | undefined): Promise<void> {
+    summarizeConditions(run.conditions, READY_SUMMARY, outcome);
+    const revision = run.status.lastAppliedRevision;
+    if (outcome === undefined) {
+      run.status.observedGeneration = run.object.metadata.generation;
+      // Flux's Ready reason and message on success; summarizeConditions only knows the generic `Succeeded`.
+      run.conditions.mark(Conditions.Ready, 'True', Reasons.ReconciliationSucceeded, `Applied revision: ${revision ?? ''}`);
+    }
+    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
+    if (requested !== undefined) run.status.lastHandledReconcileAt = requested;
+    await this.#patchStatus(run);
+    const annotations = revision || run.artifact ? { [REVISION_ANNOTATION]: run.artifact?.revision ?? revision ?? '' } : undefined;
+    const ready = run.conditions.get(Conditions.Ready)!;
+    if (outcome !== undefined && ready.reason !== Reasons.DependencyNotReady && ready.reason !== Reasons.Progressing) {
+      await this.deps.events.record(run.object, 'Warning', ready.reason, ready.message, { controller: CONTROLLER, annotations });
+    } else if (outcome === undefined && (readyBefore !== 'True' || run.changes.length > 0)) {
+      const interval = run.object.spec!.interval;
+      const message = `Reconciliation finished in ${formatDuration(Date.now() - run.started)}, next run in ${interval}`;
+      await this.deps.events.record(run.object, 'Normal', Reasons.ReconciliationSucceeded, message, { controller: CONTROLLER, annotations });
+    }
+  }
+
+  async #patchStatus(run: Run): Promise<void> {
+    run.status.conditions = run.conditions.toArray();
+    run.object = (await this.deps.store.updateStatus(run.ref, run.status)) as Kustomization;
+  }
+
+  /** Stops drift watches and closes cluster connections. */
+  close(): void {
+    for (const key of [...this.#drift.keys()]) this.#stopDrift(key);
+    for (const wait of this.#waits.values()) wait.abort.abort();
+    for (const target of this.#targets.values()) target.close();
+    this.#targets.clear();
+  }
+}
+
+function refOfKustomization(k: Kustomization): ObjectRef {
+  return { kind: KustomizationKind, namespace: k.metadata.namespace ?? 'default', name: k.metadata.name };
+}
+
+function overlayOf(spec: NonNullable<Kustomization['spec']>): KustomizeOverlay {
+  return {
+    targetNamespace: spec.targetNamespace,
+    namePrefix: spec.namePrefix,
+    nameSuffix: spec.nameSuffix,
+    patches: spec.patches,
+    images: spec.images,
+    components: spec.components,
+    ignoreMissingComponents: spec.ignoreMissingComponents,
+    commonMetadata: spec.commonMetadata,
+  };
+}
+
+/** `spec.healthChecks` split by target: Kedge kinds are checked in the store, the rest in the cluster. */
+function healthCheckTargets(run: Run): Run['applied'] {
+  const out: Run['applied'] = { cluster: [], store: [] };
+  const config: TargetConfig = { cluster: run.cluster !== undefined, remote: run.object.spec!.kubeConfig !== undefined };
+  for (const check of run.object.spec!.healthChecks ?? []) {
+    const namespace = check.namespace ?? run.ref.namespace;
+    const apiVersion = check.apiVersion ?? 'v1';
+    if (targetOf(apiVersion, check.kind, config) === 'store') out.store.push({ kind: check.kind, namespace, name: check.name });
+    else out.cluster.push({ apiVersion, kind: check.kind, namespace, name: check.name });
+  }
+  return out;
+}
+
+const LIBRARY_REASONS = new Set<string>([Reasons.BuildFailed, Reasons.ArtifactFailed, Reasons.PruneFailed, Reasons.HealthCheckFailed]);
+
+/** Any error as a ReconcileError with the reason its library gave it (BuildFailed, ArtifactFailed, …). */
+function toReconcileError(error: unknown): ReconcileError {
+  if (error instanceof ReconcileError) return error;
+  const reason = (error as { reason?: unknown } | undefined)?.reason;
+  const known = typeof reason === 'string' && LIBRARY_REASONS.has(reason) ? reason : Reasons.ReconciliationFailed;
+  return new ReconcileError(known, errorMessage(error), { cause: error });
+}
+

@@ -1,0 +1,95 @@
+import { SourceArtifactAnnotation, SourceRevisionAnnotation } from '../../api/app.ts';
+import { findKind } from '../../api/kinds.ts';
+import type { InventoryEntry } from '../../api/kustomization.ts';
+import type { KObject } from '../../api/meta.ts';
+import { isOwnedBy, ownerLabels, type Owner } from '../../apply/owner-labels.ts';
+import { parseObjectId } from '../../apply/object-id.ts';
+import { pruneDisabled } from '../../apply/ssa-annotations.ts';
+import type { Store } from '../../store/store.ts';
+import { changeOf, inventoryEntryOf, type ChangeEntry } from './change-set.ts';
+
+/** An object for the store failed validation or could not be written; the message names it. */
+export class StoreApplyError extends Error {
+  override name = 'StoreApplyError';
+  readonly reason = 'ReconciliationFailed';
+}
+
+/** The artifact an App came from, so the host runtime can find its files. */
+export interface AppOrigin {
+  artifactPath: string;
+  revision: string;
+}
+
+/**
+ * Validates every object against its kind's schema (all problems reported at once), then writes each with the
+ * owner labels; Apps also get the `kedge.dev/source-artifact` and `kedge.dev/source-revision` annotations.
+ * Objects without a namespace go to `default`. Returns the change entries and inventory entries.
+ */
+export async function applyToStore(
+  store: Store,
+  objects: readonly KObject[],
+  owner: Owner,
+  origin: AppOrigin,
+): Promise<{ changes: ChangeEntry[]; inventory: InventoryEntry[] }> {
+  const problems: string[] = [];
+  for (const object of objects) {
+    const { apiVersion, kind, metadata, status: _status, ...body } = object;
+    const info = findKind(apiVersion, kind);
+    const result = info?.body.safeParse(body);
+    if (result && !result.success) {
+      const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      problems.push(`${kind}/${metadata.namespace ?? 'default'}/${metadata.name}: ${issues}`);
+    }
+  }
+  if (problems.length > 0) throw new StoreApplyError(`invalid objects: ${problems.join(', ')}`);
+
+  const changes: ChangeEntry[] = [];
+  const inventory: InventoryEntry[] = [];
+  for (const object of objects) {
+    const copy = structuredClone(object);
+    delete copy.status;
+    copy.metadata.namespace ??= 'default';
+    copy.metadata.labels = { ...copy.metadata.labels, ...ownerLabels(owner) };
+    if (copy.kind === 'App') {
+      copy.metadata.annotations = {
+        ...copy.metadata.annotations,
+        [SourceArtifactAnnotation]: origin.artifactPath,
+        [SourceRevisionAnnotation]: origin.revision,
+      };
+    }
+    const identity = { apiVersion: copy.apiVersion, kind: copy.kind, namespace: copy.metadata.namespace, name: copy.metadata.name };
+    const { result } = await store.apply(copy).catch((error: unknown) => {
+      throw new StoreApplyError(`${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`, { cause: error });
+    });
+    changes.push(changeOf(identity, result));
+    inventory.push(inventoryEntryOf(identity));
+  }
+  return { changes, inventory };
+}
+
+/**
+ * Deletes the store objects of `entries` that still carry `owner`'s labels and do not opt out of pruning.
+ * Objects already gone or taken over count as done; those whose delete failed are returned in `failed`.
+ */
+export async function pruneFromStore(
+  store: Store,
+  entries: readonly InventoryEntry[],
+  owner: Owner,
+): Promise<{ changes: ChangeEntry[]; failed: InventoryEntry[] }> {
+  const changes: ChangeEntry[] = [];
+  const failed: InventoryEntry[] = [];
+  for (const entry of entries) {
+    const { namespace, name, kind, group } = parseObjectId(entry.id);
+    const ref = { kind, namespace: namespace || 'default', name };
+    try {
+      const live = await store.get(ref);
+      if (!live || !isOwnedBy(live, owner) || pruneDisabled(live)) continue;
+      await store.delete(ref);
+      const apiVersion = group ? `${group}/${entry.v}` : entry.v;
+      changes.push(changeOf({ apiVersion, kind, namespace: ref.namespace, name }, 'deleted'));
+    } catch {
+      failed.push(entry);
+    }
+  }
+  return { changes, failed };
+}
