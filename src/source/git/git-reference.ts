@@ -31,6 +31,15 @@ export type EffectiveReference =
 export const DEFAULT_BRANCH = 'master';
 
 const COMMIT_ID = /^[0-9a-f]{40}$/;
+/** What git's check-ref-format refuses (and what would break a refspec such as `:`). */
+const BAD_REF_NAME = /[\x00-\x20\x7f~^:?*[\\]|\.\.|@\{|\/\/|^[-/.]|[/.]$|\.lock$|\/\./;
+
+function checkRefName(kind: string, value: string): string {
+  if (value === '' || value === '@' || BAD_REF_NAME.test(value)) {
+    throw new GitError('invalid-ref', `${kind} '${value}' is not a valid git reference name`);
+  }
+  return value;
+}
 
 /**
  * Applies Flux's precedence to `ref`. Guarantees a well-formed result: a commit is 40 lowercase hex digits,
@@ -42,17 +51,19 @@ export function effectiveReference(ref: GitReference | undefined): EffectiveRefe
     if (!COMMIT_ID.test(commit)) {
       throw new GitError('invalid-ref', `commit '${ref.commit}' is not a full 40-character sha1 id`);
     }
-    return ref.branch ? { kind: 'commit', commit, branch: ref.branch } : { kind: 'commit', commit };
+    return ref.branch
+      ? { kind: 'commit', commit, branch: checkRefName('branch', ref.branch) }
+      : { kind: 'commit', commit };
   }
   if (ref?.name) {
     if (!ref.name.startsWith('refs/')) {
       throw new GitError('invalid-ref', `reference name '${ref.name}' must start with 'refs/'`);
     }
-    return { kind: 'name', name: ref.name };
+    return { kind: 'name', name: checkRefName('reference name', ref.name) };
   }
   if (ref?.semver) return { kind: 'semver', range: ref.semver };
-  if (ref?.tag) return { kind: 'tag', tag: ref.tag };
-  return { kind: 'branch', branch: ref?.branch || DEFAULT_BRANCH };
+  if (ref?.tag) return { kind: 'tag', tag: checkRefName('tag', ref.tag) };
+  return { kind: 'branch', branch: checkRefName('branch', ref?.branch || DEFAULT_BRANCH) };
 }
 
 /** Builds a Flux v1 revision string: `<label>@sha1:<commit>`, or `sha1:<commit>` without a label. */
