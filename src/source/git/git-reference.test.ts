@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { GitError } from './git-error.ts';
 import { effectiveReference, type GitReference } from './git-reference.ts';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -34,8 +35,13 @@ describe('effectiveReference', () => {
     { name: 'refs/heads/a:refs/heads/b' },
     { commit: SHA, branch: 'a*' },
   ])('rejects %j with invalid-ref', (ref) => {
-    expect(() => effectiveReference(ref)).toThrow(
-      expect.objectContaining({ code: 'invalid-ref' }),
-    );
+    let error: unknown;
+    try {
+      effectiveReference(ref);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(GitError);
+    expect(error).toMatchObject({ code: 'invalid-ref' });
   });
 });
