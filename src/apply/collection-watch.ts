@@ -9,6 +9,9 @@ export interface CollectionWatchOptions {
   rest: KubeRest;
   /** Collection path, e.g. `/apis/apps/v1/namespaces/ns/deployments`. */
   path: string;
+  /** Stamped on listed items, which the API server sends without apiVersion and kind. */
+  apiVersion: string;
+  kind: string;
   labelSelector?: string;
   fieldSelector?: string;
   /** The full current state: once at start and again after every re-list (watch expired or broke). */
@@ -56,7 +59,7 @@ export class CollectionWatch {
       return;
     }
     if (this.#stopped) return;
-    this.opts.onList(list.items ?? []);
+    this.opts.onList((list.items ?? []).map((item) => ({ ...item, apiVersion: this.opts.apiVersion, kind: this.opts.kind })));
     await this.#watch(list.metadata?.resourceVersion ?? '');
   }
 

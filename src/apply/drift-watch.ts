@@ -1,6 +1,7 @@
 import { resourcePath } from './api-discovery.ts';
 import { DefaultFieldManager } from './apply-manager.ts';
 import { CollectionWatch } from './collection-watch.ts';
+import { isNotFound } from './errors.ts';
 import type { KubeTarget } from './kube-client.ts';
 import { applyEntry, formatPath, hasPath, leafPaths, valueAt } from './managed-fields.ts';
 import { identityOf, objectId, objectLabel, type KubeObject, type ObjectIdentity } from './object-id.ts';
@@ -42,6 +43,7 @@ export class DriftWatch {
   readonly #baseline = new Map<string, KubeObject>();
   readonly #tracked: Map<string, ObjectIdentity>;
   readonly #fieldManager: string;
+  #stopped = false;
 
   constructor(private readonly target: KubeTarget, private readonly options: DriftWatchOptions) {
     this.#tracked = new Map(options.objects.map((ref) => [objectId(ref), ref]));
@@ -60,6 +62,8 @@ export class DriftWatch {
         const watch = new CollectionWatch({
           kubeConfig: this.target.kubeConfig,
           rest: this.target.rest,
+          apiVersion: refs[0]!.apiVersion,
+          kind: refs[0]!.kind,
           path: resourcePath(resource, namespace),
           labelSelector: ownerSelector(this.options.owner),
           onList: (items) => this.#onList(refs, items),
@@ -77,6 +81,7 @@ export class DriftWatch {
 
   /** Closes every watch; no callback fires afterwards. */
   stop(): void {
+    this.#stopped = true;
     for (const watch of this.#watches.splice(0)) watch.stop();
     this.#baseline.clear();
   }
@@ -108,13 +113,28 @@ export class DriftWatch {
     if (!ref) return;
     const before = this.#baseline.get(id);
     this.#baseline.delete(id);
-    // A watch filtered by labels reports an object whose owner labels were removed as DELETED.
-    if (!isOwnedBy(obj as { metadata?: { labels?: Record<string, string> } }, this.options.owner) && before) {
-      this.#emit(ref, false, ownedFieldChanges(before, obj, this.#fieldManager));
-    } else this.#emit(ref, true, []);
+    // A label-filtered watch also reports DELETED (with the old state) when the owner labels were changed:
+    // read the object to tell a deletion from a label edit.
+    void this.#readLive(ref).then(
+      (live) => {
+        if (live && before && !isOwnedBy(live as { metadata?: { labels?: Record<string, string> } }, this.options.owner)) {
+          this.#emit(ref, false, ownedFieldChanges(before, live, this.#fieldManager));
+        } else if (!live) this.#emit(ref, true, []);
+      },
+      (error: unknown) => this.options.onError?.(error),
+    );
+  }
+
+  async #readLive(ref: ObjectIdentity): Promise<KubeObject | undefined> {
+    const path = await this.target.discovery.pathFor(ref.apiVersion, ref.kind, ref.namespace, ref.name);
+    return this.target.rest.request<KubeObject>('GET', path).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
   }
 
   #emit(ref: ObjectIdentity, deleted: boolean, fields: string[]): void {
+    if (this.#stopped) return;
     this.options.onDrift({ id: objectId(ref), subject: objectLabel(ref), ref, deleted, fields });
   }
 }

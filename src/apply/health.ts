@@ -51,6 +51,8 @@ export async function waitForHealthy(target: KubeTarget, refs: readonly ObjectId
       const watch = new CollectionWatch({
         kubeConfig: target.kubeConfig,
         rest: target.rest,
+        apiVersion: group[0]!.apiVersion,
+        kind: group[0]!.kind,
         path: resourcePath(resource, namespace),
         fieldSelector: group.length === 1 ? `metadata.name=${group[0]!.name}` : undefined,
         onList: (items) => {
