@@ -96,7 +96,9 @@ export class ApplyManager {
     const entry: ChangeSetEntry = { id: objectId(ref), subject: objectLabel(ref), version: versionOf(desired.apiVersion), action: 'unchanged', ref };
     const path = resourcePath(resource, ref.namespace, ref.name);
     const plan = (action: ApplyAction, write: boolean): Planned => ({ desired, resource, path, entry: { ...entry, action }, write });
-    let live = await this.#get(path);
+    let live = await this.#get(path).catch((error: unknown) => {
+      throw applyError(entry, 'read failed', error);
+    });
     const policy = ssaPolicy(desired);
     if (reconcileDisabled(desired) || policy === 'Ignore' || reconcileDisabled(live) || ssaPolicy(live) === 'Ignore') return plan('skipped', false);
     if (live && policy === 'IfNotPresent') return plan('skipped', false);
