@@ -149,7 +149,7 @@ export class HostRuntime {
       const ports: Record<string, number> = {};
       for (const name of desired.template.portNames) ports[name] = await freeLoopbackPort();
       const replica = Replica.start(
-        this.replicaInput(app, index, ports, { templateHash: hash, revision: desired.template.revision, releaseKey: desired.template.releaseKey }),
+        this.replicaInput(app, index, ports, { ...desired.template, templateHash: hash }),
         desired.template,
       );
       app.replicas.push(replica);
@@ -250,7 +250,7 @@ export class HostRuntime {
     app: AppState,
     index: number,
     ports: Record<string, number>,
-    template: Pick<ReplicaRecord, 'templateHash' | 'revision' | 'releaseKey'>,
+    template: Pick<ReplicaRecord, 'templateHash' | 'revision' | 'releaseKey' | 'readinessProbe' | 'livenessProbe'>,
   ) {
     const { namespace, name } = app.ref;
     return {
@@ -258,7 +258,11 @@ export class HostRuntime {
       app: name,
       index,
       ports,
-      ...template,
+      templateHash: template.templateHash,
+      revision: template.revision,
+      releaseKey: template.releaseKey,
+      readinessProbe: template.readinessProbe,
+      livenessProbe: template.livenessProbe,
       logFile: replicaLogFile(this.options.dataDir, namespace, name, index),
       backoff: this.backoff,
       onChange: (event?: ReplicaEvent) => {

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { AppProbe } from '../api/app.ts';
 
 /** What the data dir remembers about one running replica, so that a restarted engine can find it again. */
 export interface ReplicaRecord {
@@ -15,6 +16,9 @@ export interface ReplicaRecord {
   revision: string;
   startedAt: string;
   restarts: number;
+  /** The probes it runs under, so that an adopted replica is probed before its App is reconciled again. */
+  readinessProbe?: AppProbe;
+  livenessProbe?: AppProbe;
 }
 
 /** What the data dir remembers about one App's rollout. */

@@ -31,6 +31,8 @@ export interface ReplicaIdentityInput {
   templateHash: string;
   revision: string;
   releaseKey: string;
+  readinessProbe?: AppProbe;
+  livenessProbe?: AppProbe;
   logFile: string;
   backoff: RestartBackoff;
   /** Called on every change worth a look (readiness, exit, restart); with an event when a user should hear of it. */
@@ -97,20 +99,33 @@ export class Replica {
     replica.state = 'Running';
     replica.run++;
     replica.watchAdopted(replica.run);
+    replica.startProbes(replica.run);
     return replica;
   }
 
-  /** Gives an adopted replica the template it runs (known again once its App is reconciled): probes resume. */
+  /** Gives an adopted replica the template it runs (known again once its App is reconciled), so it can restart. */
   attachTemplate(template: ReplicaTemplate): void {
-    if (this.template) return;
-    this.template = template;
-    if (this.identity && this.state === 'Running') this.startProbes(this.run);
+    this.template ??= template;
   }
 
   record(): ReplicaRecord | undefined {
     if (!this.identity) return undefined;
-    const { namespace, app, index, ports, templateHash, revision, releaseKey } = this.input;
-    return { namespace, app, index, pid: this.identity.pid, startTime: this.identity.startTime, ports, templateHash, releaseKey, revision, startedAt: this.startedAt, restarts: this.restarts };
+    const { namespace, app, index, ports, templateHash, revision, releaseKey, readinessProbe, livenessProbe } = this.input;
+    return {
+      namespace,
+      app,
+      index,
+      pid: this.identity.pid,
+      startTime: this.identity.startTime,
+      ports,
+      templateHash,
+      releaseKey,
+      revision,
+      startedAt: this.startedAt,
+      restarts: this.restarts,
+      readinessProbe,
+      livenessProbe,
+    };
   }
 
   /** SIGTERM to the process group, SIGKILL after the grace period; resolves when the group is gone. */
@@ -199,11 +214,10 @@ export class Replica {
   }
 
   private startProbes(runId: number): void {
-    const template = this.template;
-    if (!template) return;
-    if (template.readinessProbe) this.probeLoop(runId, template.readinessProbe, (ok) => ok !== this.ready && this.setReady(ok, true));
+    const { readinessProbe, livenessProbe } = this.input;
+    if (readinessProbe) this.probeLoop(runId, readinessProbe, (ok) => ok !== this.ready && this.setReady(ok, true));
     else this.setReady(true, true);
-    if (template.livenessProbe) this.probeLoop(runId, template.livenessProbe, (ok) => !ok && this.failLiveness());
+    if (livenessProbe) this.probeLoop(runId, livenessProbe, (ok) => !ok && this.failLiveness());
   }
 
   /** Runs `probe` every period; calls `onResult` when `successThreshold`/`failureThreshold` results in a row agree. */
