@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,6 +169,24 @@ describe('transports', () => {
 
   it('missing repository over http is not-found', () =>
     fetchFails(http.url('nope'), { username: 'kedge', password: PASSWORD }, 'not-found'));
+
+  it('does not send credentials to another host after a redirect', async () => {
+    const open = await startHttpGitServer({ root });
+    started.push(open);
+    const redirector = createServer((req, res) => {
+      res.writeHead(301, { Location: `${open.url('')}${(req.url ?? '/').replace(/^\/+/, '')}` }).end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (redirector.address() as { port: number }).port;
+      await fetchOk(`http://127.0.0.1:${port}/app`, { username: 'kedge', password: PASSWORD });
+      expect(open.authorizations.length).toBeGreaterThan(0);
+      expect(open.authorizations.filter(Boolean)).toEqual([]);
+    } finally {
+      redirector.closeAllConnections();
+      await new Promise((resolve) => redirector.close(resolve));
+    }
+  });
 
   it('no process had a credential in its arguments while git talked to the servers', () => {
     expect(samples).toBeGreaterThan(3);

@@ -62,7 +62,7 @@ export async function checkout(
   await prepareEmptyDir(dir);
   const config = proxyConfig(opts.proxyUrl);
   if (opts.recurseSubmodules && transport === 'file') config['protocol.file.allow'] = 'always';
-  const environment = await gitEnvironment(transport, creds, config);
+  const environment = await gitEnvironment(url, creds, config);
   try {
     const base = {
       env: environment.env,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { GitCredentials } from './git-credentials.ts';
 import { GitError } from './git-error.ts';
-import type { GitTransport } from './git-url.ts';
+import { gitTransport } from './git-url.ts';
 
 /** A private environment for git processes; `dispose()` removes its temporary files. */
 export interface GitEnvironment {
@@ -12,6 +12,16 @@ export interface GitEnvironment {
   dispose(): Promise<void>;
 }
 
+/** Git credential helper: answers `get` for the remote's origin only, from the environment. */
+const CREDENTIAL_HELPER = `#!/bin/sh
+test "$1" = get || exit 0
+while IFS='=' read -r key value; do
+  case "$key" in protocol) protocol=$value ;; host) host=$value ;; esac
+done
+case "$protocol://$host" in
+  "$KEDGE_GIT_ORIGIN" | "$KEDGE_GIT_ORIGIN_PORT") printf 'username=%s\\npassword=%s\\n' "$KEDGE_GIT_USERNAME" "$KEDGE_GIT_PASSWORD" ;;
+esac
+`;
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const INHERITED = [
   'PATH',
@@ -29,10 +39,11 @@ const INHERITED = [
 /**
  * Builds the environment for git: no system or global config, no prompts, a throwaway HOME, and the
  * credentials passed as env-only config (`GIT_CONFIG_COUNT`) or 0600 files in a private temp dir, so
- * that no secret appears in process arguments. SSH never accepts unknown or changed host keys.
+ * that no secret appears in process arguments. The HTTP Authorization header is scoped to the remote's
+ * origin, so a redirect to another host does not receive it. SSH never accepts unknown or changed host keys.
  */
 export async function gitEnvironment(
-  transport: GitTransport,
+  url: string,
   creds: GitCredentials,
   extraConfig: Record<string, string> = {},
 ): Promise<GitEnvironment> {
@@ -52,7 +63,8 @@ export async function gitEnvironment(
       LC_ALL: 'C',
     });
     const config: Record<string, string> = { 'credential.helper': '', ...extraConfig };
-    if (transport === 'http') await addHttpAuth(creds, home, config);
+    const transport = gitTransport(url);
+    if (transport === 'http') await addHttpAuth(new URL(url), creds, home, env, config);
     if (transport === 'ssh') env['GIT_SSH_COMMAND'] = await sshCommand(creds, home);
     const entries = Object.entries(config);
     env['GIT_CONFIG_COUNT'] = String(entries.length);
@@ -67,16 +79,33 @@ export async function gitEnvironment(
   }
 }
 
+/**
+ * Basic auth goes through a credential helper that answers only for the remote's own origin, so a
+ * redirect to another host never receives the password. Bearer tokens (which git 2.39's helpers cannot
+ * carry) go in an Authorization header scoped to the remote; git keeps sending that header after an
+ * initial redirect, so a bearer-token remote must not redirect to an untrusted host.
+ */
 async function addHttpAuth(
+  remote: URL,
   creds: GitCredentials,
   home: string,
+  env: NodeJS.ProcessEnv,
   config: Record<string, string>,
 ): Promise<void> {
   if (creds.bearerToken) {
-    config['http.extraHeader'] = `Authorization: Bearer ${creds.bearerToken}`;
+    config[`http.${remote.origin}/.extraHeader`] = `Authorization: Bearer ${creds.bearerToken}`;
   } else if (creds.username || creds.password) {
-    const basic = Buffer.from(`${creds.username ?? ''}:${creds.password ?? ''}`).toString('base64');
-    config['http.extraHeader'] = `Authorization: Basic ${basic}`;
+    const helper = join(home, 'credential-helper.sh');
+    await writeFile(helper, CREDENTIAL_HELPER, { mode: 0o700 });
+    const scheme = remote.protocol.replace(/:$/, '');
+    const defaultPort = scheme === 'https' ? '443' : '80';
+    Object.assign(env, {
+      KEDGE_GIT_ORIGIN: `${scheme}://${remote.host}`,
+      KEDGE_GIT_ORIGIN_PORT: `${scheme}://${remote.hostname}:${remote.port || defaultPort}`,
+      KEDGE_GIT_USERNAME: creds.username ?? '',
+      KEDGE_GIT_PASSWORD: creds.password ?? '',
+    });
+    config['credential.helper'] = helper;
   }
   if (creds.caPem) {
     const system = await readFile(SYSTEM_CA_BUNDLE, 'utf8').catch(() => '');

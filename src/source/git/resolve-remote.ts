@@ -34,7 +34,7 @@ export async function resolveRemote(
   remoteCreds: GitCredentials,
   opts: RemoteOptions,
 ): Promise<ResolvedRevision> {
-  const transport = gitTransport(remoteUrl);
+  gitTransport(remoteUrl); // rejects unsupported urls before anything else
   const { url, creds } = splitUrlCredentials(remoteUrl, remoteCreds);
   const effective = effectiveReference(ref);
   if (effective.kind === 'commit' && !effective.branch) {
@@ -44,7 +44,7 @@ export async function resolveRemote(
       ref: effective.commit,
     };
   }
-  const environment = await gitEnvironment(transport, creds, proxyConfig(opts.proxyUrl));
+  const environment = await gitEnvironment(url, creds, proxyConfig(opts.proxyUrl));
   try {
     const run: RunGitOptions = {
       env: environment.env,
