@@ -15,6 +15,7 @@ import { refString } from '../api/meta.ts';
 import { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } from '../apply/kube-client.ts';
 import type { ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
+import { deletesInventory } from '../apply/prune.ts';
 import type { Owner } from '../apply/owner-labels.ts';
 import type { KustomizeOverlay } from '../kustomize/overlay.ts';
 import type { RenderCache } from '../kustomize/render-cache.ts';
@@ -237,7 +238,7 @@ export class KustomizationReconciler implements Reconciler {
     const forCluster = entries.filter((e) => !forStore.includes(e));
     const fromStore = await pruneFromStore(this.deps.store, forStore, run.owner);
     const fromCluster = run.cluster
-      ? await pruneFromCluster(run.cluster, forCluster, run.owner)
+      ? await pruneFromCluster(run.cluster, forCluster, run.owner, run.context?.signal)
       : { changes: [], failed: forCluster, errors: forCluster.length > 0 ? ['no cluster configured to prune from'] : [] };
     return {
       changes: [...fromStore.changes, ...fromCluster.changes],
@@ -292,9 +293,8 @@ export class KustomizationReconciler implements Reconciler {
     this.#stopDrift(refString(ref));
     this.#waits.get(refString(ref))?.abort.abort();
     const spec = object.spec!;
-    const policy = spec.deletionPolicy ?? 'MirrorPrune';
     const entries = object.status?.inventory?.entries ?? [];
-    const prune = !spec.suspend && entries.length > 0 && (policy === 'Delete' || (policy === 'MirrorPrune' && spec.prune));
+    const prune = !spec.suspend && entries.length > 0 && deletesInventory(spec.deletionPolicy, spec.prune);
     if (prune) {
       const cluster = await this.#clusterFor(object).catch((error: unknown) => {
         context.log.warn({ err: error }, 'cluster unavailable: its objects are left in place');
@@ -358,8 +358,9 @@ export class KustomizationReconciler implements Reconciler {
 
   async #startDrift(run: Run, desired: KObject[], signature: string): Promise<void> {
     const key = refString(run.ref);
-    const { ref } = run;
-    const object = run.object;
+    const { ref, object } = run;
+    // The apply library's managedFields-based watch misses a forced apply by another manager (kubectl apply
+    // --server-side --force-conflicts), so drift is judged here against the applied manifests.
     const watch = new DriftWatch(run.cluster!, run.owner, desired, (drift: Drift) => {
       const what = drift.fields[0] === 'deleted' ? 'was deleted' : `drifted: ${drift.fields.join(', ')}`;
       void this.deps.events.record(object, 'Warning', 'DriftDetected', `${drift.subject} ${what}`, { controller: CONTROLLER });

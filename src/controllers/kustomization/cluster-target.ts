@@ -1,19 +1,11 @@
 import type { InventoryEntry } from '../../api/kustomization.ts';
 import type { KObject } from '../../api/meta.ts';
-import { resourcePath } from '../../apply/api-discovery.ts';
 import { ApplyManager } from '../../apply/apply-manager.ts';
-import { isNotFound } from '../../apply/errors.ts';
 import type { KubeTarget } from '../../apply/kube-client.ts';
 import { parseObjectId, type KubeObject, type ObjectIdentity } from '../../apply/object-id.ts';
-import { isOwnedBy, type Owner } from '../../apply/owner-labels.ts';
-import { pruneDisabled } from '../../apply/ssa-annotations.ts';
+import type { Owner } from '../../apply/owner-labels.ts';
+import { pruneEntries } from '../../apply/prune.ts';
 import { changeOf, type ChangeEntry } from './change-set.ts';
-
-/** Deleting one or more objects from the cluster failed; `failed` keeps them in the inventory. */
-export class PruneError extends Error {
-  override name = 'PruneError';
-  readonly reason = 'PruneFailed';
-}
 
 /** The result of applying to the cluster: changes, inventory, and the identities applied (for health). */
 export interface ClusterApplyResult {
@@ -43,41 +35,20 @@ export function identityOfEntry(entry: InventoryEntry): ObjectIdentity {
 }
 
 /**
- * Deletes the cluster objects of `entries` that still carry `owner`'s labels and do not opt out of pruning
- * (`kustomize.toolkit.fluxcd.io/prune: disabled`). Objects already gone, or taken over by someone else, count
- * as done. Returns what was deleted and the entries whose delete failed, with their errors.
+ * Deletes the cluster objects of `entries` through the apply library's prune (reverse apply order, only objects
+ * still carrying `owner`'s labels and not annotated `prune: disabled`). Returns what was deleted (or already
+ * gone) and the entries whose delete failed, with their errors.
  */
 export async function pruneFromCluster(
   target: KubeTarget,
   entries: readonly InventoryEntry[],
   owner: Owner,
+  signal?: AbortSignal,
 ): Promise<{ changes: ChangeEntry[]; failed: InventoryEntry[]; errors: string[] }> {
-  const changes: ChangeEntry[] = [];
-  const failed: InventoryEntry[] = [];
-  const errors: string[] = [];
-  for (const entry of entries) {
-    const identity = identityOfEntry(entry);
-    try {
-      const resource = await target.discovery.resourceFor(identity.apiVersion, identity.kind).catch((error: unknown) => {
-        // The kind is gone (its CRD was deleted): so are its objects.
-        if (/no matches for kind/.test((error as Error).message)) return undefined;
-        throw error;
-      });
-      if (!resource) continue;
-      const path = resourcePath(resource, identity.namespace || undefined, identity.name);
-      const live = await target.rest.request<KObject>('GET', path).catch((error: unknown) => {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      });
-      if (!live || live.metadata.deletionTimestamp || !isOwnedBy(live, owner) || pruneDisabled(live)) continue;
-      await target.rest.request('DELETE', path, { body: { propagationPolicy: 'Background' } }).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
-      changes.push(changeOf(identity, 'deleted'));
-    } catch (error) {
-      failed.push(entry);
-      errors.push(`${changeOf(identity, 'deleted').subject} delete failed: ${(error as Error).message}`);
-    }
-  }
-  return { changes, failed, errors };
+  const result = await pruneEntries(target, entries, { owner, signal });
+  return {
+    changes: result.deleted.map((e) => changeOf(identityOfEntry(e), 'deleted')),
+    failed: result.failed.map((f) => f.entry),
+    errors: result.failed.map((f) => f.error),
+  };
 }

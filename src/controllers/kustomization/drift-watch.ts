@@ -92,6 +92,8 @@ export class DriftWatch {
         kubeConfig: this.target.kubeConfig,
         rest: this.target.rest,
         path: resourcePath(resource, resource.namespaced ? first.metadata.namespace : undefined),
+        apiVersion: first.apiVersion,
+        kind: first.kind,
         labelSelector: ownerSelector(this.owner),
         onList: (items) => {
           const present = new Set(items.map((i) => i.metadata.name));
