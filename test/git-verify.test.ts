@@ -53,19 +53,19 @@ describe('verifyCheckout', () => {
       'signed HEAD',
       { branch: 'signed' },
       'HEAD',
-      /^verified signature of commit 'signed@sha1:[0-9a-f]{40}' with key '[0-9A-F]{40}'$/,
+      /^verified signature of\n\t- commit 'signed@sha1:[0-9a-f]{40}' with key '[0-9A-F]{40}'$/,
     ],
     [
       'signed annotated tag',
       { tag: 'v1.0.0' },
       'Tag',
-      /^verified signature of tag 'v1.0.0' with key '[0-9A-F]{40}'$/,
+      /^verified signature of\n\t- tag 'v1.0.0' with key '[0-9A-F]{40}'$/,
     ],
     [
       'signed tag and signed HEAD',
       { tag: 'v1.0.0' },
       'TagAndHEAD',
-      /tag 'v1.0.0' .* and commit 'v1.0.0@sha1:/,
+      /^verified signature of\n\t- tag 'v1.0.0' with key '[0-9A-F]{40}'\n\t- commit 'v1.0.0@sha1:[0-9a-f]{40}' with key '[0-9A-F]{40}'$/,
     ],
   ])('%s passes', async (_title, ref, mode, message) => {
     const result = await verify(ref, mode, () => [stranger.publicKey, signer.publicKey]);

@@ -37,7 +37,7 @@ function run(
 /**
  * Verifies the OpenPGP signature of the checked-out HEAD commit and/or of the annotated tag `resolved.ref`
  * against `armoredKeys` only (a throwaway keyring; no other key is trusted). Returns Flux's success message
- * naming what was verified and the signing key's fingerprint. Throws GitError 'verification' when a
+ * (`verified signature of` then one `\t- tag|commit '<id>' with key '<fingerprint>'` line per object). Throws GitError 'verification' when a
  * signature is missing, bad, made by another key, or Tag mode is asked for something that is not a tag.
  */
 export async function verifyCheckout(
@@ -82,7 +82,7 @@ export async function verifyCheckout(
       );
       verified.push(`commit '${resolved.revision}' with key '${key}'`);
     }
-    return { message: `verified signature of ${verified.join(' and ')}` };
+    return { message: `verified signature of\n${verified.map((line) => `\t- ${line}`).join('\n')}` };
   } finally {
     await run('gpgconf', ['--kill', 'all'], env).catch(() => undefined);
     await rm(home, { recursive: true, force: true });
