@@ -103,4 +103,21 @@ describe('host runtime: engine restarts', () => {
     engine = undefined;
     await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'no replica outlives the engine' });
   });
+
+  it('stops the replicas of an App deleted while no engine ran', async () => {
+    dataDir = await newDataDir();
+    engine = await startTestEngine(dataDir, { leaveAppsRunning: true });
+    const source = await packApp(dataDir, 'forgotten', { 'server.js': serverScript('v1') });
+    await engine.store.apply(appObject('forgotten', source, { replicas: 2 }));
+    const before = await eventually(() => readyApp(engine!.store, 'forgotten', source.revision, 2));
+    await engine.stop();
+    engine = undefined;
+    const store = await openSqliteStore(dataDir);
+    await store.delete({ kind: 'App', namespace: 'default', name: 'forgotten' }).finally(() => store.close());
+    expect(pidsOf(before).every(alive)).toBe(true);
+
+    engine = await startTestEngine(dataDir);
+    await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'replicas of the deleted App stopped' });
+    expect(await registryPids()).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import { writeFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine.ts';
@@ -64,5 +64,22 @@ describe('host runtime: restarts', () => {
       return replica && replica.restarts >= 1 && replica.pid !== pid && replica;
     }, { what: 'ready again with a new process' });
     expect(restarted.lastExit).toMatch(/restarted after failing its liveness probe/);
+  });
+
+  it('enforces the memory limit: a replica allocating beyond it fails and says why in its log', async () => {
+    dataDir = await newDataDir();
+    engine = await startTestEngine(dataDir);
+    const hog = "const b = Buffer.alloc(300 * 1024 * 1024, 1); console.log('allocated ' + b.length); setInterval(() => {}, 1000);";
+    const source = await packApp(dataDir, 'hog', { 'hog.js': hog });
+    const spec = { command: [process.execPath, 'hog.js'], ports: [], readinessProbe: undefined, resources: { limits: { memory: '128Mi' } } };
+    await engine.store.apply(appObject('hog', source, spec));
+    const app = await eventually(async () => {
+      const current = await getApp(engine!.store, 'hog');
+      return (current.status?.replicaStatuses?.[0]?.restarts ?? 0) >= 1 && current;
+    }, { what: 'the hog restarted' });
+    expect(app.status?.memoryLimit).toBe('enforced as RLIMIT_DATA 128Mi (prlimit)');
+    const log = await readFile(join(dataDir, 'logs', 'default', 'hog', 'replica-0.log'), 'utf8');
+    expect(log).toMatch(/Array buffer allocation failed/);
+    expect(log).not.toMatch(/allocated/);
   });
 });
