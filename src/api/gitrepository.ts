@@ -51,14 +51,19 @@ export const gitRepositorySpecSchema = z.strictObject({
 
 export type GitRepositorySpec = z.infer<typeof gitRepositorySpecSchema>;
 
-/** An artifact as Flux records it in status. */
+/** An artifact as Flux records it in a source's status. */
 export interface Artifact {
-  path: string;
-  url: string;
+  /** Flux v1 revision: `main@sha1:<hex>`, `v1.2.0@sha1:<hex>`, `sha1:<hex>`. */
   revision: string;
+  /** `sha256:<hex>` of the file. */
   digest: string;
-  lastUpdateTime: string;
+  /** Path relative to the storage root: `<kind>/<namespace>/<name>/<file>`. */
+  path: string;
+  /** Where the artifact server serves it. */
+  url: string;
   size?: number;
+  /** RFC 3339 time the artifact was written. */
+  lastUpdateTime: string;
   metadata?: Record<string, string>;
 }
 

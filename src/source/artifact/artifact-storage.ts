@@ -1,20 +1,9 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
+import type { Artifact } from '../../api/gitrepository.ts';
 import { packArtifact } from './pack-artifact.ts';
 
-/** The `status.artifact` of a Flux source. */
-export interface Artifact {
-  revision: string;
-  /** `sha256:<hex>` of the file. */
-  digest: string;
-  /** Path relative to the storage root: `<kind>/<namespace>/<name>/<file>`. */
-  path: string;
-  /** Where the artifact server serves it. */
-  url: string;
-  size: number;
-  /** RFC 3339 time the artifact was written. */
-  lastUpdateTime: string;
-}
+export type { Artifact };
 
 /** A path component that would escape or break the storage layout. */
 export class ArtifactPathError extends Error {
