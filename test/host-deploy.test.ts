@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -76,6 +76,17 @@ describe('host runtime: deploy, scale, configure, delete', () => {
     const { stdout } = await run(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, 'logs', 'app', 'hello']);
     expect(stdout).toMatch(/\[replica-0\] listening on \d+/);
     expect(stdout).toMatch(/\[replica-1\] listening on \d+/);
+    // `-f` follows: a request served after it started shows up.
+    const follower = spawn(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, 'logs', 'app', 'hello', '-f'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let followed = '';
+      follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
+      await eventually(() => followed.includes('listening on'), { what: 'existing output' });
+      await httpGet(expose, '/followed-request');
+      await eventually(() => /\[replica-\d\] served \/followed-request/.test(followed), { what: 'followed output' });
+    } finally {
+      follower.kill();
+    }
     const table = await run(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, 'get', 'apps']);
     expect(table.stdout).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+REVISION\s+MESSAGE/);
     expect(table.stdout).toMatch(new RegExp(`hello\\s+2/2\\s+2\\s+2\\s+${source.revision.replace(/[@:]/g, '.')}\\s+rolled out revision`));

@@ -55,7 +55,9 @@ export const appSpecSchema = z
     replicas: z.number().int().min(0).default(1).optional(),
     workingDir: z.string().optional(),
     setup: z.array(z.string()).min(1).optional(),
-    command: z.array(z.string()).min(1, 'must name the program to run'),
+    command: z
+      .array(z.string(), { error: 'must list the program and its arguments, e.g. ["node", "server.js"]' })
+      .min(1, 'must name the program to run'),
     env: z.array(envVar).optional(),
     envFrom: z.array(envFromSource).optional(),
     ports: z.array(z.strictObject({ name: portName })).optional(),
@@ -74,6 +76,9 @@ export const appSpecSchema = z
   })
   .superRefine((spec, ctx) => {
     const names = (spec.ports ?? []).map((p) => p.name);
+    if (spec.expose && names.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['expose'], message: 'needs a port in spec.ports to send connections to' });
+    }
     names.forEach((name, i) => {
       if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['ports', i, 'name'], message: `duplicate port name '${name}'` });
     });
