@@ -2,12 +2,15 @@ import { Command, CommanderError } from 'commander';
 import { ManifestError } from '../api/manifest.ts';
 import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
+import { registerBuildCommand } from './commands/build.ts';
 import { registerDeleteCommands } from './commands/delete.ts';
 import { registerDevClusterCommands } from './commands/dev-cluster.ts';
+import { registerDiffCommand } from './commands/diff.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerGetCommands } from './commands/get.ts';
 import { registerLogsCommand } from './commands/logs.ts';
 import { registerReconcileCommands } from './commands/reconcile.ts';
+import { registerTreeCommand } from './commands/tree.ts';
 import { registerUpCommand } from './commands/up.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { style } from './output/style.ts';
@@ -28,6 +31,9 @@ export function buildProgram(): Command {
   registerEventsCommand(program);
   registerLogsCommand(program);
   registerDevClusterCommands(program);
+  registerTreeCommand(program);
+  registerBuildCommand(program);
+  registerDiffCommand(program);
   return program;
 }
 

@@ -6,12 +6,14 @@ import { commandAt } from '../command-path.ts';
 import { globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
 import { mutate, requestReconcile, waitForReconcile } from '../reconcile-request.ts';
-import { resourceTypes, type ResourceType } from '../resource-types.ts';
+import { describeKind, resourceTypes, type ResourceType } from '../resource-types.ts';
 import { requireRunningEngine } from '../running-engine.ts';
 
 interface Options {
   namespace: string;
   timeout: string;
+  /** Kustomization only: reconcile its source first. */
+  withSource?: boolean;
 }
 
 /** `kedge reconcile|suspend|resume source git NAME`, as flux has them, for every resource type. */
@@ -20,7 +22,9 @@ export function registerReconcileCommands(program: Command): void {
   const suspend = program.command('suspend').description('stop reconciling an object');
   const resume = program.command('resume').description('resume reconciling a suspended object and wait for the result');
   for (const type of resourceTypes) {
-    withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`)).action(
+    const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`));
+    if (type.kind === 'Kustomization') leaf.option('--with-source', 'reconcile the source first');
+    leaf.action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts),
     );
     withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`)).action(
@@ -64,6 +68,7 @@ async function runReconcile(command: Command, type: ResourceType, name: string, 
       return report(await waitForReconcile(store, ref, token, timeoutMs), what);
     }
     await requireRunningEngine(options.dataDir);
+    if (opts.withSource) await reconcileSourceOf(store, current, timeoutMs);
     process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
     const token = await requestReconcile(store, ref);
     process.stdout.write(`${mark.waiting(`waiting for ${what} reconciliation`)}\n`);
@@ -84,4 +89,15 @@ function setSuspend(object: KObject, suspend: boolean): void {
   if (suspend) spec.suspend = true;
   else delete spec.suspend;
   object.spec = spec;
+}
+
+/** `--with-source`: reconcile the Kustomization's source and wait for it, as `flux reconcile ks --with-source`. */
+async function reconcileSourceOf(store: Parameters<typeof requestReconcile>[0], kustomization: KObject, timeoutMs: number): Promise<void> {
+  const sourceRef = (kustomization.spec as { sourceRef: { kind: string; name: string; namespace?: string } }).sourceRef;
+  const ref = { kind: sourceRef.kind, namespace: sourceRef.namespace ?? kustomization.metadata.namespace ?? 'default', name: sourceRef.name };
+  const what = `${describeKind(ref.kind)} ${ref.name}`;
+  process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
+  const token = await requestReconcile(store, ref);
+  process.stdout.write(`${mark.waiting(`waiting for ${what} reconciliation`)}\n`);
+  report(await waitForReconcile(store, ref, token, timeoutMs), what);
 }

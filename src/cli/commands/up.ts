@@ -21,6 +21,7 @@ interface UpOptions {
   receiverAddr: string;
   artifactRetention: string;
   concurrency: string;
+  kubeconfig?: string;
 }
 
 /** `kedge up [-f FILE|DIR ...] [--once] [--timeout 2m]`: store the given objects and run the engine. */
@@ -36,6 +37,7 @@ export function registerUpCommand(program: Command): void {
     .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
     .option('--concurrency <n>', 'reconciles of one kind at once', '4')
+    .option('--kubeconfig <file>', 'cluster Kustomizations apply Kubernetes kinds to (default: none, store only)')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
 }
 
@@ -53,6 +55,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: Number(opts.artifactRetention),
     concurrency: Number(opts.concurrency),
+    kubeconfig: opts.kubeconfig,
     log,
   });
   const stopReporting = reportProgress(engine.store, say);

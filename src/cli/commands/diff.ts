@@ -1,0 +1,122 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { KustomizationKind, type Kustomization } from '../../api/kustomization.ts';
+import type { KObject } from '../../api/meta.ts';
+import { resourcePath } from '../../apply/api-discovery.ts';
+import { DefaultFieldManager } from '../../apply/apply-manager.ts';
+import { isNotFound } from '../../apply/errors.ts';
+import { KubeTarget, kubeConfigFromFile } from '../../apply/kube-client.ts';
+import { identityOf, objectId, objectLabel, type KubeObject } from '../../apply/object-id.ts';
+import { withOwnerLabels } from '../../apply/owner-labels.ts';
+import { withoutVolatileFields, jsonEqual } from '../../apply/semantic-diff.ts';
+import { identityOfEntry } from '../../controllers/kustomization/cluster-target.ts';
+import { CliError } from '../cli-error.ts';
+import { globalOptions, withStore } from '../global-options.ts';
+import { mark } from '../output/style.ts';
+import { renderLocally } from './build.ts';
+
+interface DiffOptions {
+  path: string;
+  namespace: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/**
+ * `kedge diff kustomization NAME --path DIR [--kubeconfig F] [--context C]`: renders DIR as the Kustomization
+ * would, server-side dry-runs every object against the cluster and prints what would be created, changed (a
+ * unified diff; Secrets' values are never printed) or pruned. Exit code 1 when there are differences.
+ */
+export function registerDiffCommand(program: Command): void {
+  program
+    .command('diff')
+    .description('show what applying a local directory as a Kustomization would change in the cluster')
+    .command('kustomization <name>')
+    .alias('ks')
+    .requiredOption('--path <dir>', 'local directory to render in place of the source artifact')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--kubeconfig <file>', 'kubeconfig file (default $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .action(async (name: string, opts: DiffOptions, command: Command) => {
+      const { objects, ks } = await withStore(globalOptions(command), async (store) => ({
+        objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path),
+        ks: (await store.get({ kind: KustomizationKind, namespace: opts.namespace, name })) as Kustomization,
+      }));
+      const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(homedir(), '.kube', 'config');
+      const kubeConfig = kubeConfigFromFile(file);
+      if (opts.context) {
+        if (!kubeConfig.getContextObject(opts.context)) throw new CliError(`context '${opts.context}' not found in ${file}`);
+        kubeConfig.setCurrentContext(opts.context);
+      }
+      const target = new KubeTarget(kubeConfig);
+      try {
+        const lines = await diffObjects(target, ks, objects);
+        if (lines.length > 0) {
+          process.stdout.write(`${lines.join('\n')}\n`);
+          process.exitCode = 1;
+        }
+      } finally {
+        target.close();
+      }
+    });
+}
+
+async function diffObjects(target: KubeTarget, ks: Kustomization, objects: KObject[]): Promise<string[]> {
+  const owner = { name: ks.metadata.name, namespace: ks.metadata.namespace ?? 'default' };
+  const out: string[] = [];
+  const rendered = new Set<string>();
+  for (const object of objects) {
+    const desired = withOwnerLabels(object as KubeObject, owner);
+    const resource = await target.discovery.resourceFor(desired.apiVersion, desired.kind);
+    if (!resource.namespaced) delete desired.metadata.namespace;
+    const identity = identityOf(desired);
+    rendered.add(objectId(identity));
+    const where = resourcePath(resource, identity.namespace || undefined, identity.name);
+    const live = await target.rest.request<Record<string, unknown>>('GET', where).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+    const subject = objectLabel(identity);
+    if (!live) {
+      out.push(mark.action(`${subject} created`));
+      continue;
+    }
+    const dryRun = await target.rest.request<Record<string, unknown>>('PATCH', where, {
+      query: { fieldManager: DefaultFieldManager, force: 'true', dryRun: 'All' },
+      body: desired,
+      contentType: 'application/apply-patch+yaml',
+    });
+    const before = withoutVolatileFields(live);
+    const after = withoutVolatileFields(dryRun);
+    if (jsonEqual(before, after)) continue;
+    out.push(mark.action(`${subject} drifted`));
+    if (desired.kind !== 'Secret') out.push(unifiedDiff(stringify(before), stringify(after), subject));
+  }
+  if (ks.spec?.prune) {
+    for (const entry of ks.status?.inventory?.entries ?? []) {
+      if (!rendered.has(entry.id)) out.push(mark.action(`${objectLabel(identityOfEntry(entry))} deleted`));
+    }
+  }
+  return out;
+}
+
+/** `diff -u` of two texts, labelled live/merged. */
+function unifiedDiff(before: string, after: string, subject: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kedge-diff-'));
+  try {
+    writeFileSync(path.join(dir, 'live'), before);
+    writeFileSync(path.join(dir, 'merged'), after);
+    try {
+      execFileSync('diff', ['-u', '--label', `${subject} (live)`, '--label', `${subject} (merged)`, 'live', 'merged'], { cwd: dir, encoding: 'utf8' });
+      return '';
+    } catch (error) {
+      return String((error as { stdout?: string }).stdout ?? '').trimEnd();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
