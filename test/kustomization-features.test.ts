@@ -126,6 +126,34 @@ ${kustomization('subst', `  path: ./app
     expect(healthyCondition(done)?.status).toBe(healthy);
   });
 
+  it('abandons a health check still waiting on an old revision when a new one arrives', async () => {
+    const e = await start({ 'app/deploy.yaml': deployment(ns) });
+    await e.apply(kustomization('stuck', '  path: ./app\n  wait: true\n  timeout: 10m'));
+    await eventually(async () => statusOf(await e.get(ks('stuck'))).conditions?.some((c) => c.type === 'Healthy' && c.status === 'Unknown'), {
+      what: 'the health check on the first revision to run',
+    });
+    const fixed = repo.commit({ 'app/deploy.yaml': null, 'app/cm.yaml': configMap(ns, 'fixed', '{k: v}') });
+    await fetchNow(e, 'repo', fixed);
+    // Well before the 10m timeout of the first wait.
+    const done = await appliedCommit(e, 'stuck', fixed);
+    expect(statusOf(done).conditions?.find((c) => c.type === 'Healthy')?.status).toBe('True');
+  });
+
+  it.each([
+    { policy: 'MirrorPrune', kept: false },
+    { policy: 'Orphan', kept: true },
+    { policy: 'Delete', kept: false },
+  ])('deleting the Kustomization with deletionPolicy $policy (prune: true) keeps its objects: $kept', async ({ policy, kept }) => {
+    const e = await start({ 'app/cm.yaml': configMap(ns, 'owned', '{k: v}') });
+    await e.apply(kustomization('gone', `  path: ./app\n  deletionPolicy: ${policy}`));
+    const applied = await appliedCommit(e, 'gone', repo.revParse());
+    expect(applied.metadata.finalizers).toContain('finalizers.fluxcd.io');
+    await e.engine.store.delete(ks('gone'));
+    await eventually(async () => (await e.get(ks('gone'))) === undefined, { what: 'the Kustomization to be deleted' });
+    const exists = await kube.core.readNamespacedConfigMap({ name: 'owned', namespace: ns }).then(() => true, () => false);
+    expect(exists).toBe(kept);
+  });
+
   it('applies to a remote cluster through spec.kubeConfig.secretRef, with no engine kubeconfig', async () => {
     const e = await start({ 'app/cm.yaml': configMap(ns, 'remote', '{k: v}') }, 'no-cluster');
     const kubeconfig = readFileSync(inject('kubeconfig'), 'utf8');
