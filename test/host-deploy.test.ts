@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine.ts';
@@ -162,5 +163,24 @@ describe('host runtime: deploy, scale, configure, delete', () => {
     await eventually(() => !existsSync(join(dataDir, 'releases', 'default', 'doomed')), { what: 'releases removed' });
     await expect(httpGet(expose)).rejects.toThrow();
     await expect(getApp(engine.store, 'doomed')).rejects.toThrow(/not found/);
+  });
+
+  it('reports an expose port that is taken, naming the App and the port', async () => {
+    dataDir = await newDataDir();
+    engine = await startTestEngine(dataDir);
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (squatter.address() as AddressInfo).port;
+      const source = await packApp(dataDir, 'clash', { 'server.js': serverScript('v1') });
+      await engine.store.apply(appObject('clash', source, { expose: { port } }));
+      const ready = await eventually(async () => {
+        const app = await getApp(engine!.store, 'clash');
+        return app.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'ExposeFailed');
+      }, { what: 'Ready=False ExposeFailed' });
+      expect(ready.message).toBe(`cannot expose App 'default/clash' on 127.0.0.1:${port}: the port is in use by another process or App`);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 });

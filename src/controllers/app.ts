@@ -2,6 +2,7 @@ import { AppKind, SourceArtifactAnnotation, SourceRevisionAnnotation, type App, 
 import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
 import { secretValues } from '../api/core.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
+import { ExposePortError } from '../host/expose-proxy.ts';
 import type { AppObservation, DesiredApp, HostRuntime } from '../host/host-runtime.ts';
 import { planMemoryLimit } from '../host/memory-limit.ts';
 import { ReleaseError } from '../host/release-store.ts';
@@ -86,7 +87,11 @@ export class AppReconciler implements Reconciler {
     let outcome: unknown;
     try {
       const desired = await this.reconcileRelease(run);
-      const observation = await this.deps.runtime.converge(ref, desired);
+      const observation = await this.deps.runtime.converge(ref, desired).catch((error: unknown) => {
+        if (!(error instanceof ExposePortError)) throw error;
+        run.conditions.mark(Conditions.Available, 'False', error.reason, error.message);
+        throw new ReconcileError(error.reason, error.message, { cause: error });
+      });
       await this.reconcileReplicas(run, desired, observation);
     } catch (error) {
       outcome = error;

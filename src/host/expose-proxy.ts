@@ -3,6 +3,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 /** How long a client connection waits for a ready backend before it is closed. */
 const WAIT_FOR_BACKEND_MS = 10_000;
 
+/** The expose port cannot be listened on (taken, or not allowed). */
+export class ExposePortError extends Error {
+  override name = 'ExposePortError';
+  readonly reason = 'ExposeFailed';
+}
+
 /**
  * A loopback TCP proxy on a stable port that spreads connections round-robin over the ports of ready
  * replicas. Guarantees: a new connection only goes to a backend in the current set; when connecting to a
@@ -21,13 +27,16 @@ export class ExposeProxy {
     readonly port: number,
   ) {}
 
-  /** Listens on 127.0.0.1:`port`; rejects when the port is taken. */
-  static async listen(port: number): Promise<ExposeProxy> {
+  /** Listens on 127.0.0.1:`port`; rejects with {@link ExposePortError} when the port is taken. */
+  static async listen(port: number, owner = 'App'): Promise<ExposeProxy> {
     const server = createServer({ pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        const why = error.code === 'EADDRINUSE' ? 'the port is in use by another process or App' : error.message;
+        reject(new ExposePortError(`cannot expose ${owner} on 127.0.0.1:${port}: ${why}`, { cause: error }));
+      });
       server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });

@@ -239,7 +239,7 @@ export class HostRuntime {
       await app.proxy.close();
       app.proxy = undefined;
     }
-    if (port !== undefined && !app.proxy) app.proxy = await ExposeProxy.listen(port);
+    if (port !== undefined && !app.proxy) app.proxy = await ExposeProxy.listen(port, `App '${key(app.ref)}'`);
   }
 
   private refreshProxy(app: AppState): void {
