@@ -84,6 +84,7 @@ export class AppReconciler implements Reconciler {
       context,
     };
     const readyBefore = run.conditions.get(Conditions.Ready)?.status;
+    await this.markProgressing(run);
     let outcome: unknown;
     try {
       const desired = await this.reconcileRelease(run);
@@ -99,6 +100,22 @@ export class AppReconciler implements Reconciler {
     await this.summarizeAndPatch(run, outcome, readyBefore);
     if (outcome !== undefined) throw outcome instanceof Error ? outcome : new Error(errorMessage(outcome));
     return {};
+  }
+
+  /**
+   * Tell watchers at once that a new generation or revision is being rolled out (Reconciling, Ready=Unknown),
+   * before a possibly long setup: a health check must not take the previous revision's Ready for this one.
+   */
+  private async markProgressing(run: Run): Promise<void> {
+    const revision = run.object.metadata.annotations?.[SourceRevisionAnnotation] ?? 'unknown';
+    const newGeneration = run.status.observedGeneration !== run.object.metadata.generation;
+    if (!newGeneration && revision === run.status.updateRevision) return;
+    const message = `rolling out revision '${revision}'`;
+    run.conditions.mark(Conditions.Reconciling, 'True', Reasons.Progressing, message);
+    run.conditions.mark(Conditions.Ready, 'Unknown', Reasons.Progressing, message);
+    run.status.updateRevision = revision;
+    run.status.conditions = run.conditions.toArray();
+    run.object = (await this.deps.store.updateStatus(run.ref, run.status)) as App;
   }
 
   /** Extract the revision the App came from (once), run its setup, and build the replica template. */
