@@ -49,7 +49,7 @@ async function post(path: string, body: string, headers: Record<string, string>)
 const body = JSON.stringify({ ref: 'refs/heads/main' });
 
 describe('receivers', () => {
-  it.each([
+  it.each<{ type: string; good: Record<string, string>; bad?: Record<string, string> }>([
     { type: 'generic', good: {}, bad: undefined },
     { type: 'generic-hmac', good: { 'x-signature': `sha256=${hmac('sha256', body)}` }, bad: { 'x-signature': `sha256=${hmac('sha256', 'other')}` } },
     {

@@ -3,6 +3,7 @@ import { ManifestError } from '../api/manifest.ts';
 import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerBuildCommand } from './commands/build.ts';
+import { registerCreateSecretCommands } from './commands/create-secret.ts';
 import { registerDeleteCommands } from './commands/delete.ts';
 import { registerDevClusterCommands } from './commands/dev-cluster.ts';
 import { registerDiffCommand } from './commands/diff.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerGetCommands(program);
   registerReconcileCommands(program);
   registerDeleteCommands(program);
+  registerCreateSecretCommands(program);
   registerEventsCommand(program);
   registerLogsCommand(program);
   registerDevClusterCommands(program);
