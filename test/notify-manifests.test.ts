@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifests } from '../src/api/manifest.ts';
+
+const doc = (apiVersion: string, kind: string, spec: string) =>
+  `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: x\n  namespace: flux-system\nspec:\n${spec}`;
+
+describe('notification manifests', () => {
+  it('reads Flux Provider, Alert and Receiver manifests unchanged', () => {
+    const objects = parseManifests(
+      [
+        doc('notification.toolkit.fluxcd.io/v1beta3', 'Provider', '  type: slack\n  channel: general\n  address: https://hooks.slack.com/services/x\n  secretRef:\n    name: slack-url\n'),
+        doc('notification.toolkit.fluxcd.io/v1beta3', 'Alert', '  providerRef:\n    name: slack\n  eventSeverity: info\n  eventSources:\n    - kind: GitRepository\n      name: "*"\n  exclusionList:\n    - ".*upgrade.*"\n'),
+        doc('notification.toolkit.fluxcd.io/v1', 'Receiver', '  type: github\n  events: ["ping", "push"]\n  secretRef:\n    name: webhook-token\n  resources:\n    - kind: GitRepository\n      name: webapp\n'),
+      ].join('---\n'),
+      'flux.yaml',
+    );
+    expect(objects.map((o) => o.kind)).toEqual(['Provider', 'Alert', 'Receiver']);
+  });
+
+  it.each([
+    ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: telegram\n  channel: x\n', 'not supported by Kedge yet'],
+    ['Receiver', 'notification.toolkit.fluxcd.io/v1', '  type: harbor\n  secretRef:\n    name: t\n  resources:\n    - kind: GitRepository\n      name: a\n', 'not supported by Kedge yet'],
+    ['Alert', 'notification.toolkit.fluxcd.io/v1beta3', '  providerRef:\n    name: p\n  eventSources:\n    - kind: GitRepository\n      name: a\n  inclusionList: ["("]\n', 'valid regular expression'],
+  ])('rejects an unsupported %s with a clear message', (kind, apiVersion, spec, message) => {
+    expect(() => parseManifests(doc(apiVersion, kind, spec), 'bad.yaml')).toThrow(message);
+  });
+});
