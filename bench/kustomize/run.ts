@@ -1,0 +1,123 @@
+/**
+ * Kustomization benchmark: N Kustomizations × 10 objects from one repository against a local control plane,
+ * with `kubectl apply --server-side` of the same objects in the same run as the floor. Prints a markdown
+ * table on stdout, progress on stderr. Usage: node --import tsx bench/kustomize/run.ts [--n 100] [--idle 60]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Condition } from '../../src/api/meta.ts';
+import { startDevCluster } from '../../src/devcluster/dev-cluster.ts';
+import { startEngine } from '../../src/engine.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
+import { createRepo } from '../../test/harness/git-repo.ts';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const N = Number(arg('--n', '100'));
+const IDLE_S = Number(arg('--idle', '60'));
+const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const objectsYaml = (ns: string): Record<string, string> => {
+  const files: Record<string, string> = { 'deploy/ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n` };
+  for (let i = 1; i <= 9; i++) {
+    files[`deploy/cm-${i}.yaml`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\n  namespace: ${ns}\ndata:\n  index: "${i}"\n  text: "${'x'.repeat(200)}"\n`;
+  }
+  return files;
+};
+
+function apiRequests(kubeconfig: string): number {
+  const text = execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'get', '--raw', '/metrics'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('apiserver_request_total{'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'kedge-bench-ks-'));
+const cluster = await startDevCluster({ onProgress: say });
+const rows: string[][] = [];
+try {
+  const kubeconfig = cluster.kubeconfigPath;
+  const kubectl = (...args: string[]) => execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const repo = createRepo({ root: join(work, 'repos'), files: objectsYaml('${ns}') });
+
+  // Floor: the same N × 10 objects in one kubectl server-side apply (other namespace names).
+  const floorFile = join(work, 'floor.yaml');
+  const one = Object.values(objectsYaml('NS')).join('---\n');
+  writeFileSync(floorFile, Array.from({ length: N }, (_, i) => one.replaceAll('NS', `floor-${i}`)).join('---\n'));
+  let before = apiRequests(kubeconfig);
+  let start = Date.now();
+  kubectl('apply', '--server-side', '--field-manager', 'bench', '-f', floorFile);
+  const floorMs = Date.now() - start;
+  const floorRequests = apiRequests(kubeconfig) - before - 1;
+  say(`kubectl apply --server-side: ${floorMs} ms, ${floorRequests} requests`);
+
+  const engine = await startEngine({
+    dataDir: join(work, 'data'),
+    storageAddress: { host: '127.0.0.1', port: 0 },
+    metricsAddress: { host: '127.0.0.1', port: 0 },
+    receiverAddress: { host: '127.0.0.1', port: 0 },
+    kubeconfig,
+    log: createLogger({ level: 'silent', format: 'json' }),
+  });
+  try {
+    before = apiRequests(kubeconfig);
+    start = Date.now();
+    await engine.store.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'bench', namespace: 'default' }, spec: { interval: '10m', url: repo.url, ref: { branch: 'main' } } });
+    for (let i = 0; i < N; i++) {
+      await engine.store.apply({
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+        kind: 'Kustomization',
+        metadata: { name: `ks-${i}`, namespace: 'default' },
+        spec: { interval: '10m', path: './deploy', prune: true, sourceRef: { kind: 'GitRepository', name: 'bench' }, postBuild: { substitute: { ns: `bench-${i}` } } },
+      });
+    }
+    for (;;) {
+      const all = await engine.store.list('Kustomization');
+      const ready = all.filter((o) => ((o.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === o.metadata.generation));
+      if (ready.length === N) break;
+      await sleep(200);
+    }
+    const readyMs = Date.now() - start;
+    const syncRequests = apiRequests(kubeconfig) - before - 1;
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    say(`all ${N} Ready in ${readyMs} ms, ${syncRequests} requests, peak RSS ${peakRssMb.toFixed(0)} MiB`);
+
+    // One drift: another manager forces a new value into a managed field; time until it is undone.
+    const patch = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm-1', namespace: 'bench-0' }, data: { index: 'hacked' } });
+    const patchFile = join(work, 'drift.json');
+    writeFileSync(patchFile, patch);
+    start = Date.now();
+    kubectl('apply', '--server-side', '--force-conflicts', '--field-manager', 'intruder', '-f', patchFile);
+    const edited = Date.now();
+    while (kubectl('get', 'configmap', 'cm-1', '-n', 'bench-0', '-o', 'jsonpath={.data.index}') !== '1') await sleep(10);
+    const driftMs = Date.now() - edited;
+    say(`drift undone ${driftMs} ms after the edit returned`);
+
+    await sleep(5000);
+    before = apiRequests(kubeconfig);
+    await sleep(IDLE_S * 1000);
+    const idlePerMin = ((apiRequests(kubeconfig) - before - 1) * 60) / IDLE_S;
+    say(`in sync: ${idlePerMin.toFixed(1)} requests/min`);
+
+    rows.push(
+      ['all N Ready (Kedge)', `${(readyMs / 1000).toFixed(1)} s`, String(syncRequests), `${peakRssMb.toFixed(0)} MiB (whole process)`],
+      ['floor: one `kubectl apply --server-side`', `${(floorMs / 1000).toFixed(1)} s`, String(floorRequests), '–'],
+      ['undo one drift (edit → restored)', `${driftMs} ms`, '–', '–'],
+      [`in sync, ${IDLE_S} s window`, '–', `${idlePerMin.toFixed(1)} / min`, '–'],
+    );
+  } finally {
+    await engine.stop();
+  }
+} finally {
+  await cluster.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+process.stdout.write(`N = ${N} Kustomizations × 10 objects (1 Namespace + 9 ConfigMaps), ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB\n\n`);
+process.stdout.write('| Figure | Time | API requests | Memory |\n|---|---|---|---|\n');
+for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
