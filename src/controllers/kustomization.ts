@@ -430,13 +430,12 @@ export class KustomizationReconciler implements Reconciler {
   }
 
   async #summarizeAndPatch(run: Run, outcome: unknown, readyBefore: string | undefined): Promise<void> {
-    summarizeConditions(run.conditions, READY_SUMMARY, outcome);
     const revision = run.status.lastAppliedRevision;
-    if (outcome === undefined) {
-      run.status.observedGeneration = run.object.metadata.generation;
-      // Flux's Ready reason and message on success; summarizeConditions only knows the generic `Succeeded`.
-      run.conditions.mark(Conditions.Ready, 'True', Reasons.ReconciliationSucceeded, `Applied revision: ${revision ?? ''}`);
-    }
+    summarizeConditions(run.conditions, READY_SUMMARY, outcome, {
+      reason: Reasons.ReconciliationSucceeded,
+      message: `Applied revision: ${revision ?? ''}`,
+    });
+    if (outcome === undefined) run.status.observedGeneration = run.object.metadata.generation;
     const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
     if (requested !== undefined) run.status.lastHandledReconcileAt = requested;
     await this.#patchStatus(run);

@@ -14,7 +14,13 @@ export interface ReadySummary {
  * Computes Ready, Reconciling and Stalled from a reconcile's outcome and the owned conditions — the only place
  * these three are written. Ready is never set by hand in a reconciler.
  */
-export function summarizeConditions(conditions: ConditionSet, summary: ReadySummary, outcome: unknown): void {
+export function summarizeConditions(
+  conditions: ConditionSet,
+  summary: ReadySummary,
+  outcome: unknown,
+  /** Ready's reason and message on success, when the kind has its own (Kustomization: ReconciliationSucceeded). */
+  success?: { reason: string; message: string },
+): void {
   if (outcome === undefined) {
     conditions.delete(Conditions.Reconciling);
     conditions.delete(Conditions.Stalled);
@@ -26,7 +32,12 @@ export function summarizeConditions(conditions: ConditionSet, summary: ReadySumm
       return;
     }
     const first = summary.positive.map((t) => conditions.get(t)).find(Boolean);
-    conditions.mark(Conditions.Ready, 'True', Reasons.Succeeded, first?.message ?? 'reconciliation succeeded');
+    conditions.mark(
+      Conditions.Ready,
+      'True',
+      success?.reason ?? Reasons.Succeeded,
+      success?.message ?? first?.message ?? 'reconciliation succeeded',
+    );
     return;
   }
   const reason = outcome instanceof ReconcileError ? outcome.reason : Reasons.Failed;

@@ -3,6 +3,21 @@ import { HealthCheckError } from '../../apply/errors.ts';
 import { computeStatus, type ObjectStatus } from '../../apply/kstatus.ts';
 import { refString } from '../../api/meta.ts';
 import type { Store } from '../../store/store.ts';
+import { SourceRevisionAnnotation } from '../../api/app.ts';
+import type { KObject } from '../../api/meta.ts';
+
+/**
+ * kstatus for a store object, plus one rule of the host runtime: an App applied with a source revision is
+ * Current only once it runs that revision (a revision-only change keeps the generation, so Ready=True at
+ * the generation alone would still describe the previous release).
+ */
+function storeObjectStatus(object: KObject | undefined): ObjectStatus {
+  const status = computeStatus(object);
+  const wanted = object?.metadata.annotations?.[SourceRevisionAnnotation];
+  const running = (object?.status as { currentRevision?: string } | undefined)?.currentRevision;
+  if (status.status !== 'Current' || wanted === undefined || running === wanted) return status;
+  return { status: 'InProgress', message: `running revision '${running ?? 'none'}', rolling out '${wanted}'` };
+}
 
 /**
  * Waits until every store object in `refs` is Current by kstatus' rules (Kedge's kinds: Ready at their
@@ -30,14 +45,14 @@ export async function waitForStoreHealthy(store: Store, refs: readonly ObjectRef
   const unwatch = store.watch(undefined, (event) => {
     const key = refString({ kind: event.object.kind, namespace: event.object.metadata.namespace ?? 'default', name: event.object.metadata.name });
     if (!keys.has(key)) return;
-    report.set(key, computeStatus(event.type === 'DELETED' ? undefined : (event.object)));
+    report.set(key, storeObjectStatus(event.type === 'DELETED' ? undefined : event.object));
     evaluate();
   });
   const timer = setTimeout(() => settle?.(unhealthy(`timeout waiting for ${refs.length} object(s)`)), options.timeoutMs);
   const onAbort = (): void => settle?.(options.signal?.reason ?? new Error('health check aborted'));
   options.signal?.addEventListener('abort', onAbort);
   try {
-    for (const ref of refs) report.set(refString(ref), computeStatus((await store.get(ref))));
+    for (const ref of refs) report.set(refString(ref), storeObjectStatus(await store.get(ref)));
     evaluate();
     await done;
   } finally {
