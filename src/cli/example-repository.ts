@@ -7,7 +7,7 @@ import type { KObject } from '../api/meta.ts';
 
 const run = promisify(execFile);
 
-/** The bundled example shipped in `examples/hello`. */
+/** The bundled example shipped in `examples/hello`: an HTTP app and the manifests that run it on this host. */
 export const exampleSource = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/hello');
 
 /**
@@ -32,6 +32,19 @@ export async function prepareExampleRepository(dataDir: string): Promise<{ repoD
       kind: 'GitRepository',
       metadata: { name: 'hello', namespace: 'default' },
       spec: { url: `file://${repoDir}`, interval: '30s', ref: { branch: 'main' } },
+    },
+    {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name: 'hello', namespace: 'default' },
+      spec: {
+        interval: '5m',
+        path: './deploy',
+        prune: true,
+        wait: true,
+        timeout: '1m',
+        sourceRef: { kind: 'GitRepository', name: 'hello' },
+      },
     },
   ];
   return { repoDir, objects, created: !exists };

@@ -1,4 +1,4 @@
-import { Conditions } from '../api/conditions.ts';
+import { Conditions, Reasons } from '../api/conditions.ts';
 import type { Condition, KObject } from '../api/meta.ts';
 import { refOf, refString } from '../api/meta.ts';
 import type { Store } from '../store/store.ts';
@@ -16,7 +16,11 @@ export function describeReady(object: KObject): string {
   const name = `${describeKind(object.kind)} ${object.metadata.namespace}/${object.metadata.name}`;
   if (!ready) return mark.waiting(`${name}: waiting to be reconciled`);
   if (ready.status === 'True') return mark.success(`${name}: ${ready.message}`);
-  if (ready.status === 'False') return mark.failure(`${name}: ${ready.message}`);
+  // Waiting on something that is on its way (a rollout, a dependency) is progress, not failure.
+  const reconciling = (object.status as { conditions?: Condition[] } | undefined)?.conditions?.find(
+    (c) => c.type === Conditions.Reconciling,
+  );
+  if (ready.status === 'False' && reconciling?.reason !== Reasons.Progressing) return mark.failure(`${name}: ${ready.message}`);
   return mark.waiting(`${name}: ${ready.message}`);
 }
 
