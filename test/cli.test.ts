@@ -34,7 +34,7 @@ function kedge(dataDir: string, ...args: string[]): Promise<Run> {
 }
 
 function startUp(dataDir: string, ...args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', ...args], {
+  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -94,7 +94,7 @@ describe('kedge CLI', () => {
   });
 
   it('up --once exits 0 once everything is Ready and prints the final conditions', async () => {
-    const run = await kedge(dataDir, 'up', '--once', '--storage-addr', ':0', '--metrics-addr', ':0', '-f', manifest);
+    const run = await kedge(dataDir, 'up', '--once', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '-f', manifest);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`✔ source git default/app: stored artifact for revision 'main@sha1:${repo.revParse()}'`);
   });
@@ -103,7 +103,7 @@ describe('kedge CLI', () => {
     const other = join(work, 'other-data');
     const broken = join(work, 'broken.yaml');
     writeFileSync(broken, `apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: broken}\nspec:\n  interval: 1m\n  url: ${repo.url}\n  ref: {branch: no-such-branch}\n`);
-    const run = await kedge(other, 'up', '--once', '--timeout', '3s', '--storage-addr', ':0', '--metrics-addr', ':0', '-f', broken);
+    const run = await kedge(other, 'up', '--once', '--timeout', '3s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '-f', broken);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/✗ source git default\/broken: .*no-such-branch/);
   });
@@ -112,7 +112,7 @@ describe('kedge CLI', () => {
     const engine = startUp(dataDir);
     try {
       await eventually(() => engine.output().includes('kedge is running'), { what: 'engine start', timeoutMs: 30_000 });
-      const second = await kedge(dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0');
+      const second = await kedge(dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0');
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`pid ${engine.pid}`);
 

@@ -26,6 +26,7 @@ export async function startTestEngine(overrides: Partial<EngineSettings> = {}): 
     dataDir,
     storageAddress: { host: '127.0.0.1', port: 0 },
     metricsAddress: { host: '127.0.0.1', port: 0 },
+    receiverAddress: { host: '127.0.0.1', port: 0 },
     log: createLogger({ level: process.env.KEDGE_TEST_LOG ?? 'silent', format: 'json' }),
     ...overrides,
   };
