@@ -1,14 +1,16 @@
-import { ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
-import { AlertKind, type Alert, type AlertStatus } from '../api/alert.ts';
+import { Reasons } from '../api/conditions.ts';
+import { AlertKind, type Alert } from '../api/alert.ts';
 import type { ObjectRef } from '../api/meta.ts';
 import { NotificationConditions, NotificationReasons, ProviderKind } from '../api/provider.ts';
-import { ConditionSet } from '../runtime/conditions.ts';
+import type { ConditionSet } from '../runtime/conditions.ts';
 import { StallingError } from '../runtime/errors.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { summarizeConditions } from '../runtime/summarize.ts';
+import { referrersWatch } from '../runtime/referrers-watch.ts';
 import type { DeliveryHealth } from '../notify/delivery-health.ts';
 import { NOTIFICATION_CONTROLLER } from '../notify/dispatcher.ts';
 import type { Store } from '../store/store.ts';
+import { reconcileLastDelivery } from './notification/last-delivery.ts';
+import { runNotificationReconcile } from './notification/notification-run.ts';
 
 const READY_SUMMARY = {
   negative: [NotificationConditions.DeliveryFailed],
@@ -31,17 +33,7 @@ export class AlertReconciler implements Reconciler {
   readonly watches: RelatedWatch[];
 
   constructor(private readonly deps: AlertReconcilerDeps) {
-    this.watches = [
-      {
-        kind: ProviderKind,
-        map: async ({ object }) => {
-          const alerts = (await deps.store.list(AlertKind, { namespace: object.metadata.namespace })) as Alert[];
-          return alerts
-            .filter((a) => a.spec?.providerRef.name === object.metadata.name)
-            .map((a) => ({ kind: AlertKind, namespace: a.metadata.namespace ?? 'default', name: a.metadata.name }));
-        },
-      },
-    ];
+    this.watches = [referrersWatch<Alert>(deps.store, AlertKind, ProviderKind, (a, name) => a.spec?.providerRef.name === name)];
   }
 
   async reconcile(ref: ObjectRef, _context: ReconcileContext): Promise<ReconcileResult> {
@@ -50,24 +42,10 @@ export class AlertReconciler implements Reconciler {
       this.deps.health.forget(ref);
       return {};
     }
-    const status: AlertStatus = structuredClone(object.status ?? {});
-    const conditions = new ConditionSet(status.conditions, object.metadata.generation ?? 1);
-    let outcome: Error | undefined;
-    try {
-      await this.reconcileProviderRef(object, ref, conditions);
-      const last = this.deps.health.get(ref);
-      if (last && !last.ok) conditions.mark(NotificationConditions.DeliveryFailed, 'True', NotificationReasons.NotificationFailed, last.message);
-      else conditions.delete(NotificationConditions.DeliveryFailed);
-    } catch (error) {
-      outcome = error instanceof Error ? error : new Error(String(error));
-    }
-    summarizeConditions(conditions, READY_SUMMARY, outcome);
-    if (outcome === undefined) status.observedGeneration = object.metadata.generation;
-    const requested = object.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requested !== undefined) status.lastHandledReconcileAt = requested;
-    status.conditions = conditions.toArray();
-    await this.deps.store.updateStatus(ref, status);
-    if (outcome !== undefined) throw outcome;
+    await runNotificationReconcile(this.deps.store, ref, object, READY_SUMMARY, async (run) => {
+      await this.reconcileProviderRef(object, ref, run.conditions);
+      reconcileLastDelivery(this.deps.health, ref, run.conditions);
+    });
     return {};
   }
 

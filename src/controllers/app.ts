@@ -1,5 +1,5 @@
-import { AppKind, SourceArtifactAnnotation, SourceRevisionAnnotation, type App, type AppSpec, type AppStatus } from '../api/app.ts';
-import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { AppKind, SourceArtifactAnnotation, SourceRevisionAnnotation, type App, type AppSpec } from '../api/app.ts';
+import { Conditions, Reasons } from '../api/conditions.ts';
 import { secretValues } from '../api/core.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { ExposePortError } from '../host/expose-proxy.ts';
@@ -8,11 +8,10 @@ import { planMemoryLimit } from '../host/memory-limit.ts';
 import { ReleaseError } from '../host/release-store.ts';
 import type { ReplicaTemplate } from '../host/replica-template.ts';
 import { resolveIntOrPercent } from '../host/rollout-plan.ts';
-import { ConditionSet } from '../runtime/conditions.ts';
 import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { summarizeConditions } from '../runtime/summarize.ts';
+import { ReconcileRun } from '../runtime/reconcile-run.ts';
 import type { Store } from '../store/store.ts';
 
 const CONTROLLER = 'kedge-host-runtime';
@@ -32,12 +31,16 @@ export interface AppReconcilerDeps {
   enqueue: (ref: ObjectRef) => void;
 }
 
-interface Run {
-  object: App;
-  ref: ObjectRef;
-  status: AppStatus;
-  conditions: ConditionSet;
-  context: ReconcileContext;
+/** Everything one reconcile of one App works on. */
+class Run extends ReconcileRun<App> {
+  constructor(
+    store: Store,
+    ref: ObjectRef,
+    object: App,
+    readonly context: ReconcileContext,
+  ) {
+    super(store, ref, object);
+  }
 }
 
 /**
@@ -76,14 +79,7 @@ export class AppReconciler implements Reconciler {
       await this.deps.runtime.releases.removeAll(ref.namespace, ref.name);
       return {};
     }
-    const run: Run = {
-      object,
-      ref,
-      status: structuredClone(object.status ?? {}),
-      conditions: new ConditionSet(object.status?.conditions, object.metadata.generation ?? 1),
-      context,
-    };
-    const readyBefore = run.conditions.get(Conditions.Ready)?.status;
+    const run = new Run(this.deps.store, ref, object, context);
     await this.markProgressing(run);
     let outcome: unknown;
     try {
@@ -97,7 +93,7 @@ export class AppReconciler implements Reconciler {
     } catch (error) {
       outcome = error;
     }
-    await this.summarizeAndPatch(run, outcome, readyBefore);
+    await this.summarizeAndPatch(run, outcome);
     if (outcome !== undefined) throw outcome instanceof Error ? outcome : new Error(errorMessage(outcome));
     return {};
   }
@@ -108,14 +104,10 @@ export class AppReconciler implements Reconciler {
    */
   private async markProgressing(run: Run): Promise<void> {
     const revision = run.object.metadata.annotations?.[SourceRevisionAnnotation] ?? 'unknown';
-    const newGeneration = run.status.observedGeneration !== run.object.metadata.generation;
-    if (!newGeneration && revision === run.status.updateRevision) return;
-    const message = `rolling out revision '${revision}'`;
-    run.conditions.mark(Conditions.Reconciling, 'True', Reasons.Progressing, message);
-    run.conditions.mark(Conditions.Ready, 'Unknown', Reasons.Progressing, message);
+    if (!run.newGeneration && revision === run.status.updateRevision) return;
+    run.markProgressingAs(`rolling out revision '${revision}'`, true);
     run.status.updateRevision = revision;
-    run.status.conditions = run.conditions.toArray();
-    run.object = (await this.deps.store.updateStatus(run.ref, run.status)) as App;
+    await run.patch();
   }
 
   /** Extract the revision the App came from (once), run its setup, and build the replica template. */
@@ -267,23 +259,17 @@ export class AppReconciler implements Reconciler {
   }
 
   /** Compute Ready from the owned conditions, write status once, and emit events on Ready transitions. */
-  private async summarizeAndPatch(run: Run, outcome: unknown, readyBefore: string | undefined): Promise<void> {
-    summarizeConditions(run.conditions, READY_SUMMARY, outcome);
-    // A rollout waiting for replicas has seen this generation: kstatus reads the conditions for the rest.
-    if (outcome === undefined || outcome instanceof WaitingError || outcome instanceof StallingError) {
-      run.status.observedGeneration = run.object.metadata.generation;
-    }
-    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requested !== undefined) run.status.lastHandledReconcileAt = requested;
-    run.status.conditions = run.conditions.toArray();
+  private async summarizeAndPatch(run: Run, outcome: unknown): Promise<void> {
     try {
-      run.object = (await this.deps.store.updateStatus(run.ref, run.status)) as App;
+      // A rollout waiting for replicas has seen this generation: kstatus reads the conditions for the rest.
+      const observed = outcome === undefined || outcome instanceof WaitingError || outcome instanceof StallingError;
+      await run.finish(READY_SUMMARY, outcome, { observed });
     } catch (error) {
       run.context.log.warn({ err: error }, `status update failed: ${errorMessage(error)}`);
       return;
     }
     const ready = run.conditions.get(Conditions.Ready)!;
-    if (ready.status === readyBefore) return;
+    if (ready.status === run.readyBefore) return;
     const annotations = { [REVISION_ANNOTATION]: run.status.updateRevision ?? '' };
     if (ready.status === 'True') {
       await this.deps.events.record(run.object, 'Normal', Reasons.ReconciliationSucceeded, ready.message, { controller: CONTROLLER, annotations });

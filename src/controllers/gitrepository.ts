@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { Conditions, Reasons } from '../api/conditions.ts';
 import { secretValues } from '../api/core.ts';
 import { parseDuration } from '../api/duration.ts';
 import {
@@ -9,15 +9,14 @@ import {
   GitRepositoryKind,
   type Artifact,
   type GitRepository,
-  type GitRepositoryStatus,
 } from '../api/gitrepository.ts';
 import type { ObjectRef } from '../api/meta.ts';
-import { ConditionSet } from '../runtime/conditions.ts';
 import { ReconcileError, StallingError, errorMessage } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { EngineMetrics } from '../runtime/metrics.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { summarizeConditions } from '../runtime/summarize.ts';
+import { ReconcileRun } from '../runtime/reconcile-run.ts';
+import { referrersWatch } from '../runtime/referrers-watch.ts';
 import { copyIncludedArtifact } from '../source/artifact/copy-included-artifact.ts';
 import type { ArtifactStorage } from '../source/artifact/index.ts';
 import {
@@ -50,14 +49,18 @@ export interface GitRepositoryReconcilerDeps {
 }
 
 /** Everything one reconcile of one GitRepository works on. */
-interface Run {
-  object: GitRepository;
-  ref: ObjectRef;
-  status: GitRepositoryStatus;
-  conditions: ConditionSet;
-  context: ReconcileContext;
+class Run extends ReconcileRun<GitRepository> {
   /** Set when a new artifact was stored in this run. */
   newArtifact?: { artifact: Artifact; message: string };
+
+  constructor(
+    store: Store,
+    ref: ObjectRef,
+    object: GitRepository,
+    readonly context: ReconcileContext,
+  ) {
+    super(store, ref, object);
+  }
 }
 
 /**
@@ -72,17 +75,8 @@ export class GitRepositoryReconciler implements Reconciler {
 
   constructor(private readonly deps: GitRepositoryReconcilerDeps) {
     // A repository that includes another must rebuild when the included one gets a new artifact.
-    this.watches = [
-      {
-        kind: GitRepositoryKind,
-        map: async ({ object }) => {
-          const all = (await deps.store.list(GitRepositoryKind, { namespace: object.metadata.namespace })) as GitRepository[];
-          return all
-            .filter((r) => r.spec?.include?.some((i) => i.repository.name === object.metadata.name))
-            .map((r) => ({ kind: GitRepositoryKind, namespace: r.metadata.namespace ?? 'default', name: r.metadata.name }));
-        },
-      },
-    ];
+    const includes = (r: GitRepository, name: string) => r.spec?.include?.some((i) => i.repository.name === name) === true;
+    this.watches = [referrersWatch<GitRepository>(deps.store, GitRepositoryKind, GitRepositoryKind, includes)];
   }
 
   async reconcile(ref: ObjectRef, context: ReconcileContext): Promise<ReconcileResult> {
@@ -92,16 +86,8 @@ export class GitRepositoryReconciler implements Reconciler {
       await this.deps.storage.removeAll(GitRepositoryKind, ref.namespace, ref.name);
       return {};
     }
-    const generation = object.metadata.generation ?? 1;
-    const run: Run = {
-      object,
-      ref,
-      status: structuredClone(object.status ?? {}),
-      conditions: new ConditionSet(object.status?.conditions, generation),
-      context,
-    };
-    const wasReady = run.conditions.get(Conditions.Ready);
-    await this.markProgressing(run);
+    const run = new Run(this.deps.store, ref, object, context);
+    await run.markProgressing();
 
     let outcome: unknown;
     try {
@@ -110,21 +96,10 @@ export class GitRepositoryReconciler implements Reconciler {
     } catch (error) {
       outcome = error;
     }
-    await this.summarizeAndPatch(run, outcome, wasReady?.status);
+    await run.finish(READY_SUMMARY, outcome);
+    await this.recordEvents(run, outcome);
     if (outcome !== undefined) throw outcome instanceof Error ? outcome : new Error(errorMessage(outcome));
     return { requeueAfterMs: parseDuration(object.spec!.interval) };
-  }
-
-  /** Tell watchers a reconcile of a new generation or request has begun (Flux: Reconciling, Ready=Unknown). */
-  private async markProgressing(run: Run): Promise<void> {
-    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
-    const newGeneration = run.status.observedGeneration !== run.object.metadata.generation;
-    if (!newGeneration && (requested === undefined || requested === run.status.lastHandledReconcileAt)) return;
-    run.conditions.mark(Conditions.Reconciling, 'True', Reasons.Progressing, 'reconciliation in progress');
-    if (!run.conditions.get(Conditions.Ready) || newGeneration) {
-      run.conditions.mark(Conditions.Ready, 'Unknown', Reasons.Progressing, 'reconciliation in progress');
-    }
-    await this.patchStatus(run);
   }
 
   /** Check that the artifact in status is still in storage (forget it if not) and that its URL is current. */
@@ -303,14 +278,8 @@ export class GitRepositoryReconciler implements Reconciler {
     }
   }
 
-  /** Compute Ready from the owned conditions, write status once, and emit the events that changed. */
-  private async summarizeAndPatch(run: Run, outcome: unknown, readyBefore: string | undefined): Promise<void> {
-    summarizeConditions(run.conditions, READY_SUMMARY, outcome);
-    if (outcome === undefined) run.status.observedGeneration = run.object.metadata.generation;
-    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requested !== undefined) run.status.lastHandledReconcileAt = requested;
-    await this.patchStatus(run);
-
+  /** Emit NewArtifact, a warning on failure, and Succeeded when Ready recovers. */
+  private async recordEvents(run: Run, outcome: unknown): Promise<void> {
     const annotations = (revision?: string) => (revision ? { [REVISION_ANNOTATION]: revision } : undefined);
     const { events } = this.deps;
     if (run.newArtifact) {
@@ -325,17 +294,11 @@ export class GitRepositoryReconciler implements Reconciler {
         controller: CONTROLLER,
         annotations: annotations(run.status.artifact?.revision),
       });
-    } else if (readyBefore === 'False' && !run.newArtifact) {
+    } else if (run.readyBefore === 'False' && !run.newArtifact) {
       await events.record(run.object, 'Normal', Reasons.Succeeded, ready.message, {
         controller: CONTROLLER,
         annotations: annotations(run.status.artifact?.revision),
       });
     }
-  }
-
-  private async patchStatus(run: Run): Promise<void> {
-    run.status.conditions = run.conditions.toArray();
-    const updated = await this.deps.store.updateStatus(run.ref, run.status);
-    run.object = updated as GitRepository;
   }
 }

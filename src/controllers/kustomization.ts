@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { Conditions, Reasons } from '../api/conditions.ts';
 import { parseDuration, formatDuration } from '../api/duration.ts';
 import { GitRepositoryKind, type GitRepository } from '../api/gitrepository.ts';
 import {
@@ -8,7 +8,6 @@ import {
   KustomizationKind,
   type InventoryEntry,
   type Kustomization,
-  type KustomizationStatus,
 } from '../api/kustomization.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
@@ -20,11 +19,10 @@ import type { Owner } from '../apply/owner-labels.ts';
 import type { KustomizeOverlay } from '../kustomize/overlay.ts';
 import type { RenderCache } from '../kustomize/render-cache.ts';
 import { renderKustomization } from '../kustomize/render.ts';
-import { ConditionSet } from '../runtime/conditions.ts';
 import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { summarizeConditions } from '../runtime/summarize.ts';
+import { ReconcileRun } from '../runtime/reconcile-run.ts';
 import type { Store } from '../store/store.ts';
 import { fetchArtifact, type ArtifactRef } from './kustomization/artifact-fetch.ts';
 import { formatChangeSet, type ChangeEntry } from './kustomization/change-set.ts';
@@ -55,19 +53,24 @@ export interface KustomizationReconcilerDeps {
 }
 
 /** Everything one reconcile of one Kustomization works on. */
-interface Run {
-  object: Kustomization;
-  ref: ObjectRef;
-  status: KustomizationStatus;
-  conditions: ConditionSet;
-  context: ReconcileContext;
-  owner: Owner;
+class Run extends ReconcileRun<Kustomization> {
+  readonly owner: Owner;
   /** Objects applied in this run, per target, for health checks. */
-  applied: { cluster: ObjectIdentity[]; store: ObjectRef[] };
+  applied: { cluster: ObjectIdentity[]; store: ObjectRef[] } = { cluster: [], store: [] };
   cluster?: KubeTarget;
-  changes: ChangeEntry[];
+  readonly changes: ChangeEntry[] = [];
   artifact?: ArtifactRef;
-  started: number;
+  readonly started = Date.now();
+
+  constructor(
+    store: Store,
+    ref: ObjectRef,
+    object: Kustomization,
+    readonly context: ReconcileContext,
+  ) {
+    super(store, ref, object);
+    this.owner = { name: ref.name, namespace: ref.namespace };
+  }
 }
 
 /**
@@ -104,19 +107,8 @@ export class KustomizationReconciler implements Reconciler {
       object = (await this.deps.store.update(object)) as Kustomization;
     }
     const spec = object.spec!;
-    const run: Run = {
-      object,
-      ref,
-      status: structuredClone(object.status ?? {}),
-      conditions: new ConditionSet(object.status?.conditions, object.metadata.generation ?? 1),
-      context,
-      owner: { name: ref.name, namespace: ref.namespace },
-      applied: { cluster: [], store: [] },
-      changes: [],
-      started: Date.now(),
-    };
-    const readyBefore = run.conditions.get(Conditions.Ready)?.status;
-    await this.#markProgressing(run);
+    const run = new Run(this.deps.store, ref, object, context);
+    await run.markProgressing();
 
     let outcome: unknown;
     try {
@@ -135,7 +127,10 @@ export class KustomizationReconciler implements Reconciler {
     } catch (error) {
       outcome = toReconcileError(error);
     }
-    await this.#summarizeAndPatch(run, outcome, readyBefore);
+    await run.finish(READY_SUMMARY, outcome, {
+      success: { reason: Reasons.ReconciliationSucceeded, message: `Applied revision: ${run.status.lastAppliedRevision ?? ''}` },
+    });
+    await this.#recordResult(run, outcome);
     if (outcome instanceof StallingError || outcome instanceof WaitingError) throw outcome;
     const retryMs = parseDuration(spec.retryInterval ?? spec.interval);
     if (outcome !== undefined) throw new WaitingError((outcome as ReconcileError).reason, errorMessage(outcome), retryMs);
@@ -224,7 +219,7 @@ export class KustomizationReconciler implements Reconciler {
     const kept: InventoryEntry[] = [];
     let error: ReconcileError | undefined;
     if (run.object.spec!.prune && stale.length > 0) {
-      const result = await this.#pruneEntries(run, stale, config);
+      const result = await this.#pruneEntries(run.owner, run.cluster, stale, config, run.context.signal);
       run.changes.push(...result.changes);
       kept.push(...result.failed);
       if (result.errors.length > 0) error = new ReconcileError(Reasons.PruneFailed, `prune failed: ${result.errors.join('; ')}`);
@@ -233,12 +228,18 @@ export class KustomizationReconciler implements Reconciler {
     return error;
   }
 
-  async #pruneEntries(run: Run, entries: InventoryEntry[], config: TargetConfig): Promise<{ changes: ChangeEntry[]; failed: InventoryEntry[]; errors: string[] }> {
+  async #pruneEntries(
+    owner: Owner,
+    cluster: KubeTarget | undefined,
+    entries: InventoryEntry[],
+    config: TargetConfig,
+    signal?: AbortSignal,
+  ): Promise<{ changes: ChangeEntry[]; failed: InventoryEntry[]; errors: string[] }> {
     const forStore = entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store');
     const forCluster = entries.filter((e) => !forStore.includes(e));
-    const fromStore = await pruneFromStore(this.deps.store, forStore, run.owner);
-    const fromCluster = run.cluster
-      ? await pruneFromCluster(run.cluster, forCluster, run.owner, run.context?.signal)
+    const fromStore = await pruneFromStore(this.deps.store, forStore, owner);
+    const fromCluster = cluster
+      ? await pruneFromCluster(cluster, forCluster, owner, signal)
       : { changes: [], failed: forCluster, errors: forCluster.length > 0 ? ['no cluster configured to prune from'] : [] };
     return {
       changes: [...fromStore.changes, ...fromCluster.changes],
@@ -263,7 +264,7 @@ export class KustomizationReconciler implements Reconciler {
       Reasons.Progressing,
       `Running health checks for revision ${revision} with a timeout of ${formatDuration(timeoutMs)}`,
     );
-    await this.#patchStatus(run);
+    await run.patch();
     const key = refString(run.ref);
     const abort = new AbortController();
     const source = spec.sourceRef;
@@ -301,8 +302,8 @@ export class KustomizationReconciler implements Reconciler {
         return undefined;
       });
       const config: TargetConfig = { cluster: cluster !== undefined, remote: spec.kubeConfig !== undefined };
-      const run = { owner: { name: ref.name, namespace: ref.namespace }, cluster } as Run;
-      const result = await this.#pruneEntries(run, cluster ? entries : entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store'), config);
+      const owner = { name: ref.name, namespace: ref.namespace };
+      const result = await this.#pruneEntries(owner, cluster, cluster ? entries : entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store'), config);
       if (result.changes.length > 0) {
         await this.deps.events.record(object, 'Normal', Reasons.Progressing, formatChangeSet(result.changes), { controller: CONTROLLER });
       }
@@ -408,17 +409,6 @@ export class KustomizationReconciler implements Reconciler {
       .map(refOfKustomization);
   }
 
-  async #markProgressing(run: Run): Promise<void> {
-    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
-    const newGeneration = run.status.observedGeneration !== run.object.metadata.generation;
-    if (!newGeneration && (requested === undefined || requested === run.status.lastHandledReconcileAt)) return;
-    run.conditions.mark(Conditions.Reconciling, 'True', Reasons.Progressing, 'reconciliation in progress');
-    if (!run.conditions.get(Conditions.Ready) || newGeneration) {
-      run.conditions.mark(Conditions.Ready, 'Unknown', Reasons.Progressing, 'reconciliation in progress');
-    }
-    await this.#patchStatus(run);
-  }
-
   /** One event per apply listing what was created, configured and deleted (Flux's format). */
   async #recordChanges(run: Run): Promise<void> {
     const message = formatChangeSet(run.changes);
@@ -429,30 +419,18 @@ export class KustomizationReconciler implements Reconciler {
     });
   }
 
-  async #summarizeAndPatch(run: Run, outcome: unknown, readyBefore: string | undefined): Promise<void> {
+  /** A warning on failure (not while waiting on dependencies or progress); success after a change or recovery. */
+  async #recordResult(run: Run, outcome: unknown): Promise<void> {
     const revision = run.status.lastAppliedRevision;
-    summarizeConditions(run.conditions, READY_SUMMARY, outcome, {
-      reason: Reasons.ReconciliationSucceeded,
-      message: `Applied revision: ${revision ?? ''}`,
-    });
-    if (outcome === undefined) run.status.observedGeneration = run.object.metadata.generation;
-    const requested = run.object.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requested !== undefined) run.status.lastHandledReconcileAt = requested;
-    await this.#patchStatus(run);
     const annotations = revision || run.artifact ? { [REVISION_ANNOTATION]: run.artifact?.revision ?? revision ?? '' } : undefined;
     const ready = run.conditions.get(Conditions.Ready)!;
     if (outcome !== undefined && ready.reason !== Reasons.DependencyNotReady && ready.reason !== Reasons.Progressing) {
       await this.deps.events.record(run.object, 'Warning', ready.reason, ready.message, { controller: CONTROLLER, annotations });
-    } else if (outcome === undefined && (readyBefore !== 'True' || run.changes.length > 0)) {
+    } else if (outcome === undefined && (run.readyBefore !== 'True' || run.changes.length > 0)) {
       const interval = run.object.spec!.interval;
       const message = `Reconciliation finished in ${formatDuration(Date.now() - run.started)}, next run in ${interval}`;
       await this.deps.events.record(run.object, 'Normal', Reasons.ReconciliationSucceeded, message, { controller: CONTROLLER, annotations });
     }
-  }
-
-  async #patchStatus(run: Run): Promise<void> {
-    run.status.conditions = run.conditions.toArray();
-    run.object = (await this.deps.store.updateStatus(run.ref, run.status)) as Kustomization;
   }
 
   /** Stops drift watches and closes cluster connections. */

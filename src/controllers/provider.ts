@@ -1,15 +1,17 @@
-import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { Reasons } from '../api/conditions.ts';
 import type { ObjectRef } from '../api/meta.ts';
-import { NotificationConditions, NotificationReasons, ProviderKind, type Provider, type ProviderStatus } from '../api/provider.ts';
-import { ConditionSet } from '../runtime/conditions.ts';
+import { NotificationConditions, NotificationReasons, ProviderKind, type Provider } from '../api/provider.ts';
+import type { ConditionSet } from '../runtime/conditions.ts';
 import { ReconcileError, StallingError, errorMessage } from '../runtime/errors.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { summarizeConditions } from '../runtime/summarize.ts';
+import { referrersWatch } from '../runtime/referrers-watch.ts';
 import type { DeliveryHealth } from '../notify/delivery-health.ts';
 import { NOTIFICATION_CONTROLLER } from '../notify/dispatcher.ts';
 import { createNotifier } from '../notify/notifier-factory.ts';
 import { ProviderConfigError, resolveNotifierConfig } from '../notify/provider-config.ts';
 import type { Store } from '../store/store.ts';
+import { reconcileLastDelivery } from './notification/last-delivery.ts';
+import { runNotificationReconcile } from './notification/notification-run.ts';
 
 const READY_SUMMARY = {
   negative: [NotificationConditions.DeliveryFailed],
@@ -32,18 +34,9 @@ export class ProviderReconciler implements Reconciler {
   readonly watches: RelatedWatch[];
 
   constructor(private readonly deps: ProviderReconcilerDeps) {
-    this.watches = [
-      {
-        kind: 'Secret',
-        map: async ({ object }) => {
-          const name = object.metadata.name;
-          const providers = (await deps.store.list(ProviderKind, { namespace: object.metadata.namespace })) as Provider[];
-          return providers
-            .filter((p) => [p.spec?.secretRef, p.spec?.certSecretRef, p.spec?.proxySecretRef].some((r) => r?.name === name))
-            .map((p) => ({ kind: ProviderKind, namespace: p.metadata.namespace ?? 'default', name: p.metadata.name }));
-        },
-      },
-    ];
+    const secretOf = (p: Provider, name: string) =>
+      [p.spec?.secretRef, p.spec?.certSecretRef, p.spec?.proxySecretRef].some((r) => r?.name === name);
+    this.watches = [referrersWatch<Provider>(deps.store, ProviderKind, 'Secret', secretOf)];
   }
 
   async reconcile(ref: ObjectRef, _context: ReconcileContext): Promise<ReconcileResult> {
@@ -52,22 +45,10 @@ export class ProviderReconciler implements Reconciler {
       this.deps.health.forget(ref);
       return {};
     }
-    const status: ProviderStatus = structuredClone(object.status ?? {});
-    const conditions = new ConditionSet(status.conditions, object.metadata.generation ?? 1);
-    let outcome: Error | undefined;
-    try {
-      await this.reconcileConfig(object, conditions);
-      this.reconcileDelivery(ref, conditions);
-    } catch (error) {
-      outcome = error instanceof Error ? error : new Error(String(error));
-    }
-    summarizeConditions(conditions, READY_SUMMARY, outcome);
-    if (outcome === undefined) status.observedGeneration = object.metadata.generation;
-    const requested = object.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requested !== undefined) status.lastHandledReconcileAt = requested;
-    status.conditions = conditions.toArray();
-    await this.deps.store.updateStatus(ref, status);
-    if (outcome !== undefined) throw outcome;
+    await runNotificationReconcile(this.deps.store, ref, object, READY_SUMMARY, async (run) => {
+      await this.reconcileConfig(object, run.conditions);
+      reconcileLastDelivery(this.deps.health, ref, run.conditions);
+    });
     return {};
   }
 
@@ -84,13 +65,5 @@ export class ProviderReconciler implements Reconciler {
       if (reason === NotificationReasons.SecretNotFound) throw new ReconcileError(reason, message);
       throw new StallingError(reason, message);
     }
-  }
-
-  /** Report the last delivery through this Provider. */
-  private reconcileDelivery(ref: ObjectRef, conditions: ConditionSet): void {
-    const last = this.deps.health.get(ref);
-    if (last && !last.ok) conditions.mark(NotificationConditions.DeliveryFailed, 'True', NotificationReasons.NotificationFailed, last.message);
-    else conditions.delete(NotificationConditions.DeliveryFailed);
-    conditions.delete(Conditions.Reconciling);
   }
 }

@@ -1,16 +1,17 @@
-import { ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
+import { Reasons } from '../api/conditions.ts';
 import { secretValues } from '../api/core.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { ObjectRef } from '../api/meta.ts';
 import { NotificationConditions, NotificationReasons } from '../api/provider.ts';
-import { DEFAULT_RECEIVER_INTERVAL, ReceiverKind, type Receiver, type ReceiverStatus } from '../api/receiver.ts';
-import { ConditionSet } from '../runtime/conditions.ts';
+import { DEFAULT_RECEIVER_INTERVAL, ReceiverKind, type Receiver } from '../api/receiver.ts';
+import type { ConditionSet } from '../runtime/conditions.ts';
 import { ReconcileError, StallingError } from '../runtime/errors.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { summarizeConditions } from '../runtime/summarize.ts';
+import { referrersWatch } from '../runtime/referrers-watch.ts';
 import { NOTIFICATION_CONTROLLER } from '../notify/dispatcher.ts';
 import { webhookPath } from '../notify/webhook-path.ts';
 import type { Store } from '../store/store.ts';
+import { runNotificationReconcile } from './notification/notification-run.ts';
 
 const READY_SUMMARY = { negative: [], positive: [NotificationConditions.Validated] } as const;
 
@@ -25,39 +26,20 @@ export class ReceiverReconciler implements Reconciler {
   readonly watches: RelatedWatch[];
 
   constructor(private readonly deps: { store: Store }) {
-    this.watches = [
-      {
-        kind: 'Secret',
-        map: async ({ object }) => {
-          const receivers = (await deps.store.list(ReceiverKind, { namespace: object.metadata.namespace })) as Receiver[];
-          return receivers
-            .filter((r) => r.spec?.secretRef.name === object.metadata.name)
-            .map((r) => ({ kind: ReceiverKind, namespace: r.metadata.namespace ?? 'default', name: r.metadata.name }));
-        },
-      },
-    ];
+    this.watches = [referrersWatch<Receiver>(deps.store, ReceiverKind, 'Secret', (r, name) => r.spec?.secretRef.name === name)];
   }
 
   async reconcile(ref: ObjectRef, _context: ReconcileContext): Promise<ReconcileResult> {
     const object = (await this.deps.store.get(ref)) as Receiver | undefined;
     if (!object) return {};
-    const status: ReceiverStatus = structuredClone(object.status ?? {});
-    const conditions = new ConditionSet(status.conditions, object.metadata.generation ?? 1);
-    let outcome: Error | undefined;
-    try {
-      const path = await this.reconcileWebhookPath(object, ref, conditions);
-      status.webhookPath = path;
-    } catch (error) {
-      outcome = error instanceof Error ? error : new Error(String(error));
-      delete status.webhookPath;
-    }
-    summarizeConditions(conditions, READY_SUMMARY, outcome);
-    if (outcome === undefined) status.observedGeneration = object.metadata.generation;
-    const requested = object.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requested !== undefined) status.lastHandledReconcileAt = requested;
-    status.conditions = conditions.toArray();
-    await this.deps.store.updateStatus(ref, status);
-    if (outcome !== undefined) throw outcome;
+    await runNotificationReconcile(this.deps.store, ref, object, READY_SUMMARY, async (run) => {
+      try {
+        run.status.webhookPath = await this.reconcileWebhookPath(object, ref, run.conditions);
+      } catch (error) {
+        delete run.status.webhookPath;
+        throw error;
+      }
+    });
     return { requeueAfterMs: parseDuration(object.spec!.interval ?? DEFAULT_RECEIVER_INTERVAL) };
   }
 
