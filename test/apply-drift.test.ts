@@ -60,4 +60,49 @@ describe('DriftWatch', () => {
       watch.stop();
     }
   });
+
+  it.each([
+    { judged: 'by managedFields', withManifests: false },
+    { judged: 'against the applied manifests', withManifests: true },
+  ])('judged $judged, reports a forced server-side apply by another manager that takes our fields', async ({ withManifests }) => {
+    const ns = kube.namespace();
+    const objects = [configMap(ns, 'settings', { mode: 'fast', size: 'small' }), deployment(ns, 'web')];
+    const applied = await manager.applyAllStaged(objects, options);
+    const events: DriftEvent[] = [];
+    const refs = applied.map((e) => e.ref);
+    const watch = new DriftWatch(target, { owner, objects: refs, applied: withManifests ? objects : undefined, onDrift: (e) => events.push(e) });
+    await watch.start();
+    try {
+      // Another manager adds a field we do not set: not drift.
+      await kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns, annotations: { team: 'blue' } } }, 'other-tool');
+      // kubectl apply --server-side --force-conflicts: ownership of data.mode moves away from us.
+      await kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: { mode: 'slow' } }, 'kubectl');
+      await eventually(() => events.length >= 1, { what: 'drift from a forced takeover' });
+      expect(events.map((e) => [e.subject, e.deleted, e.fields])).toEqual([[`ConfigMap/${ns}/settings`, false, ['data.mode']]]);
+
+      events.length = 0;
+      await manager.applyAllStaged(objects, options);
+      await target.rest.request('DELETE', `/apis/apps/v1/namespaces/${ns}/deployments/web`);
+      await eventually(() => events.some((e) => e.deleted), { what: 'deletion drift' });
+      expect(events.filter((e) => e.deleted).map((e) => e.subject)).toEqual([`Deployment/${ns}/web`]);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('with the applied manifests, reports drift made before the watch started as soon as it lists', async () => {
+    const ns = kube.namespace();
+    const objects = [configMap(ns, 'settings', { mode: 'fast' })];
+    const applied = await manager.applyAllStaged(objects, options);
+    await kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: { mode: 'slow' } }, 'kubectl');
+    const events: DriftEvent[] = [];
+    const watch = new DriftWatch(target, { owner, objects: applied.map((e) => e.ref), applied: objects, onDrift: (e) => events.push(e) });
+    await watch.start();
+    try {
+      await eventually(() => events.length >= 1, { what: 'drift found at list' });
+      expect(events.map((e) => [e.subject, e.deleted, e.fields])).toEqual([[`ConfigMap/${ns}/settings`, false, ['data.mode']]]);
+    } finally {
+      watch.stop();
+    }
+  });
 });

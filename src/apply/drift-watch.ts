@@ -5,7 +5,8 @@ import { isNotFound } from './errors.ts';
 import type { KubeTarget } from './kube-client.ts';
 import { applyEntry, formatPath, hasPath, leafPaths, valueAt } from './managed-fields.ts';
 import { identityOf, objectId, objectLabel, type KubeObject, type ObjectIdentity } from './object-id.ts';
-import { isOwnedBy, ownerSelector, type Owner } from './owner-labels.ts';
+import { manifestDrift } from './manifest-drift.ts';
+import { isOwnedBy, ownerSelector, withOwnerLabels, type Owner } from './owner-labels.ts';
 import { jsonEqual } from './semantic-diff.ts';
 
 /** An out-of-band change to an applied object. */
@@ -25,6 +26,12 @@ export interface DriftWatchOptions {
   owner: Owner;
   /** The objects to guard (the applied set or the inventory); others carrying the owner labels are ignored. */
   objects: readonly ObjectIdentity[];
+  /**
+   * The manifests as applied (owner labels are added here). An object with a manifest is judged against it
+   * instead of `metadata.managedFields` — this also catches a forced server-side apply by another manager that
+   * takes our fields over — and is checked as soon as the watch lists it (drift from before the watch counts).
+   */
+  applied?: readonly KubeObject[];
   /** Default `kustomize-controller`. */
   fieldManager?: string;
   onDrift(event: DriftEvent): void;
@@ -34,20 +41,29 @@ export interface DriftWatchOptions {
 
 /**
  * Watches the objects an owner applied (one list-then-watch per kind, filtered by the owner labels) and
- * reports, as soon as the watch event arrives, a deletion or a change to a field owned by our field manager
- * (per `metadata.managedFields`). Changes by other managers to fields we do not own (an HPA's replicas, a
+ * reports, as soon as the watch event arrives, a deletion or a change to a field we applied: per the applied
+ * manifest when given ({@link DriftWatchOptions.applied}), else a field owned by our field manager (per
+ * `metadata.managedFields`). Changes by other managers to fields we do not set (an HPA's replicas, a
  * controller's annotation) and our own applies are not drift. Idle cost: open watch streams, no polling.
  */
 export class DriftWatch {
   readonly #watches: CollectionWatch[] = [];
   readonly #baseline = new Map<string, KubeObject>();
   readonly #tracked: Map<string, ObjectIdentity>;
+  readonly #manifests = new Map<string, KubeObject>();
   readonly #fieldManager: string;
   #stopped = false;
 
   constructor(private readonly target: KubeTarget, private readonly options: DriftWatchOptions) {
     this.#tracked = new Map(options.objects.map((ref) => [objectId(ref), ref]));
     this.#fieldManager = options.fieldManager ?? DefaultFieldManager;
+    for (const [id, ref] of this.#tracked) {
+      const manifest = options.applied?.find((m) => sameObject(identityOf(m), ref));
+      if (!manifest) continue;
+      const labelled = withOwnerLabels(manifest, options.owner);
+      if (ref.namespace === '') delete labelled.metadata.namespace;
+      this.#manifests.set(id, labelled);
+    }
   }
 
   /** Resolves when every watch has its initial state; from then on every drift is reported. */
@@ -91,8 +107,9 @@ export class DriftWatch {
     for (const ref of refs) {
       const id = objectId(ref);
       const item = byId.get(id);
+      const known = this.#baseline.get(id) ?? this.#manifests.get(id);
       if (item) this.#onChanged(item);
-      else if (this.#baseline.has(id)) this.#onDeleted(this.#baseline.get(id)!);
+      else if (known) this.#onDeleted(known);
     }
   }
 
@@ -102,8 +119,10 @@ export class DriftWatch {
     if (!ref) return;
     const before = this.#baseline.get(id);
     this.#baseline.set(id, obj);
-    if (!before) return;
-    const fields = ownedFieldChanges(before, obj, this.#fieldManager);
+    const manifest = this.#manifests.get(id);
+    if (manifest && (obj.metadata as { deletionTimestamp?: string }).deletionTimestamp) return;
+    if (!manifest && !before) return;
+    const fields = manifest ? manifestDrift(manifest, obj) : ownedFieldChanges(before!, obj, this.#fieldManager);
     if (fields.length > 0) this.#emit(ref, false, fields);
   }
 
@@ -117,8 +136,9 @@ export class DriftWatch {
     // read the object to tell a deletion from a label edit.
     void this.#readLive(ref).then(
       (live) => {
-        if (live && before && !isOwnedBy(live as { metadata?: { labels?: Record<string, string> } }, this.options.owner)) {
-          this.#emit(ref, false, ownedFieldChanges(before, live, this.#fieldManager));
+        const manifest = this.#manifests.get(id);
+        if (live && (manifest || before) && !isOwnedBy(live as { metadata?: { labels?: Record<string, string> } }, this.options.owner)) {
+          this.#emit(ref, false, manifest ? manifestDrift(manifest, live) : ownedFieldChanges(before!, live, this.#fieldManager));
         } else if (!live) this.#emit(ref, true, []);
       },
       (error: unknown) => this.options.onError?.(error),
@@ -137,6 +157,16 @@ export class DriftWatch {
     if (this.#stopped) return;
     this.options.onDrift({ id: objectId(ref), subject: objectLabel(ref), ref, deleted, fields });
   }
+}
+
+/** Same object, a cluster-scoped one matching a manifest that names a namespace anyway. */
+function sameObject(manifest: ObjectIdentity, ref: ObjectIdentity): boolean {
+  return (
+    manifest.kind === ref.kind &&
+    manifest.name === ref.name &&
+    manifest.apiVersion.split('/').slice(0, -1).join('/') === ref.apiVersion.split('/').slice(0, -1).join('/') &&
+    (ref.namespace === '' || manifest.namespace === ref.namespace)
+  );
 }
 
 /**

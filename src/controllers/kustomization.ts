@@ -12,7 +12,8 @@ import {
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
 import { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } from '../apply/kube-client.ts';
-import type { ObjectIdentity } from '../apply/object-id.ts';
+import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
+import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
 import { deletesInventory } from '../apply/prune.ts';
 import type { Owner } from '../apply/owner-labels.ts';
@@ -28,7 +29,6 @@ import { fetchArtifact, type ArtifactRef } from './kustomization/artifact-fetch.
 import { formatChangeSet, type ChangeEntry } from './kustomization/change-set.ts';
 import { applyToCluster, identityOfEntry, pruneFromCluster } from './kustomization/cluster-target.ts';
 import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
-import { DriftWatch, type Drift } from './kustomization/drift-watch.ts';
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
 import { applyToStore, pruneFromStore } from './kustomization/store-target.ts';
 import { substitutionInputs } from './kustomization/substitution-inputs.ts';
@@ -360,12 +360,16 @@ export class KustomizationReconciler implements Reconciler {
   async #startDrift(run: Run, desired: KObject[], signature: string): Promise<void> {
     const key = refString(run.ref);
     const { ref, object } = run;
-    // The apply library's managedFields-based watch misses a forced apply by another manager (kubectl apply
-    // --server-side --force-conflicts), so drift is judged here against the applied manifests.
-    const watch = new DriftWatch(run.cluster!, run.owner, desired, (drift: Drift) => {
-      const what = drift.fields[0] === 'deleted' ? 'was deleted' : `drifted: ${drift.fields.join(', ')}`;
-      void this.deps.events.record(object, 'Warning', 'DriftDetected', `${drift.subject} ${what}`, { controller: CONTROLLER });
-      this.deps.enqueue(ref);
+    // Judged against the applied manifests, so a forced apply by another manager that takes our fields counts.
+    const watch = new DriftWatch(run.cluster!, {
+      owner: run.owner,
+      objects: run.applied.cluster,
+      applied: desired as KubeObject[],
+      onDrift: (drift: DriftEvent) => {
+        const what = drift.deleted ? 'was deleted' : `drifted: ${drift.fields.join(', ')}`;
+        void this.deps.events.record(object, 'Warning', 'DriftDetected', `${drift.subject} ${what}`, { controller: CONTROLLER });
+        this.deps.enqueue(ref);
+      },
     });
     this.#drift.set(key, { watch, signature });
     await watch.start().catch((error: unknown) => {
