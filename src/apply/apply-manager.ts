@@ -6,7 +6,7 @@ import { isClusterDefinition, sortForApply } from './kind-order.ts';
 import type { KubeTarget } from './kube-client.ts';
 import { identityOf, objectId, objectLabel, versionOf, type KubeObject, type ObjectIdentity } from './object-id.ts';
 import { withOwnerLabels, type Owner } from './owner-labels.ts';
-import { hasDrifted } from './semantic-diff.ts';
+import { hasDrifted, jsonEqual, withoutVolatileFields } from './semantic-diff.ts';
 import { forceEnabled, reconcileDisabled, ssaPolicy } from './ssa-annotations.ts';
 import { resourcePath, type ApiResource } from './api-discovery.ts';
 
@@ -38,6 +38,19 @@ export interface ChangeSetEntry {
   version: string;
   action: ApplyAction;
   ref: ObjectIdentity;
+}
+
+/** What applying one object would do, after Flux's ssa Diff: `live` and `merged` without volatile fields. */
+export interface DiffEntry {
+  id: string;
+  /** `Kind/namespace/name`. */
+  subject: string;
+  ref: ObjectIdentity;
+  action: 'created' | 'configured' | 'unchanged';
+  /** The object as it is, when it exists. */
+  live?: Record<string, unknown>;
+  /** The object as a server-side dry-run apply would leave it, when it exists. */
+  merged?: Record<string, unknown>;
 }
 
 type Live = KubeObject & { metadata: KubeObject['metadata'] & { uid?: string; resourceVersion?: string } };
@@ -87,6 +100,24 @@ export class ApplyManager {
     return planned.map((p) => p.entry);
   }
 
+  /**
+   * What applying `object` (with the owner labels) would do, without writing: `created` when it does not exist,
+   * else a server-side dry-run apply compared with the live object, ignoring volatile fields.
+   */
+  async diff(object: KubeObject, options: Pick<ApplyOptions, 'owner' | 'fieldManager' | 'signal'>): Promise<DiffEntry> {
+    const desired = withOwnerLabels(object, options.owner);
+    const resource = await this.target.discovery.resourceFor(desired.apiVersion, desired.kind);
+    if (!resource.namespaced) delete desired.metadata.namespace;
+    const ref = identityOf(desired);
+    const entry = { id: objectId(ref), subject: objectLabel(ref), ref };
+    const path = resourcePath(resource, ref.namespace || undefined, ref.name);
+    const live = await this.#get(path);
+    if (!live) return { ...entry, action: 'created' };
+    const merged = withoutVolatileFields(await this.#apply(path, desired, options, true));
+    const before = withoutVolatileFields(live);
+    return { ...entry, action: jsonEqual(before, merged) ? 'unchanged' : 'configured', live: before, merged };
+  }
+
   async #plan(desired: KubeObject, options: ApplyOptions): Promise<Planned> {
     const resource = await this.target.discovery.resourceFor(desired.apiVersion, desired.kind).catch((error: unknown) => {
       throw new ApplyError(objectId(identityOf(desired)), `${objectLabel(identityOf(desired))}: ${(error as Error).message}`, false, { cause: error });
@@ -122,7 +153,7 @@ export class ApplyManager {
     return cleaned || hasDrifted(live, dryRun) ? plan('configured', true) : plan('unchanged', false);
   }
 
-  #apply(path: string, desired: KubeObject, options: ApplyOptions, dryRun: boolean): Promise<Live> {
+  #apply(path: string, desired: KubeObject, options: Pick<ApplyOptions, 'fieldManager' | 'signal'>, dryRun: boolean): Promise<Live> {
     return this.target.rest.request<Live>('PATCH', path, {
       query: { fieldManager: options.fieldManager ?? DefaultFieldManager, force: 'true', dryRun: dryRun ? 'All' : undefined },
       body: desired,

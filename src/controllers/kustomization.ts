@@ -17,7 +17,6 @@ import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
 import { deletesInventory } from '../apply/prune.ts';
 import type { Owner } from '../apply/owner-labels.ts';
-import type { KustomizeOverlay } from '../kustomize/overlay.ts';
 import type { RenderCache } from '../kustomize/render-cache.ts';
 import { renderKustomization } from '../kustomize/render.ts';
 import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
@@ -31,7 +30,7 @@ import { applyToCluster, identityOfEntry, pruneFromCluster } from './kustomizati
 import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
 import { applyToStore, pruneFromStore } from './kustomization/store-target.ts';
-import { substitutionInputs } from './kustomization/substitution-inputs.ts';
+import { renderOptionsOf } from './kustomization/render-options.ts';
 import { splitTargets, targetOf, type TargetConfig } from './kustomization/target-split.ts';
 
 const CONTROLLER = 'kustomize-controller';
@@ -170,14 +169,8 @@ export class KustomizationReconciler implements Reconciler {
   /** Render the artifact with the spec's overlay and substitutions (cached by digest, path and inputs). */
   private async reconcileBuild(run: Run, root: string, artifact: ArtifactRef): Promise<KObject[]> {
     const spec = run.object.spec!;
-    return renderKustomization({
-      root,
-      path: spec.path,
-      overlay: overlayOf(spec),
-      substitutions: await substitutionInputs(this.deps.store, run.ref.namespace, spec),
-      cache: this.deps.renderCache,
-      digest: artifact.digest,
-    });
+    const where = { root, path: spec.path, cache: this.deps.renderCache, digest: artifact.digest };
+    return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 
   /** Apply to the store and the cluster, record the inventory, prune what left it, watch for drift. */
@@ -448,19 +441,6 @@ export class KustomizationReconciler implements Reconciler {
 
 function refOfKustomization(k: Kustomization): ObjectRef {
   return { kind: KustomizationKind, namespace: k.metadata.namespace ?? 'default', name: k.metadata.name };
-}
-
-function overlayOf(spec: NonNullable<Kustomization['spec']>): KustomizeOverlay {
-  return {
-    targetNamespace: spec.targetNamespace,
-    namePrefix: spec.namePrefix,
-    nameSuffix: spec.nameSuffix,
-    patches: spec.patches,
-    images: spec.images,
-    components: spec.components,
-    ignoreMissingComponents: spec.ignoreMissingComponents,
-    commonMetadata: spec.commonMetadata,
-  };
 }
 
 /** `spec.healthChecks` split by target: Kedge kinds are checked in the store, the rest in the cluster. */

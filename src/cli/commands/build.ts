@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { KustomizationKind, type Kustomization } from '../../api/kustomization.ts';
 import type { KObject } from '../../api/meta.ts';
 import { renderKustomization } from '../../kustomize/render.ts';
-import { substitutionInputs } from '../../controllers/kustomization/substitution-inputs.ts';
+import { renderOptionsOf } from '../../controllers/kustomization/render-options.ts';
 import type { Store } from '../../store/store.ts';
 import { CliError } from '../cli-error.ts';
 import { globalOptions, withStore } from '../global-options.ts';
@@ -34,22 +34,7 @@ export async function renderLocally(store: Store, ref: { namespace: string; name
   if (!ks?.spec) throw new CliError(`Kustomization '${ref.namespace}/${ref.name}' not found`);
   const absolute = path.resolve(dir);
   const root = gitTopLevel(absolute) ?? absolute;
-  const spec = ks.spec;
-  return renderKustomization({
-    root,
-    path: path.relative(root, absolute),
-    overlay: {
-      targetNamespace: spec.targetNamespace,
-      namePrefix: spec.namePrefix,
-      nameSuffix: spec.nameSuffix,
-      patches: spec.patches,
-      images: spec.images,
-      components: spec.components,
-      ignoreMissingComponents: spec.ignoreMissingComponents,
-      commonMetadata: spec.commonMetadata,
-    },
-    substitutions: await substitutionInputs(store, ref.namespace, spec),
-  });
+  return renderKustomization(await renderOptionsOf(store, ref.namespace, ks.spec, { root, path: path.relative(root, absolute) }));
 }
 
 function gitTopLevel(dir: string): string | undefined {

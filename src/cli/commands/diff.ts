@@ -6,13 +6,9 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { KustomizationKind, type Kustomization } from '../../api/kustomization.ts';
 import type { KObject } from '../../api/meta.ts';
-import { resourcePath } from '../../apply/api-discovery.ts';
-import { DefaultFieldManager } from '../../apply/apply-manager.ts';
-import { isNotFound } from '../../apply/errors.ts';
+import { ApplyManager } from '../../apply/apply-manager.ts';
 import { KubeTarget, kubeConfigFromFile } from '../../apply/kube-client.ts';
-import { identityOf, objectId, objectLabel, type KubeObject } from '../../apply/object-id.ts';
-import { withOwnerLabels } from '../../apply/owner-labels.ts';
-import { withoutVolatileFields, jsonEqual } from '../../apply/semantic-diff.ts';
+import { objectLabel, type KubeObject } from '../../apply/object-id.ts';
 import { identityOfEntry } from '../../controllers/kustomization/cluster-target.ts';
 import { CliError } from '../cli-error.ts';
 import { globalOptions, withStore } from '../global-options.ts';
@@ -67,34 +63,16 @@ export function registerDiffCommand(program: Command): void {
 
 async function diffObjects(target: KubeTarget, ks: Kustomization, objects: KObject[]): Promise<string[]> {
   const owner = { name: ks.metadata.name, namespace: ks.metadata.namespace ?? 'default' };
+  const manager = new ApplyManager(target);
   const out: string[] = [];
   const rendered = new Set<string>();
   for (const object of objects) {
-    const desired = withOwnerLabels(object as KubeObject, owner);
-    const resource = await target.discovery.resourceFor(desired.apiVersion, desired.kind);
-    if (!resource.namespaced) delete desired.metadata.namespace;
-    const identity = identityOf(desired);
-    rendered.add(objectId(identity));
-    const where = resourcePath(resource, identity.namespace || undefined, identity.name);
-    const live = await target.rest.request<Record<string, unknown>>('GET', where).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    });
-    const subject = objectLabel(identity);
-    if (!live) {
-      out.push(mark.action(`${subject} created`));
-      continue;
-    }
-    const dryRun = await target.rest.request<Record<string, unknown>>('PATCH', where, {
-      query: { fieldManager: DefaultFieldManager, force: 'true', dryRun: 'All' },
-      body: desired,
-      contentType: 'application/apply-patch+yaml',
-    });
-    const before = withoutVolatileFields(live);
-    const after = withoutVolatileFields(dryRun);
-    if (jsonEqual(before, after)) continue;
-    out.push(mark.action(`${subject} drifted`));
-    if (desired.kind !== 'Secret') out.push(unifiedDiff(stringify(before), stringify(after), subject));
+    const diff = await manager.diff(object as KubeObject, { owner });
+    rendered.add(diff.id);
+    if (diff.action === 'created') out.push(mark.action(`${diff.subject} created`));
+    if (diff.action !== 'configured') continue;
+    out.push(mark.action(`${diff.subject} drifted`));
+    if (diff.ref.kind !== 'Secret') out.push(unifiedDiff(stringify(diff.live), stringify(diff.merged), diff.subject));
   }
   if (ks.spec?.prune) {
     for (const entry of ks.status?.inventory?.entries ?? []) {

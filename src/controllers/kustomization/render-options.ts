@@ -1,0 +1,31 @@
+import type { Kustomization } from '../../api/kustomization.ts';
+import type { RenderOptions } from '../../kustomize/render.ts';
+import type { Store } from '../../store/store.ts';
+import { substitutionInputs } from './substitution-inputs.ts';
+
+/**
+ * The render options a Kustomization's spec stands for, rendering `path` under `root`: its overlay fields
+ * (targetNamespace, name prefix/suffix, patches, images, components, commonMetadata) and its `postBuild`
+ * substitutions read from the store. The controller and `kedge build`/`kedge diff` render alike through it.
+ */
+export async function renderOptionsOf(
+  store: Store,
+  namespace: string,
+  spec: NonNullable<Kustomization['spec']>,
+  where: Pick<RenderOptions, 'root' | 'path' | 'cache' | 'digest'>,
+): Promise<RenderOptions> {
+  return {
+    ...where,
+    overlay: {
+      targetNamespace: spec.targetNamespace,
+      namePrefix: spec.namePrefix,
+      nameSuffix: spec.nameSuffix,
+      patches: spec.patches,
+      images: spec.images,
+      components: spec.components,
+      ignoreMissingComponents: spec.ignoreMissingComponents,
+      commonMetadata: spec.commonMetadata,
+    },
+    substitutions: await substitutionInputs(store, namespace, spec),
+  };
+}
