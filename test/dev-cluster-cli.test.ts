@@ -7,7 +7,7 @@ import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DevClusterStatus } from '../src/devcluster/dev-cluster-status.ts';
 import { isLoopbackPortOpen } from '../src/devcluster/free-port.ts';
-import { isProcessAlive } from '../src/devcluster/process-group.ts';
+import { isProcessAlive } from '../src/host/process-identity.ts';
 import { eventually } from './harness/eventually.ts';
 
 const run = promisify(execFile);

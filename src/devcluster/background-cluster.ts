@@ -11,7 +11,7 @@ import { DevClusterError } from './dev-cluster-error.ts';
 import { readDevClusterStatus, type DevClusterStatus } from './dev-cluster-status.ts';
 import { stopStaleProcesses } from './dev-cluster.ts';
 import { livePid, writePidFile } from './pid-file.ts';
-import { isProcessAlive, stopProcessGroup } from './process-group.ts';
+import { isProcessAlive, stopProcessGroup } from '../host/process-identity.ts';
 
 const supervisorMain = fileURLToPath(new URL('./supervisor-main.ts', import.meta.url));
 

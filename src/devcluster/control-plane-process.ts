@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { DevClusterError } from './dev-cluster-error.ts';
 import { writePidFile } from './pid-file.ts';
-import { stopProcessGroup } from './process-group.ts';
+import { stopProcessGroup } from '../host/process-identity.ts';
 
 /** How a supervised process ended. */
 export interface ProcessExit {

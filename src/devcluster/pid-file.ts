@@ -1,5 +1,5 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { isProcessAlive, processCommandLine, stopProcessGroup } from './process-group.ts';
+import { isProcessAlive, processCommandLine, stopProcessGroup } from '../host/process-identity.ts';
 
 /** Writes `pid` to `path` (one decimal line). */
 export async function writePidFile(path: string, pid: number): Promise<void> {

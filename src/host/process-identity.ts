@@ -1,4 +1,14 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/*
+ * Processes Kedge starts on this host (App replicas, setup commands, the dev cluster's etcd and kube-apiserver):
+ * whether the one recorded still runs, and stopping its process group.
+ */
 
 /**
  * A process as the host runtime records it: its pid and the kernel's start time for it (clock ticks since
@@ -49,14 +59,40 @@ export function signalProcessGroup(pgid: number, signal: NodeJS.Signals): boolea
 }
 
 /**
- * Ends the process group led by `pgid`: SIGTERM, then SIGKILL after `graceMs`. Resolves once no process of
- * the group is left (or 5 s after SIGKILL, whatever happens).
+ * Ends the process group led by `pgid`: SIGTERM, then SIGKILL when it is still there after `graceMs` (default
+ * 10 s). Resolves once no process of the group exists (a group already gone resolves at once); when some
+ * survive SIGKILL for 5 s it rejects, or with `mustEnd: false` resolves anyway.
  */
-export async function terminateProcessGroup(pgid: number, graceMs: number): Promise<void> {
+export async function stopProcessGroup(pgid: number, { graceMs = 10_000, mustEnd = true }: { graceMs?: number; mustEnd?: boolean } = {}): Promise<void> {
   if (!signalProcessGroup(pgid, 'SIGTERM')) return;
   if (await waitGroupGone(pgid, graceMs)) return;
   signalProcessGroup(pgid, 'SIGKILL');
-  await waitGroupGone(pgid, 5_000);
+  if (!(await waitGroupGone(pgid, 5_000)) && mustEnd) throw new Error(`process group ${pgid} survived SIGKILL`);
+}
+
+/** True when a process with this pid exists (including one owned by another user). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The command line of a running process, or undefined when it is gone (Linux /proc, else `ps`). */
+export async function processCommandLine(pid: number): Promise<string | undefined> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').join(' ').trim() || undefined;
+  } catch {
+    try {
+      const { stdout } = await run('ps', ['-o', 'args=', '-p', String(pid)]);
+      return stdout.trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {

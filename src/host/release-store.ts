@@ -5,7 +5,7 @@ import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { extractArtifact } from '../kustomize/safe-extract.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
-import { terminateProcessGroup } from './process-identity.ts';
+import { stopProcessGroup } from './process-identity.ts';
 
 /** One source revision of one App, extracted once and never changed afterwards (but by its one setup run). */
 export interface Release {
@@ -155,7 +155,7 @@ export class ReleaseStore {
     try {
       const child = spawn(argv[0]!, argv.slice(1), { cwd, env: input.env, stdio: ['ignore', fd, fd], detached: true });
       const timeoutMs = input.setupTimeoutMs ?? 600_000;
-      const stop = () => void (child.pid && terminateProcessGroup(child.pid, 2_000));
+      const stop = () => void (child.pid && stopProcessGroup(child.pid, { graceMs: 2_000, mustEnd: false }));
       const timer = setTimeout(stop, timeoutMs);
       input.signal?.addEventListener('abort', stop, { once: true });
       const result = await new Promise<{ code: number | null; signal: string | null; error?: Error }>((resolve) => {

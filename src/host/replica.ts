@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AppProbe } from '../api/app.ts';
-import { processStartTime, isSameProcessAlive, terminateProcessGroup, type ProcessIdentity } from './process-identity.ts';
+import { processStartTime, isSameProcessAlive, stopProcessGroup, type ProcessIdentity } from './process-identity.ts';
 import { runProbe } from './probe.ts';
 import type { ReplicaRecord } from './replica-registry.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
@@ -136,7 +136,7 @@ export class Replica {
     this.clearTimers();
     if (pid !== undefined && this.identity && isSameProcessAlive(this.identity)) {
       const exited = this.child ? new Promise<void>((resolve) => (this.exited = resolve)) : Promise.resolve();
-      await terminateProcessGroup(pid, graceMs);
+      await stopProcessGroup(pid, { graceMs, mustEnd: false });
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 1_000))]);
     }
     this.identity = undefined;
@@ -247,7 +247,7 @@ export class Replica {
     this.setReady(false, false);
     this.input.onChange({ type: 'Warning', reason: 'Unhealthy', message: `liveness probe of replica ${this.index} failed; restarting it` });
     const adopted = !this.child;
-    void terminateProcessGroup(pid, this.template?.terminationGraceMs ?? 10_000).then(() => {
+    void stopProcessGroup(pid, { graceMs: this.template?.terminationGraceMs ?? 10_000, mustEnd: false }).then(() => {
       // An adopted process is no child of ours: no exit event comes, the /proc watch notices.
       if (adopted) this.onExit(this.run, 'was killed');
     });
