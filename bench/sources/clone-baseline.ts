@@ -21,7 +21,12 @@ export interface CloneRound {
  */
 export async function cloneRound(urls: string[], concurrency: number, workRoot: string): Promise<CloneRound> {
   const dir = await mkdtemp(join(workRoot, 'clones-'));
-  const env = { PATH: process.env['PATH'], GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C' };
+  const env = {
+    PATH: process.env['PATH'],
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    LC_ALL: 'C',
+  };
   let next = 0;
   let sumCloneMs = 0;
   const cpuBefore = processCpu('self');
@@ -29,7 +34,9 @@ export async function cloneRound(urls: string[], concurrency: number, workRoot: 
   const worker = async (): Promise<void> => {
     for (let i = next++; i < urls.length; i = next++) {
       const t = performance.now();
-      await run('git', ['clone', '-q', '--depth', '1', '--branch', 'main', urls[i]!, join(dir, String(i))], { env });
+      await run('git', ['clone', '-q', '--depth', '1', '--branch', 'main', urls[i]!, join(dir, String(i))], {
+        env,
+      });
       sumCloneMs += performance.now() - t;
     }
   };

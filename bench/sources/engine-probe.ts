@@ -10,11 +10,16 @@ export interface GitOpTotals {
 }
 
 /** Git operations the engine ran so far, by operation (successes and failures together). */
-export async function gitOps(metrics: EngineMetrics): Promise<{ lsRemote: GitOpTotals; checkout: GitOpTotals }> {
+export async function gitOps(
+  metrics: EngineMetrics,
+): Promise<{ lsRemote: GitOpTotals; checkout: GitOpTotals }> {
   const { values } = await metrics.gitFetchDuration.get();
   const total = (operation: string, suffix: '_count' | '_sum'): number =>
     values
-      .filter((v) => v.metricName === `kedge_git_fetch_duration_seconds${suffix}` && v.labels['operation'] === operation)
+      .filter(
+        (v) =>
+          v.metricName === `kedge_git_fetch_duration_seconds${suffix}` && v.labels['operation'] === operation,
+      )
       .reduce((sum, v) => sum + v.value, 0);
   return {
     lsRemote: { count: total('ls-remote', '_count'), seconds: total('ls-remote', '_sum') },
@@ -27,7 +32,10 @@ export function gitOpsSince(
   before: Awaited<ReturnType<typeof gitOps>>,
   after: Awaited<ReturnType<typeof gitOps>>,
 ): Awaited<ReturnType<typeof gitOps>> {
-  const diff = (a: GitOpTotals, b: GitOpTotals): GitOpTotals => ({ count: b.count - a.count, seconds: b.seconds - a.seconds });
+  const diff = (a: GitOpTotals, b: GitOpTotals): GitOpTotals => ({
+    count: b.count - a.count,
+    seconds: b.seconds - a.seconds,
+  });
   return { lsRemote: diff(before.lsRemote, after.lsRemote), checkout: diff(before.checkout, after.checkout) };
 }
 
@@ -38,24 +46,38 @@ function readyAtGeneration(object: KObject): boolean {
 }
 
 /** Resolves once `count` GitRepositories in `namespace` are Ready at their current generation; throws on timeout. */
-export async function waitAllReady(store: Store, namespace: string, count: number, timeoutMs: number): Promise<void> {
+export async function waitAllReady(
+  store: Store,
+  namespace: string,
+  count: number,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const objects = await store.list('GitRepository', { namespace });
     const ready = objects.filter(readyAtGeneration).length;
     if (ready >= count) return;
-    if (Date.now() > deadline) throw new Error(`only ${ready}/${count} GitRepositories Ready after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${ready}/${count} GitRepositories Ready after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
 /** Resolves with the time (performance.now()) at which the GitRepository's artifact revision ends with `commit`. */
-export async function waitForRevision(store: Store, namespace: string, name: string, commit: string, timeoutMs: number): Promise<number> {
+export async function waitForRevision(
+  store: Store,
+  namespace: string,
+  name: string,
+  commit: string,
+  timeoutMs: number,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const object = (await store.get({ kind: 'GitRepository', namespace, name })) as KObject<unknown, { artifact?: { revision: string } }> | undefined;
+    const object = (await store.get({ kind: 'GitRepository', namespace, name })) as
+      KObject<unknown, { artifact?: { revision: string } }> | undefined;
     if (object?.status?.artifact?.revision.endsWith(commit)) return performance.now();
-    if (Date.now() > deadline) throw new Error(`GitRepository ${namespace}/${name} did not reach ${commit} in ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`GitRepository ${namespace}/${name} did not reach ${commit} in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -45,8 +45,12 @@ export function createFixtureRepos(root: string, count: number): FixtureRepos {
     names,
     commit(name) {
       const dir = join(root, name);
-      writeFileSync(join(dir, 'deploy', 'app-0.yaml'), `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-0\ndata:\n  serial: "${++serial}"\n`);
-      const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8' }).trim();
+      writeFileSync(
+        join(dir, 'deploy', 'app-0.yaml'),
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-0\ndata:\n  serial: "${++serial}"\n`,
+      );
+      const git = (...args: string[]): string =>
+        execFileSync('git', args, { cwd: dir, env: GIT_ENV, encoding: 'utf8' }).trim();
       git('commit', '-q', '-am', `bench change ${serial}`);
       return git('rev-parse', 'HEAD');
     },
@@ -54,7 +58,11 @@ export function createFixtureRepos(root: string, count: number): FixtureRepos {
 }
 
 /** GitRepository manifests (one YAML stream) for every repository, at `urlOf(name)`. */
-export function gitRepositoryManifests(names: string[], urlOf: (name: string) => string, interval: string): string {
+export function gitRepositoryManifests(
+  names: string[],
+  urlOf: (name: string) => string,
+  interval: string,
+): string {
   return names
     .map(
       (name) =>

@@ -20,7 +20,9 @@ export function startKedge(dataDir: string, args: string[]): KedgeProcess {
     env: { ...process.env, NO_COLOR: '1' },
   });
   if (child.pid === undefined) throw new Error('could not start kedge');
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return {
     child,
     pid: child.pid,
@@ -37,8 +39,17 @@ export function startKedge(dataDir: string, args: string[]): KedgeProcess {
 
 /** `kedge_reconcile_total{kind="GitRepository",result="success"}` from a metrics endpoint (0 when unreachable). */
 export async function gitRepositorySuccesses(metricsUrl: string): Promise<number> {
-  const text = await fetch(`${metricsUrl}/metrics`).then((r) => r.text()).catch(() => '');
-  const line = text.split('\n').find((l) => l.startsWith('kedge_reconcile_total{') && l.includes('kind="GitRepository"') && l.includes('result="success"'));
+  const text = await fetch(`${metricsUrl}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('kedge_reconcile_total{') &&
+        l.includes('kind="GitRepository"') &&
+        l.includes('result="success"'),
+    );
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 

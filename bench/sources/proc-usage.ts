@@ -14,7 +14,10 @@ export interface CpuSeconds {
 export function processCpu(pid: number | 'self'): CpuSeconds {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which may contain spaces: field 3 (state) is index 0.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const at = (field: number): number => (fields[field - 3] ?? 0) / CLOCK_TICKS;
   const own = at(14) + at(15);
   const children = at(16) + at(17);
@@ -23,7 +26,11 @@ export function processCpu(pid: number | 'self'): CpuSeconds {
 
 /** CPU seconds spent between two readings. */
 export function cpuSince(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
-  return { own: after.own - before.own, children: after.children - before.children, total: after.total - before.total };
+  return {
+    own: after.own - before.own,
+    children: after.children - before.children,
+    total: after.total - before.total,
+  };
 }
 
 function statusField(pid: number | 'self', field: 'VmRSS' | 'VmHWM'): number {

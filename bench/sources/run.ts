@@ -38,12 +38,15 @@ const NAMESPACE = 'bench';
 const READY_TIMEOUT_MS = 20 * 60_000;
 
 const rows: Array<[string, string, string, string]> = [];
-const row = (figure: string, kedge: string, baseline: string, ratio: string): void => void rows.push([figure, kedge, baseline, ratio]);
+const row = (figure: string, kedge: string, baseline: string, ratio: string): void =>
+  void rows.push([figure, kedge, baseline, ratio]);
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-const cpuText = (cpu: CpuSeconds): string => `${cpu.total.toFixed(2)} s CPU (${cpu.own.toFixed(2)} node + ${cpu.children.toFixed(2)} git)`;
+const cpuText = (cpu: CpuSeconds): string =>
+  `${cpu.total.toFixed(2)} s CPU (${cpu.own.toFixed(2)} node + ${cpu.children.toFixed(2)} git)`;
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const x = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
-const progress = (line: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const progress = (line: string): void =>
+  void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const root = mkdtempSync(join(tmpdir(), 'kedge-bench-sources-'));
@@ -70,13 +73,20 @@ async function apply(engine: Engine, yaml: string): Promise<void> {
 }
 
 /** Figure 1 in-process: apply N objects to a started engine, time until all are Ready. */
-async function timeToReady(engine: Engine, yaml: string): Promise<{ ms: number; cpu: CpuSeconds; ops: Awaited<ReturnType<typeof gitOps>> }> {
+async function timeToReady(
+  engine: Engine,
+  yaml: string,
+): Promise<{ ms: number; cpu: CpuSeconds; ops: Awaited<ReturnType<typeof gitOps>> }> {
   const ops = await gitOps(engine.metrics);
   const cpu = processCpu('self');
   const t = performance.now();
   await apply(engine, yaml);
   await waitAllReady(engine.store, NAMESPACE, N, READY_TIMEOUT_MS);
-  return { ms: performance.now() - t, cpu: cpuSince(cpu, processCpu('self')), ops: gitOpsSince(ops, await gitOps(engine.metrics)) };
+  return {
+    ms: performance.now() - t,
+    cpu: cpuSince(cpu, processCpu('self')),
+    ops: gitOpsSince(ops, await gitOps(engine.metrics)),
+  };
 }
 
 function baselineRows(label: string, seq: CloneRound, par: CloneRound): void {
@@ -88,7 +98,9 @@ async function main(): Promise<void> {
   progress(`creating ${N} repositories under ${root}`);
   const repos = createFixtureRepos(join(root, 'repos'), N);
   const fileUrl = (name: string): string => `file://${repos.root}/${name}`;
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
   // ---- Figure 1, file://: baselines, then the engine in-process.
   progress('clone baseline (file://)');
@@ -155,11 +167,22 @@ async function main(): Promise<void> {
     progress('git daemon: baselines and engine in-process');
     const daemon: GitServer = await startGitDaemon(repos.root);
     cleanups.unshift(() => daemon.stop());
-    const dseq = await cloneRound(repos.names.map((n) => daemon.url(n)), 1, root);
-    const dpar = await cloneRound(repos.names.map((n) => daemon.url(n)), CONCURRENCY, root);
+    const dseq = await cloneRound(
+      repos.names.map((n) => daemon.url(n)),
+      1,
+      root,
+    );
+    const dpar = await cloneRound(
+      repos.names.map((n) => daemon.url(n)),
+      CONCURRENCY,
+      root,
+    );
     baselineRows('git://', dseq, dpar);
     const { engine: dengine } = await inProcessEngine();
-    const dready = await timeToReady(dengine, gitRepositoryManifests(repos.names, (n) => daemon.url(n), '10m'));
+    const dready = await timeToReady(
+      dengine,
+      gitRepositoryManifests(repos.names, (n) => daemon.url(n), '10m'),
+    );
     row(
       `git:// (git daemon): all ${N} Ready, engine in-process`,
       `${s(dready.ms)}, ${cpuText(dready.cpu)}`,
@@ -173,11 +196,24 @@ async function main(): Promise<void> {
   // ---- Figure 1 through the binary: `kedge up --once -f DIR`, start-up included.
   const manifestDir = join(root, 'manifests');
   mkdirSync(manifestDir);
-  writeFileSync(join(manifestDir, 'gitrepositories.yaml'), gitRepositoryManifests(repos.names, fileUrl, '10m'));
+  writeFileSync(
+    join(manifestDir, 'gitrepositories.yaml'),
+    gitRepositoryManifests(repos.names, fileUrl, '10m'),
+  );
   const ports = ['--storage-addr', '127.0.0.1:0', '--receiver-addr', '127.0.0.1:0'];
   progress('kedge up --once -f DIR (binary)');
   const t = performance.now();
-  const once = startKedge(newDataDir(), ['up', '--once', '--timeout', '20m', '-f', manifestDir, ...ports, '--metrics-addr', '127.0.0.1:0']);
+  const once = startKedge(newDataDir(), [
+    'up',
+    '--once',
+    '--timeout',
+    '20m',
+    '-f',
+    manifestDir,
+    ...ports,
+    '--metrics-addr',
+    '127.0.0.1:0',
+  ]);
   cleanups.unshift(() => once.stop());
   const code = await once.exited;
   const onceMs = performance.now() - t;
@@ -195,9 +231,20 @@ async function main(): Promise<void> {
   mkdirSync(emptyDir);
   const start = async (dir: string): Promise<{ proc: KedgeProcess; metricsUrl: string }> => {
     const metricsUrl = `http://127.0.0.1:${await freePort()}`;
-    const proc = startKedge(newDataDir(), ['up', '-f', dir, ...ports, '--metrics-addr', metricsUrl.slice('http://'.length)]);
+    const proc = startKedge(newDataDir(), [
+      'up',
+      '-f',
+      dir,
+      ...ports,
+      '--metrics-addr',
+      metricsUrl.slice('http://'.length),
+    ]);
     cleanups.unshift(() => proc.stop());
-    await until('kedge /readyz', 120_000, () => fetch(`${metricsUrl}/readyz`).then((r) => r.ok).catch(() => false));
+    await until('kedge /readyz', 120_000, () =>
+      fetch(`${metricsUrl}/readyz`)
+        .then((r) => r.ok)
+        .catch(() => false),
+    );
     return { proc, metricsUrl };
   };
   const empty = await start(emptyDir);
@@ -205,31 +252,60 @@ async function main(): Promise<void> {
   const tFull = performance.now();
   const full = await start(manifestDir);
   const fullRssAfterStart = rssBytes(full.proc.pid);
-  await until(`${N} GitRepository reconciles`, READY_TIMEOUT_MS, async () => (await gitRepositorySuccesses(full.metricsUrl)) >= N);
+  await until(
+    `${N} GitRepository reconciles`,
+    READY_TIMEOUT_MS,
+    async () => (await gitRepositorySuccesses(full.metricsUrl)) >= N,
+  );
   const fullReadyMs = performance.now() - tFull;
   const fullRssReady = rssBytes(full.proc.pid);
   await sleep(5000);
   const cpuE = processCpu(empty.proc.pid);
   const cpuF = processCpu(full.proc.pid);
   progress(`idle window ${s(IDLE_MS)}`);
-  const [peakE, peakF] = await Promise.all([sampleRss(empty.proc.pid, IDLE_MS), sampleRss(full.proc.pid, IDLE_MS)]);
+  const [peakE, peakF] = await Promise.all([
+    sampleRss(empty.proc.pid, IDLE_MS),
+    sampleRss(full.proc.pid, IDLE_MS),
+  ]);
   const idleE = cpuSince(cpuE, processCpu(empty.proc.pid));
   const idleF = cpuSince(cpuF, processCpu(full.proc.pid));
   const hwmE = peakRssBytes(empty.proc.pid);
   const hwmF = peakRssBytes(full.proc.pid);
   await Promise.all([empty.proc.stop(), full.proc.stop()]);
-  row(`\`kedge up -f DIR\` with ${N} objects: process start → ${N} reconciled (metrics)`, s(fullReadyMs), '', '');
-  row(`RSS right after start (/readyz)`, mib(fullRssAfterStart), `empty engine: ${mib(emptyRssAfterStart)}`, x(fullRssAfterStart, emptyRssAfterStart));
+  row(
+    `\`kedge up -f DIR\` with ${N} objects: process start → ${N} reconciled (metrics)`,
+    s(fullReadyMs),
+    '',
+    '',
+  );
+  row(
+    `RSS right after start (/readyz)`,
+    mib(fullRssAfterStart),
+    `empty engine: ${mib(emptyRssAfterStart)}`,
+    x(fullRssAfterStart, emptyRssAfterStart),
+  );
   row(`RSS once all ${N} Ready`, mib(fullRssReady), '', '');
-  row(`idle ${s(IDLE_MS)}, ${N} objects at 10m: CPU`, cpuText(idleF), `empty engine: ${cpuText(idleE)}`, idleE.total > 0 ? x(idleF.total, idleE.total) : 'n/a');
-  row(`idle ${s(IDLE_MS)}: peak RSS (sampled every 250 ms)`, mib(peakF), `empty engine: ${mib(peakE)}`, x(peakF, peakE));
+  row(
+    `idle ${s(IDLE_MS)}, ${N} objects at 10m: CPU`,
+    cpuText(idleF),
+    `empty engine: ${cpuText(idleE)}`,
+    idleE.total > 0 ? x(idleF.total, idleE.total) : 'n/a',
+  );
+  row(
+    `idle ${s(IDLE_MS)}: peak RSS (sampled every 250 ms)`,
+    mib(peakF),
+    `empty engine: ${mib(peakE)}`,
+    x(peakF, peakE),
+  );
   row(`peak RSS over the process's life (VmHWM)`, mib(hwmF), `empty engine: ${mib(hwmE)}`, x(hwmF, hwmE));
 
   const header = [
     `## Git sources benchmark, ${N} repositories — ${new Date().toISOString()}`,
     '',
     `Machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ` +
-      `node ${process.version}, ${execFileSync('git', ['--version'], { encoding: 'utf8' }).trim()}; load average at start ${load}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`,
+      `node ${process.version}, ${execFileSync('git', ['--version'], { encoding: 'utf8' }).trim()}; load average at start ${load}, at end ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}.`,
     `Engine concurrency ${CONCURRENCY} (default); baseline = \`git clone -q --depth 1 --branch main\`, same repositories, same run.`,
     '',
     '| Figure | Kedge | Baseline | Ratio (Kedge / baseline) |',
@@ -242,5 +318,8 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  for (const cleanup of cleanups) await Promise.resolve().then(cleanup).catch(() => undefined);
+  for (const cleanup of cleanups)
+    await Promise.resolve()
+      .then(cleanup)
+      .catch(() => undefined);
 }
