@@ -7,6 +7,7 @@ import { refOf } from '../../api/meta.ts';
 import { startEngine, type Engine } from '../../engine.ts';
 import { parseListenAddress } from '../../web/listen-address.ts';
 import { applyObjects } from './apply.ts';
+import { CliError } from '../cli-error.ts';
 import { prepareExampleRepository } from '../example-repository.ts';
 import { globalOptions, loggerFor } from '../global-options.ts';
 import { mark, style } from '../output/style.ts';
@@ -22,6 +23,7 @@ interface UpOptions {
   artifactRetention: string;
   concurrency: string;
   kubeconfig?: string;
+  leaveAppsRunning?: boolean;
 }
 
 /** `kedge up [-f FILE|DIR ...] [--once] [--timeout 2m]`: store the given objects and run the engine. */
@@ -38,6 +40,7 @@ export function registerUpCommand(program: Command): void {
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
     .option('--concurrency <n>', 'reconciles of one kind at once', '4')
     .option('--kubeconfig <file>', 'cluster Kustomizations apply Kubernetes kinds to (default: none, store only)')
+    .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
 }
 
@@ -53,9 +56,10 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     storageAddress: parseListenAddress(opts.storageAddr, '--storage-addr'),
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
-    artifactRetention: Number(opts.artifactRetention),
-    concurrency: Number(opts.concurrency),
+    artifactRetention: parseCount(opts.artifactRetention, '--artifact-retention', 0),
+    concurrency: parseCount(opts.concurrency, '--concurrency', 1),
     kubeconfig: opts.kubeconfig,
+    hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
     log,
   });
   const stopReporting = reportProgress(engine.store, say);
@@ -127,6 +131,13 @@ async function waitUntilSettled(engine: Engine, given: KObject[], timeoutMs: num
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;
+}
+
+/** A whole number flag of at least `min`. */
+function parseCount(text: string, flag: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new CliError(`${flag} must be a whole number of at least ${min}, not '${text}'`);
+  return value;
 }
 
 /** Resolves after the first SIGINT/SIGTERM has stopped the engine gracefully; a second signal exits at once. */
