@@ -97,10 +97,11 @@ export async function checkout(
         `update submodules of '${scrubUrl(url)}'`,
       );
     }
-    const commit = (await git(['rev-parse', 'HEAD'], `read HEAD in '${dir}'`)).stdout.trim();
-    const commitMessage = (
-      await git(['log', '-1', '--format=%B', 'HEAD'], `read HEAD in '${dir}'`)
-    ).stdout.trim();
+    // One process for both: the commit id on the first line, the message after it.
+    const head = (await git(['log', '-1', '--format=%H%n%B', 'HEAD'], `read HEAD in '${dir}'`)).stdout;
+    const newline = head.indexOf('\n');
+    const commit = head.slice(0, newline < 0 ? undefined : newline).trim();
+    const commitMessage = newline < 0 ? '' : head.slice(newline + 1).trim();
     return { revision: formatRevision(plan.label, commit), commit, ref: plan.ref, commitMessage };
   } finally {
     await environment.dispose();
