@@ -61,7 +61,13 @@ export const appSpecSchema = z
     env: z.array(envVar).optional(),
     envFrom: z.array(envFromSource).optional(),
     ports: z.array(z.strictObject({ name: portName })).optional(),
-    expose: z.strictObject({ port: z.number().int().min(1).max(65535) }).optional(),
+    expose: z
+      .strictObject({
+        port: z.number().int().min(1).max(65535),
+        /** `http` (default): forwarded per request, keep-alive clients never pinned to a replica; `tcp`: per connection. */
+        protocol: z.enum(['http', 'tcp'], { error: "must be 'http' or 'tcp'" }).optional(),
+      })
+      .optional(),
     readinessProbe: probe.optional(),
     livenessProbe: probe.optional(),
     strategy: z.strictObject({ maxSurge: intOrPercent.optional(), maxUnavailable: intOrPercent.optional() }).optional(),

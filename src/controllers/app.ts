@@ -155,6 +155,7 @@ export class AppReconciler implements Reconciler {
         maxSurge: resolveIntOrPercent(spec.strategy?.maxSurge, replicas, '25%', true),
         maxUnavailable: resolveIntOrPercent(spec.strategy?.maxUnavailable, replicas, '25%', false),
         exposePort: spec.expose?.port,
+        exposeProtocol: spec.expose?.protocol,
         progressDeadlineMs: (spec.progressDeadlineSeconds ?? 600) * 1000,
       };
     } catch (error) {

@@ -1,6 +1,6 @@
 import type { ObjectRef } from '../api/meta.ts';
 import { freeLoopbackPort } from '../devcluster/free-port.ts';
-import { ExposeProxy } from './expose-proxy.ts';
+import { listenExposeProxy, type ExposeProtocol, type ExposeProxy } from './expose-proxy.ts';
 import { ReleaseStore } from './release-store.ts';
 import { Replica, type ReplicaEvent, type RestartBackoff } from './replica.ts';
 import { ReplicaRegistry, type AppRecord, type ReplicaRecord } from './replica-registry.ts';
@@ -23,6 +23,8 @@ export interface DesiredApp {
   maxSurge: number;
   maxUnavailable: number;
   exposePort?: number;
+  /** How the expose port forwards. Default `http`. */
+  exposeProtocol?: ExposeProtocol;
   progressDeadlineMs: number;
 }
 
@@ -130,7 +132,7 @@ export class HostRuntime {
     for (const r of app.replicas) if (r.templateHash === hash) r.attachTemplate(desired.template);
     // Adopted replicas of a template nobody can restart any more go away as soon as they exit.
     app.replicas = app.replicas.filter((r) => r.state !== 'Terminated');
-    await this.reconcileProxy(app, desired.exposePort);
+    await this.reconcileProxy(app, desired.exposePort, desired.exposeProtocol ?? 'http');
 
     const step = planRollout({
       desired: desired.replicas,
@@ -234,12 +236,12 @@ export class HostRuntime {
     };
   }
 
-  private async reconcileProxy(app: AppState, port: number | undefined): Promise<void> {
-    if (app.proxy && app.proxy.port !== port) {
+  private async reconcileProxy(app: AppState, port: number | undefined, protocol: ExposeProtocol): Promise<void> {
+    if (app.proxy && (app.proxy.port !== port || app.proxy.protocol !== protocol)) {
       await app.proxy.close();
       app.proxy = undefined;
     }
-    if (port !== undefined && !app.proxy) app.proxy = await ExposeProxy.listen(port, `App '${key(app.ref)}'`);
+    if (port !== undefined && !app.proxy) app.proxy = await listenExposeProxy(port, { protocol, owner: `App '${key(app.ref)}'` });
   }
 
   private refreshProxy(app: AppState): void {
