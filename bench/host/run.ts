@@ -11,10 +11,11 @@
  * Needs `wrk` on PATH (Debian package `wrk`). Loopback only; everything it starts is stopped at the end.
  * Usage: node --import tsx bench/host/run.ts [--replicas 4] [--ready-delay 500] [--connections 16]
  *        [--threads 1] [--grace 5] [--modes keepalive,close] [--app-shutdown immediate|graceful]
+ *        [--protocol http|tcp]  (the expose proxy's mode, `expose.protocol`; default http)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { App } from '../../src/api/app.ts';
 import type { Engine } from '../../src/engine.ts';
@@ -41,6 +42,7 @@ const THREADS = Number(arg('--threads', '1'));
 const GRACE_S = Number(arg('--grace', '5'));
 const MODES = arg('--modes', 'keepalive,close').split(',') as Mode[];
 const APP_SHUTDOWN = arg('--app-shutdown', 'immediate') as 'immediate' | 'graceful';
+const PROTOCOL = arg('--protocol', 'http') as 'http' | 'tcp';
 const PROBE_PERIOD_S = 1; // the smallest periodSeconds the App schema accepts
 const NAME = 'web';
 type Mode = 'keepalive' | 'close';
@@ -137,7 +139,7 @@ async function rollOut(engine: Engine, dataDir: string, version: string, expose:
   await engine.store.apply(
     appObject(NAME, source, {
       replicas: REPLICAS,
-      expose: { port: expose },
+      expose: { port: expose, protocol: PROTOCOL },
       env: [{ name: 'READY_DELAY_MS', value: String(READY_DELAY_MS) }],
       readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: PROBE_PERIOD_S, failureThreshold: 1 },
       terminationGracePeriodSeconds: GRACE_S,
@@ -165,6 +167,7 @@ async function main(): Promise<void> {
     // wrk --version exits 1 after printing its version; only a missing binary is a problem.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk not found on PATH: apt-get install wrk', { cause: error });
   }
+  const loadAtStart = loadavg()[0]!;
   const root = mkdtempSync(join(tmpdir(), 'kedge-bench-host-'));
   const script = join(root, 'done.lua');
   writeFileSync(script, WRK_DONE);
@@ -214,8 +217,8 @@ async function main(): Promise<void> {
     console.log(`## Run ${new Date().toISOString()}`);
     console.log('');
     console.log(
-      `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${REPLICAS} replicas, maxSurge 1, maxUnavailable 0, ` +
-        `readiness after ${READY_DELAY_MS} ms, probe period ${PROBE_PERIOD_S} s, grace ${GRACE_S} s, app shutdown ${APP_SHUTDOWN}; wrk -t${THREADS} -c${CONNECTIONS}; window ${window} s.`,
+      `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, load average ${loadAtStart.toFixed(1)} at start; ${REPLICAS} replicas, maxSurge 1, maxUnavailable 0, ` +
+        `readiness after ${READY_DELAY_MS} ms, probe period ${PROBE_PERIOD_S} s, grace ${GRACE_S} s, app shutdown ${APP_SHUTDOWN}, expose protocol ${PROTOCOL}; wrk -t${THREADS} -c${CONNECTIONS}; window ${window} s.`,
     );
     console.log(
       `Initial deploy ${(first.ms / 1000).toFixed(2)} s; unloaded rollout ${(warm.ms / 1000).toFixed(2)} s. ` +
