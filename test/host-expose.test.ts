@@ -4,7 +4,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { appSpecSchema } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
 import { eventually } from './harness/eventually.ts';
-import { alive, appObject, cleanupDataDir, freePort, getApp, newDataDir, packApp, pidsOf, readyApp, startTestEngine } from './fixtures/host/app-harness.ts';
+import {
+  alive,
+  appObject,
+  cleanupDataDir,
+  freePort,
+  getApp,
+  newDataDir,
+  packApp,
+  pidsOf,
+  readyApp,
+  startTestEngine,
+} from './fixtures/host/app-harness.ts';
 
 let engine: Engine | undefined;
 let dataDir: string;
@@ -87,30 +98,57 @@ function keepAliveHammer(port: number, workers = 8, limit = 20_000) {
 async function deploy(name: string, version: string, spec: Parameters<typeof appObject>[2]) {
   const source = await packApp(dataDir, name, { 'server.js': echoServer(version) });
   await engine!.store.apply(appObject(name, source, spec));
-  return eventually(() => readyApp(engine!.store, name, source.revision, spec.replicas ?? 1), { what: `${name} ${version} ready` });
+  return eventually(() => readyApp(engine!.store, name, source.revision, spec.replicas ?? 1), {
+    what: `${name} ${version} ready`,
+  });
 }
 
 describe('host runtime: the http expose proxy', () => {
-  it('rolls out under keep-alive load with no failed request, without waiting for the grace period', { timeout: 30_000 }, async () => {
+  it(
+    'rolls out under keep-alive load with no failed request, without waiting for the grace period',
+    { timeout: 30_000 },
+    async () => {
+      dataDir = await newDataDir();
+      engine = await startTestEngine(dataDir);
+      const expose = await freePort();
+      // A 60 s grace: a drain that waited for keep-alive connections to close would outlast this test's 30 s.
+      const spec = { replicas: 2, expose: { port: expose }, terminationGracePeriodSeconds: 60 };
+      const before = await deploy('web', 'v1', spec);
+
+      const load = keepAliveHammer(expose);
+      await eventually(() => (load.seen.get('v1') ?? 0) > 50, { what: 'keep-alive load served by v1' });
+      const after = await deploy('web', 'v2', spec);
+      await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'v1 replicas stopped' });
+      const v2Before = load.seen.get('v2') ?? 0;
+      await eventually(() => (load.seen.get('v2') ?? 0) > v2Before + 50, {
+        what: 'keep-alive load served by v2',
+      });
+      await load.stop();
+
+      expect(load.failures).toEqual([]);
+      expect(load.seen.get('v1')).toBeGreaterThan(0);
+      expect(pidsOf(after).some((pid) => pidsOf(before).includes(pid))).toBe(false);
+      expect((await getApp(engine.store, 'web')).status?.replicaStatuses?.map((r) => r.state)).toEqual([
+        'Running',
+        'Running',
+      ]);
+    },
+  );
+
+  it('keeps keep-alive clients served when a replica is killed, by retrying on the other one', async () => {
     dataDir = await newDataDir();
     engine = await startTestEngine(dataDir);
     const expose = await freePort();
-    // A 60 s grace: a drain that waited for keep-alive connections to close would outlast this test's 30 s.
-    const spec = { replicas: 2, expose: { port: expose }, terminationGracePeriodSeconds: 60 };
-    const before = await deploy('web', 'v1', spec);
+    const running = await deploy('crashy', 'v1', { replicas: 2, expose: { port: expose } });
 
     const load = keepAliveHammer(expose);
-    await eventually(() => (load.seen.get('v1') ?? 0) > 50, { what: 'keep-alive load served by v1' });
-    const after = await deploy('web', 'v2', spec);
-    await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'v1 replicas stopped' });
-    const v2Before = load.seen.get('v2') ?? 0;
-    await eventually(() => (load.seen.get('v2') ?? 0) > v2Before + 50, { what: 'keep-alive load served by v2' });
+    await eventually(() => (load.seen.get('v1') ?? 0) > 50, { what: 'keep-alive load served' });
+    process.kill(pidsOf(running)[0]!, 'SIGKILL');
+    const served = load.seen.get('v1') ?? 0;
+    await eventually(() => (load.seen.get('v1') ?? 0) > served + 200, { what: 'load served after the kill' });
     await load.stop();
 
     expect(load.failures).toEqual([]);
-    expect(load.seen.get('v1')).toBeGreaterThan(0);
-    expect(pidsOf(after).some((pid) => pidsOf(before).includes(pid))).toBe(false);
-    expect((await getApp(engine.store, 'web')).status?.replicaStatuses?.map((r) => r.state)).toEqual(['Running', 'Running']);
   });
 
   it('streams a request body to the app and its answer back while the upload is still going, intact', async () => {
@@ -135,7 +173,8 @@ describe('host runtime: the http expose proxy', () => {
     upload.write(chunks[0]);
     // The echo of the first chunk comes back before the rest is sent: neither direction is buffered whole.
     await eventually(() => received.length > 0, { what: 'first chunk echoed back' });
-    for (const chunk of chunks.slice(1)) if (!upload.write(chunk)) await new Promise((r) => upload.once('drain', r));
+    for (const chunk of chunks.slice(1))
+      if (!upload.write(chunk)) await new Promise((r) => upload.once('drain', r));
     upload.end();
     await answered;
 
@@ -152,17 +191,31 @@ describe('host runtime: the http expose proxy', () => {
     await deploy('hdr', 'v1', { expose: { port: expose } });
 
     const answer = await new Promise<Answer>((resolve, reject) => {
-      const headers = { connection: 'keep-alive, x-hop', 'x-hop': 'secret-to-this-hop', 'proxy-authorization': 'Basic eA==', te: 'trailers', 'x-app': 'kept' };
-      const req = request({ host: '127.0.0.1', port: expose, path: '/headers', headers, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+      const headers = {
+        connection: 'keep-alive, x-hop',
+        'x-hop': 'secret-to-this-hop',
+        'proxy-authorization': 'Basic eA==',
+        te: 'trailers',
+        'x-app': 'kept',
+      };
+      const req = request(
+        { host: '127.0.0.1', port: expose, path: '/headers', headers, agent: false },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
     const seen = JSON.parse(answer.body) as Record<string, string>;
-    expect(seen).toMatchObject({ 'x-app': 'kept', 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': `127.0.0.1:${expose}` });
+    expect(seen).toMatchObject({
+      'x-app': 'kept',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': `127.0.0.1:${expose}`,
+    });
     expect(Object.keys(seen)).not.toEqual(expect.arrayContaining(['x-hop']));
     expect(Object.keys(seen)).not.toEqual(expect.arrayContaining(['proxy-authorization']));
     expect(Object.keys(seen)).not.toEqual(expect.arrayContaining(['te']));
@@ -196,9 +249,17 @@ describe('App spec: expose.protocol', () => {
     ['defaults to nothing (http)', { port: 8080 }, undefined],
     ['takes http', { port: 8080, protocol: 'http' }, undefined],
     ['takes tcp', { port: 8080, protocol: 'tcp' }, undefined],
-    ['rejects udp, naming the field', { port: 8080, protocol: 'udp' }, "expose.protocol: must be 'http' or 'tcp'"],
+    [
+      'rejects udp, naming the field',
+      { port: 8080, protocol: 'udp' },
+      "expose.protocol: must be 'http' or 'tcp'",
+    ],
   ])('%s', (_name, expose, problem) => {
-    const result = appSpecSchema.safeParse({ command: ['node', 'server.js'], ports: [{ name: 'http' }], expose });
+    const result = appSpecSchema.safeParse({
+      command: ['node', 'server.js'],
+      ports: [{ name: 'http' }],
+      expose,
+    });
     const problems = result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(problems?.[0]).toBe(problem);
   });

@@ -101,8 +101,24 @@ interface WrkResult {
 const running = new Set<ChildProcess>();
 
 /** Starts wrk on 127.0.0.1:`port`; `finish()` stops it early with SIGINT (wrk then reports what it did). */
-function startWrk(port: number, mode: Mode, seconds: number, script: string): { finish: () => Promise<WrkResult> } {
-  const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--timeout', '15s', '-s', script];
+function startWrk(
+  port: number,
+  mode: Mode,
+  seconds: number,
+  script: string,
+): { finish: () => Promise<WrkResult> } {
+  const args = [
+    '-t',
+    String(THREADS),
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    `${seconds}s`,
+    '--timeout',
+    '15s',
+    '-s',
+    script,
+  ];
   if (mode === 'close') args.push('-H', 'Connection: close');
   const child = spawn('wrk', [...args, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -132,7 +148,12 @@ async function timedWrk(port: number, mode: Mode, seconds: number, script: strin
 }
 
 /** Applies `version` and waits (polling the store every 25 ms) until it is rolled out; returns ms taken. */
-async function rollOut(engine: Engine, dataDir: string, version: string, expose: number): Promise<{ ms: number; app: App }> {
+async function rollOut(
+  engine: Engine,
+  dataDir: string,
+  version: string,
+  expose: number,
+): Promise<{ ms: number; app: App }> {
   const source = await packApp(dataDir, NAME, { 'server.js': appScript(version) });
   const before = await getApp(engine.store, NAME).catch(() => undefined);
   const t0 = performance.now();
@@ -141,7 +162,11 @@ async function rollOut(engine: Engine, dataDir: string, version: string, expose:
       replicas: REPLICAS,
       expose: { port: expose, protocol: PROTOCOL },
       env: [{ name: 'READY_DELAY_MS', value: String(READY_DELAY_MS) }],
-      readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: PROBE_PERIOD_S, failureThreshold: 1 },
+      readinessProbe: {
+        httpGet: { path: '/healthz', port: 'http' },
+        periodSeconds: PROBE_PERIOD_S,
+        failureThreshold: 1,
+      },
       terminationGracePeriodSeconds: GRACE_S,
       progressDeadlineSeconds: 300,
     }),
@@ -150,7 +175,8 @@ async function rollOut(engine: Engine, dataDir: string, version: string, expose:
   for (;;) {
     const app = await readyApp(engine.store, NAME, source.revision, REPLICAS);
     if (app && oldPids.every((pid) => !alive(pid))) return { ms: performance.now() - t0, app };
-    if (performance.now() - t0 > 300_000) throw new Error(`App '${NAME}' did not roll out ${version} within 300 s`);
+    if (performance.now() - t0 > 300_000)
+      throw new Error(`App '${NAME}' did not roll out ${version} within 300 s`);
     await sleep(25);
   }
 }
@@ -165,7 +191,8 @@ async function main(): Promise<void> {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
   } catch (error) {
     // wrk --version exits 1 after printing its version; only a missing binary is a problem.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('wrk not found on PATH: apt-get install wrk', { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error('wrk not found on PATH: apt-get install wrk', { cause: error });
   }
   const loadAtStart = loadavg()[0]!;
   const root = mkdtempSync(join(tmpdir(), 'kedge-bench-host-'));
@@ -175,7 +202,9 @@ async function main(): Promise<void> {
   let engine: Engine | undefined;
   const onSignal = () => {
     for (const child of running) child.kill('SIGKILL');
-    void (engine?.stop() ?? Promise.resolve()).finally(() => cleanupDataDir(dataDir).finally(() => process.exit(130)));
+    void (engine?.stop() ?? Promise.resolve()).finally(() =>
+      cleanupDataDir(dataDir).finally(() => process.exit(130)),
+    );
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -183,7 +212,9 @@ async function main(): Promise<void> {
     engine = await startTestEngine(dataDir);
     const expose = await freePort();
     let version = 1;
-    say(`deploying v1: ${REPLICAS} replicas, readiness after ${READY_DELAY_MS} ms, probe every ${PROBE_PERIOD_S} s`);
+    say(
+      `deploying v1: ${REPLICAS} replicas, readiness after ${READY_DELAY_MS} ms, probe every ${PROBE_PERIOD_S} s`,
+    );
     const first = await rollOut(engine, dataDir, `v${version}`, expose);
     say(`v1 ready in ${first.ms.toFixed(0)} ms (initial deploy)`);
     const warm = await rollOut(engine, dataDir, `v${++version}`, expose);

@@ -13,7 +13,8 @@ export class ExposePortError extends Error {
 export async function listenOnExposePort(server: Server, port: number, owner: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'EADDRINUSE' ? 'the port is in use by another process or App' : error.message;
+      const why =
+        error.code === 'EADDRINUSE' ? 'the port is in use by another process or App' : error.message;
       reject(new ExposePortError(`cannot expose ${owner} on 127.0.0.1:${port}: ${why}`, { cause: error }));
     });
     server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {

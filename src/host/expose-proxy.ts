@@ -26,6 +26,9 @@ export interface ExposeProxy {
 }
 
 /** Listens on 127.0.0.1:`port` in `protocol` mode; rejects with {@link ExposePortError} when the port is taken. */
-export function listenExposeProxy(port: number, { protocol = 'http', owner = 'App' }: { protocol?: ExposeProtocol; owner?: string } = {}): Promise<ExposeProxy> {
+export function listenExposeProxy(
+  port: number,
+  { protocol = 'http', owner = 'App' }: { protocol?: ExposeProtocol; owner?: string } = {},
+): Promise<ExposeProxy> {
   return protocol === 'tcp' ? TcpExposeProxy.listen(port, owner) : HttpExposeProxy.listen(port, owner);
 }

@@ -39,7 +39,8 @@ export function requestHeadersFor(req: IncomingMessage): OutgoingHttpHeaders {
   headers['x-forwarded-proto'] = joined(req.headers['x-forwarded-proto']) || 'http';
   const host = joined(req.headers['x-forwarded-host']) || req.headers.host;
   if (host) headers['x-forwarded-host'] = host;
-  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined)
+    headers['transfer-encoding'] = 'chunked';
   return headers;
 }
 

@@ -1,4 +1,11 @@
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectLoopback } from './connect-loopback.ts';
@@ -14,11 +21,12 @@ type Outcome = 'done' | 'retry';
  * The `http` expose proxy: an HTTP/1.1 server that forwards each request to a ready backend, round-robin,
  * over a keep-alive agent per backend. Client connections stay with the proxy, so a backend leaving the set
  * gets no further request even from a keep-alive client. Guarantees: bodies stream both ways with
- * backpressure; hop-by-hop fields are not forwarded, `X-Forwarded-For/Proto/Host` are added; a request whose
- * backend refused the connection, or reset a reused one before answering, goes to the next backend (when its
- * body can still be replayed, see {@link RequestBody}); with no backend, a request waits up to 10 s, then
- * gets 503. Upgrade requests (WebSocket) are tunnelled to one backend. {@link drain} resolves once no request
- * (or tunnel) is in flight on the backend, then closes its idle connections.
+ * backpressure; hop-by-hop fields are not forwarded, `X-Forwarded-For/Proto/Host` are added; a request goes
+ * to the next backend when its backend refused the connection, or reset a reused one before answering (for
+ * an idempotent method: failed in any way before answering), as long as its body can still be replayed (see
+ * {@link RequestBody}); with no backend, a request waits up to 10 s, then gets 503. Upgrade requests
+ * (WebSocket) are tunnelled to one backend. {@link drain} resolves once no request (or tunnel) is in flight
+ * on the backend, then closes its idle connections.
  */
 export class HttpExposeProxy implements ExposeProxy {
   readonly protocol = 'http';
@@ -39,7 +47,10 @@ export class HttpExposeProxy implements ExposeProxy {
     await listenOnExposePort(server, port, owner);
     const proxy = new HttpExposeProxy(server, port, owner);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void proxy.forward(req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void proxy.tunnel(req, socket, head));
+    server.on(
+      'upgrade',
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => void proxy.tunnel(req, socket, head),
+    );
     return proxy;
   }
 
@@ -86,7 +97,13 @@ export class HttpExposeProxy implements ExposeProxy {
   }
 
   /** One try on `port`: 'retry' when it failed before a response and the request may go elsewhere. */
-  private attempt(port: number, req: IncomingMessage, res: ServerResponse, headers: ReturnType<typeof requestHeadersFor>, body: RequestBody): Promise<Outcome> {
+  private attempt(
+    port: number,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: ReturnType<typeof requestHeadersFor>,
+    body: RequestBody,
+  ): Promise<Outcome> {
     return new Promise((resolve) => {
       let released = false;
       const release = () => {
@@ -96,7 +113,14 @@ export class HttpExposeProxy implements ExposeProxy {
       };
       let connected = false;
       let responded = false;
-      const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent(port) });
+      const upstream = request({
+        host: '127.0.0.1',
+        port,
+        method: req.method,
+        path: req.url,
+        headers,
+        agent: this.agent(port),
+      });
       upstream.on('socket', (socket: Socket) => {
         const start = () => {
           connected = true;
@@ -120,11 +144,15 @@ export class HttpExposeProxy implements ExposeProxy {
         body.detach(upstream);
         release();
         if (responded) return;
-        if ((!connected || upstream.reusedSocket) && body.replayable && !res.destroyed) {
+        // Not sent, or sent on a kept-alive connection the backend had closed, or safe to send again anyway.
+        if ((!connected || upstream.reusedSocket || body.idempotent) && body.replayable && !res.destroyed) {
           resolve('retry');
           return;
         }
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end(`replica of ${this.owner} failed to answer\n`);
+        if (!res.headersSent)
+          res
+            .writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
+            .end(`replica of ${this.owner} failed to answer\n`);
         else res.destroy();
         resolve('done');
       });
@@ -181,7 +209,8 @@ export class HttpExposeProxy implements ExposeProxy {
 function requestHead(req: IncomingMessage): string {
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() !== 'x-forwarded-for') lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    if (req.rawHeaders[i]!.toLowerCase() !== 'x-forwarded-for')
+      lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
   }
   const before = req.headers['x-forwarded-for'];
   const client = req.socket.remoteAddress ?? '127.0.0.1';

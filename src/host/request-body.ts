@@ -29,6 +29,11 @@ export class RequestBody {
     });
   }
 
+  /** The method is idempotent: sending the request again is safe even if a backend saw it. */
+  get idempotent(): boolean {
+    return IDEMPOTENT.has(this.req.method ?? '');
+  }
+
   get replayable(): boolean {
     return this.sent === 0 || this.kept !== undefined;
   }
