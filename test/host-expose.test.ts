@@ -28,7 +28,8 @@ afterEach(async () => {
 
 /**
  * The app behind the expose port: `<version> <pid>` on `/`, the request fields it received as JSON on
- * `/headers`, and on `/echo` the request body streamed back as it arrives. Closes at once on SIGTERM.
+ * `/headers`, and on `/echo` the request body streamed back as it arrives; an upgrade to `echo` echoes
+ * bytes. Closes at once on SIGTERM.
  */
 function echoServer(version: string): string {
   return `const http = require('node:http');
@@ -37,6 +38,10 @@ const server = http.createServer((req, res) => {
   if (req.url === '/headers') { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(req.headers)); return; }
   if (req.url === '/echo') { res.writeHead(200, { 'x-echo': 'yes' }); res.flushHeaders(); req.pipe(res); return; }
   res.end(${JSON.stringify(version)} + ' ' + process.pid);
+});
+server.on('upgrade', (req, socket) => {
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo\\r\\nConnection: Upgrade\\r\\n\\r\\n');
+  socket.pipe(socket);
 });
 server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeIdleConnections(); });
@@ -219,6 +224,29 @@ describe('host runtime: the http expose proxy', () => {
     expect(Object.keys(seen)).not.toEqual(expect.arrayContaining(['x-hop']));
     expect(Object.keys(seen)).not.toEqual(expect.arrayContaining(['proxy-authorization']));
     expect(Object.keys(seen)).not.toEqual(expect.arrayContaining(['te']));
+  });
+
+  it('tunnels an upgrade request (as WebSocket does) to one replica', async () => {
+    dataDir = await newDataDir();
+    engine = await startTestEngine(dataDir);
+    const expose = await freePort();
+    await deploy('ws', 'v1', { replicas: 2, expose: { port: expose } });
+
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const headers = { connection: 'Upgrade', upgrade: 'echo' };
+      const req = request({ host: '127.0.0.1', port: expose, path: '/socket', headers, agent: false });
+      req.on('upgrade', (res, socket) => {
+        if (res.statusCode !== 101) reject(new Error(`status ${res.statusCode}`));
+        socket.once('data', (chunk: Buffer) => {
+          resolve(chunk.toString());
+          socket.destroy();
+        });
+        socket.write('ping through the tunnel');
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(echoed).toBe('ping through the tunnel');
   });
 
   it('answers 503 after waiting when no replica is ready', async () => {
