@@ -1,3 +1,4 @@
+import type { AppReplicaStatus } from '../api/app.ts';
 import type { ObjectRef } from '../api/meta.ts';
 import { freeLoopbackPort } from '../devcluster/free-port.ts';
 import { listenExposeProxy, type ExposeProtocol, type ExposeProxy } from './expose-proxy.ts';
@@ -28,18 +29,8 @@ export interface DesiredApp {
   progressDeadlineMs: number;
 }
 
-/** One replica as status shows it. */
-export interface ReplicaView {
-  index: number;
-  pid?: number;
-  ports: Record<string, number>;
-  state: string;
-  ready: boolean;
-  restarts: number;
-  revision: string;
-  templateHash: string;
-  lastExit?: string;
-}
+/** One replica as status shows it: exactly the App status entry. */
+export type ReplicaView = AppReplicaStatus;
 
 /** What an App's processes look like after one converge step. */
 export interface AppObservation {
