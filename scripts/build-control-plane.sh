@@ -39,6 +39,10 @@ out="${XDG_CACHE_HOME:-$HOME/.cache}/kedge/control-plane/$K8S_VERSION"
 if runnable "$out"; then step "reusing cached binaries in $out"; echo "$out"; exit 0; fi
 command -v go >/dev/null || { echo "go is required to build the control plane (none on PATH)" >&2; exit 1; }
 mkdir -p "$out"
+# One build at a time per cache dir: parallel test runs (other checkouts, CI) wait for it and reuse its output.
+exec 9>"$out/.build.lock"
+if ! flock -n 9; then step "another build of $out is running; waiting for it"; flock 9; fi
+if runnable "$out"; then step "reusing binaries built meanwhile in $out"; echo "$out"; exit 0; fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/kedge-cp-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
