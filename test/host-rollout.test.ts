@@ -121,7 +121,9 @@ describe('host runtime: rolling updates', () => {
       const ready = app.status?.conditions?.find((c) => c.type === 'Ready');
       return ready?.status === 'False' && ready.reason === 'SetupFailed' && ready;
     });
-    expect(failed.message).toMatch(/setup of revision 'main@sha1:[0-9a-f]+' \(log logs\/default\/built\/setup-[0-9a-f-]+\.log\) exited with code 7/);
+    expect(failed.message).toMatch(
+      /^setup of revision 'main@sha1:[0-9a-f]+' \(log logs\/default\/built\/setup-[0-9a-f-]+\.log\) exited with code 7; its output ends with: npm ERR! registry unreachable$/,
+    );
     expect(await httpGet(expose)).toMatch(/^v1 /);
     expect(pidsOf(first).every(alive)).toBe(true);
   });

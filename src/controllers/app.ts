@@ -1,10 +1,11 @@
 import { AppKind, SourceArtifactAnnotation, SourceRevisionAnnotation, type App, type AppSpec } from '../api/app.ts';
-import { Conditions, Reasons } from '../api/conditions.ts';
+import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditions.ts';
 import { secretValues } from '../api/core.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { ExposePortError } from '../host/expose-proxy.ts';
-import type { AppObservation, DesiredApp, HostRuntime } from '../host/host-runtime.ts';
+import type { AppObservation, DesiredApp, HostRuntime, ReplicaSnapshot } from '../host/host-runtime.ts';
 import { planMemoryLimit } from '../host/memory-limit.ts';
+import type { PreparationProgress } from '../host/release-preparation.ts';
 import { ReleaseError } from '../host/release-store.ts';
 import type { ReplicaTemplate } from '../host/replica-template.ts';
 import { resolveIntOrPercent } from '../host/rollout-plan.ts';
@@ -43,11 +44,17 @@ class Run extends ReconcileRun<App> {
   }
 }
 
+/** While a release is being prepared, status is refreshed at least this often (the elapsed time in its message). */
+const PREPARATION_STATUS_PERIOD_MS = 10_000;
+
 /**
- * Reconciles `kedge.dev/v1alpha1` App on the host runtime: prepares the release of the source revision the
- * App came from (annotations `kedge.dev/source-artifact` and `kedge.dev/source-revision`), resolves its
- * environment, and takes one rolling-update step; process events requeue it at once. Status is shaped like
- * a Deployment's (replicas, readyReplicas, updatedReplicas, availableReplicas, Available, Progressing).
+ * Reconciles `kedge.dev/v1alpha1` App on the host runtime: resolves its environment, has the runtime prepare
+ * the release of the source revision the App came from (annotations `kedge.dev/source-artifact` and
+ * `kedge.dev/source-revision`) in the background, and once it is ready takes one rolling-update step. No
+ * reconcile waits for a setup or for replicas: it reports where they stand and requeues, and the end of a
+ * setup and every process event requeue it at once. Status is shaped like a Deployment's (replicas,
+ * readyReplicas, updatedReplicas, availableReplicas, Available, Progressing) and always shows the replicas
+ * as they are now, also while a setup runs.
  */
 export class AppReconciler implements Reconciler {
   readonly kind = AppKind;
@@ -110,7 +117,10 @@ export class AppReconciler implements Reconciler {
     await run.patch();
   }
 
-  /** Extract the revision the App came from (once), run its setup, and build the replica template. */
+  /**
+   * The desired state once the release of the App's revision is ready; until then reports the preparation
+   * (running setup, failed, out of time) with the replicas as they are, and throws to requeue or stall.
+   */
   private async reconcileRelease(run: Run): Promise<DesiredApp> {
     const spec = run.object.spec!;
     const annotations = run.object.metadata.annotations ?? {};
@@ -123,9 +133,12 @@ export class AppReconciler implements Reconciler {
       );
     }
     const env = await this.resolveEnv(run);
+    const replicas = spec.replicas ?? 1;
+    const maxUnavailable = resolveIntOrPercent(spec.strategy?.maxUnavailable, replicas, '25%', false);
+    const progressDeadlineMs = (spec.progressDeadlineSeconds ?? 600) * 1000;
     const releases = this.deps.runtime.releases;
     try {
-      const release = await releases.prepare({
+      const progress = await this.deps.runtime.prepareRelease(run.ref, {
         namespace: run.ref.namespace,
         name: run.ref.name,
         artifact,
@@ -133,8 +146,11 @@ export class AppReconciler implements Reconciler {
         workingDir: spec.workingDir,
         setup: spec.setup,
         env,
-        signal: run.context.signal,
+        deadlineMs: progressDeadlineMs,
+        token: `${run.object.metadata.generation ?? 0}/${annotations[ReconcileRequestAnnotation] ?? ''}`,
       });
+      if (progress.phase !== 'Ready') this.reportPreparation(run, progress, { replicas, maxUnavailable, progressDeadlineMs });
+      const release = progress.release;
       const memory = planMemoryLimit(spec.command, spec.resources?.limits?.memory, env.PATH);
       run.status.memoryLimit = memory.description;
       const template: ReplicaTemplate = {
@@ -148,15 +164,14 @@ export class AppReconciler implements Reconciler {
         livenessProbe: spec.livenessProbe,
         terminationGraceMs: (spec.terminationGracePeriodSeconds ?? 30) * 1000,
       };
-      const replicas = spec.replicas ?? 1;
       return {
         template,
         replicas,
         maxSurge: resolveIntOrPercent(spec.strategy?.maxSurge, replicas, '25%', true),
-        maxUnavailable: resolveIntOrPercent(spec.strategy?.maxUnavailable, replicas, '25%', false),
+        maxUnavailable,
         exposePort: spec.expose?.port,
         exposeProtocol: spec.expose?.protocol,
-        progressDeadlineMs: (spec.progressDeadlineSeconds ?? 600) * 1000,
+        progressDeadlineMs,
       };
     } catch (error) {
       if (!(error instanceof ReleaseError)) throw error;
@@ -165,16 +180,58 @@ export class AppReconciler implements Reconciler {
     }
   }
 
-  /** Record what the processes look like; a rollout in progress waits, one past its deadline stalls. */
-  private async reconcileReplicas(run: Run, desired: DesiredApp, seen: AppObservation): Promise<void> {
+  /**
+   * Status while the release is not ready: the replicas as they are now (the previous revision's keep serving)
+   * and Progressing saying what the preparation does; then throws: wait (running), stall (out of time, or
+   * failed past the deadline) or retry with backoff (failed).
+   */
+  private reportPreparation(
+    run: Run,
+    progress: Exclude<PreparationProgress, { phase: 'Ready' }>,
+    desired: { replicas: number; maxUnavailable: number; progressDeadlineMs: number },
+  ): never {
+    const seen = this.deps.runtime.snapshot(run.ref);
+    this.recordReplicas(run, seen, desired);
+    run.status.updateRevision = progress.revision;
+    const { conditions } = run;
+    const revision = progress.revision;
+    const deadline = `${desired.progressDeadlineMs / 1000}s`;
+    const serving = seen.total > 0 ? '; the previous replicas keep serving' : '';
+    if (progress.phase === 'Running') {
+      const seconds = Math.floor(progress.elapsedMs / 1000);
+      const attempt = progress.attempt > 1 ? `, attempt ${progress.attempt}` : '';
+      const doing =
+        progress.step === 'setup'
+          ? `running setup for revision '${revision}' (pid ${progress.pid ?? '?'}, ${seconds}s${attempt})`
+          : `extracting revision '${revision}' (${seconds}s${attempt})`;
+      const message = `${doing}${seen.crashLooping > 0 ? `, ${seen.crashLooping} replicas in CrashLoopBackOff` : ''}`;
+      conditions.mark(Conditions.Progressing, 'True', Reasons.ReplicaSetUpdated, message);
+      // The end of the setup requeues at once; this only refreshes the elapsed time and notices the deadline.
+      throw new WaitingError(Reasons.Progressing, message, Math.min(PREPARATION_STATUS_PERIOD_MS, Math.max(500, progress.remainingMs + 50)));
+    }
+    if (progress.phase === 'DeadlineExceeded') {
+      const what = progress.step === 'setup' ? 'setup' : 'extraction';
+      const message = `${what} of revision '${revision}' did not finish within the progress deadline of ${deadline} and was stopped${serving}`;
+      conditions.mark(Conditions.Progressing, 'False', Reasons.ProgressDeadlineExceeded, message);
+      throw new StallingError(Reasons.ProgressDeadlineExceeded, message);
+    }
+    const { error } = progress;
+    if (progress.retryInMs === undefined) {
+      const message = `${error.message}; not retried past the progress deadline of ${deadline}: change the App or run 'kedge reconcile app ${run.ref.name}'${serving}`;
+      conditions.mark(Conditions.Progressing, 'False', error.reason, message);
+      throw new StallingError(error.reason, message, { cause: error });
+    }
+    conditions.mark(Conditions.Progressing, 'False', error.reason, error.message);
+    throw new ReconcileError(error.reason, error.message, { cause: error });
+  }
+
+  /** Replica counts and Available, from the replicas ready now against the desired number. */
+  private recordReplicas(run: Run, seen: ReplicaSnapshot, desired: { replicas: number; maxUnavailable: number }): void {
     const { status, conditions } = run;
-    const revision = desired.template.revision;
     status.replicas = seen.total;
     status.readyReplicas = seen.ready;
-    status.updatedReplicas = seen.updated;
     status.availableReplicas = seen.ready;
     status.unavailableReplicas = Math.max(0, desired.replicas - seen.ready);
-    status.updateRevision = revision;
     status.exposedAddress = seen.exposedAddress;
     status.replicaStatuses = seen.replicas;
     const minimum = Math.max(0, desired.replicas - desired.maxUnavailable);
@@ -183,6 +240,15 @@ export class AppReconciler implements Reconciler {
     } else {
       conditions.mark(Conditions.Available, 'False', Reasons.MinimumReplicasUnavailable, `${seen.ready}/${desired.replicas} replicas ready, ${minimum} needed`);
     }
+  }
+
+  /** Record what the processes look like; a rollout in progress waits, one past its deadline stalls. */
+  private async reconcileReplicas(run: Run, desired: DesiredApp, seen: AppObservation): Promise<void> {
+    const { status, conditions } = run;
+    const revision = desired.template.revision;
+    this.recordReplicas(run, seen, desired);
+    status.updatedReplicas = seen.updated;
+    status.updateRevision = revision;
     if (seen.actions.length > 0) {
       await this.deps.events.record(run.object, 'Normal', 'ScalingReplicaSet', seen.actions.join('; '), {
         controller: CONTROLLER,

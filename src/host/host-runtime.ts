@@ -2,6 +2,7 @@ import type { AppReplicaStatus } from '../api/app.ts';
 import type { ObjectRef } from '../api/meta.ts';
 import { freeLoopbackPort } from '../devcluster/free-port.ts';
 import { listenExposeProxy, type ExposeProtocol, type ExposeProxy } from './expose-proxy.ts';
+import { ReleasePreparations, type PreparationProgress, type PreparationRequest } from './release-preparation.ts';
 import { ReleaseStore } from './release-store.ts';
 import { Replica, type ReplicaEvent, type RestartBackoff } from './replica.ts';
 import { ReplicaRegistry, type AppRecord, type ReplicaRecord } from './replica-registry.ts';
@@ -32,14 +33,22 @@ export interface DesiredApp {
 /** One replica as status shows it: exactly the App status entry. */
 export type ReplicaView = AppReplicaStatus;
 
-/** What an App's processes look like after one converge step. */
-export interface AppObservation {
-  templateHash: string;
+/** What an App's processes look like right now, whatever template they run. */
+export interface ReplicaSnapshot {
   replicas: ReplicaView[];
   /** Non-terminating replicas. */
   total: number;
-  updated: number;
+  /** Replicas ready now (a replica in CrashLoopBackOff is not). */
   ready: number;
+  /** Replicas in CrashLoopBackOff. */
+  crashLooping: number;
+  exposedAddress?: string;
+}
+
+/** What an App's processes look like after one converge step. */
+export interface AppObservation extends ReplicaSnapshot {
+  templateHash: string;
+  updated: number;
   updatedReady: number;
   /** Every replica runs the desired template, is ready, and there are exactly the desired number. */
   complete: boolean;
@@ -47,11 +56,8 @@ export interface AppObservation {
   deadlineExceeded: boolean;
   /** Milliseconds until the deadline passes (while progressing). */
   deadlineInMs: number;
-  /** Replicas in CrashLoopBackOff. */
-  crashLooping: number;
   /** What this step did, for events: `started replica 2`, `stopping replica 0`. */
   actions: string[];
-  exposedAddress?: string;
 }
 
 /** A process-level happening of one App: the runtime calls listeners on any change worth a reconcile. */
@@ -75,10 +81,14 @@ const key = (ref: Pick<ObjectRef, 'namespace' | 'name'>) => `${ref.namespace}/${
  * Guarantees: every started replica is in the registry before `converge` returns; {@link start} re-adopts the
  * recorded replicas whose process (pid and start time) still runs and forgets the rest, so a restarted engine
  * neither duplicates nor orphans replicas; a stopped replica leaves the expose proxy and is drained before it
- * gets SIGTERM; {@link shutdown} stops every replica unless told to leave them running.
+ * gets SIGTERM; {@link shutdown} stops every replica unless told to leave them running. Long work runs in
+ * the background, never in the caller: releases are prepared by {@link prepareRelease} (one background
+ * operation per App, stopped by its deadline, by a newer release, by {@link remove} and by {@link shutdown}),
+ * and every end of such work, like every process event, is reported to the {@link onChange} listeners.
  */
 export class HostRuntime {
   readonly releases: ReleaseStore;
+  private readonly preparations: ReleasePreparations;
   private readonly registry: ReplicaRegistry;
   private readonly apps = new Map<string, AppState>();
   private readonly listeners: HostRuntimeListener[] = [];
@@ -87,6 +97,7 @@ export class HostRuntime {
 
   constructor(private readonly options: HostRuntimeOptions) {
     this.releases = new ReleaseStore(options.dataDir);
+    this.preparations = new ReleasePreparations(this.releases, (ref) => this.emit(ref));
     this.registry = new ReplicaRegistry(options.dataDir);
     this.backoff = { baseMs: 1_000, maxMs: 300_000, resetAfterMs: 60_000, ...options.restartBackoff };
   }
@@ -156,8 +167,30 @@ export class HostRuntime {
     return { ...this.observe(app, hash, desired), actions };
   }
 
-  /** Stops and forgets every replica of the App (it was deleted); the caller removes its releases. */
+  /**
+   * The App's release for `request`, when it is ready; otherwise starts preparing it in the background (or
+   * reports how that goes) and returns at once. A request for another release stops the App's running setup.
+   */
+  prepareRelease(ref: ObjectRef, request: PreparationRequest): Promise<PreparationProgress> {
+    return this.preparations.ensure(ref, request);
+  }
+
+  /** The App's processes as they are now, changing nothing (while its next release is being prepared). */
+  snapshot(ref: ObjectRef): ReplicaSnapshot {
+    const app = this.apps.get(key(ref));
+    const replicas = app?.replicas ?? [];
+    return {
+      replicas: [...replicas, ...(app?.terminating.keys() ?? [])].map((r) => view(r)).sort((a, b) => a.index - b.index),
+      total: replicas.length,
+      ready: replicas.filter((r) => r.ready).length,
+      crashLooping: replicas.filter((r) => r.state === 'CrashLoopBackOff').length,
+      exposedAddress: app?.proxy ? `127.0.0.1:${app.proxy.port}` : undefined,
+    };
+  }
+
+  /** Stops the App's setup and every replica, and forgets them (it was deleted); the caller removes its releases. */
   async remove(ref: ObjectRef): Promise<void> {
+    await this.preparations.cancel(ref);
     const app = this.apps.get(key(ref));
     if (!app) return;
     for (const replica of [...app.replicas]) this.stopReplica(app, replica, replica.template?.terminationGraceMs ?? 10_000);
@@ -176,6 +209,8 @@ export class HostRuntime {
   /** Stops every App (or, with `leaveRunning`, leaves their processes running for the next engine to adopt). */
   async shutdown({ leaveRunning = false }: { leaveRunning?: boolean } = {}): Promise<void> {
     clearInterval(this.rotation);
+    // A setup is never left running: the next engine prepares the release again.
+    await this.preparations.cancelAll();
     const all = [...this.apps.values()];
     if (leaveRunning) {
       for (const app of all) for (const r of [...app.replicas, ...app.terminating.keys()]) r.detach();
