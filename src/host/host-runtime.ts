@@ -247,18 +247,14 @@ export class HostRuntime {
     if (complete && app.record.completedTemplateHash !== hash) app.record = { ...app.record, completedTemplateHash: hash };
     const completedOnce = app.record.completedTemplateHash === hash;
     return {
+      ...this.snapshot(app.ref),
       templateHash: hash,
-      replicas: [...replicas, ...app.terminating.keys()].map((r) => view(r)).sort((a, b) => a.index - b.index),
-      total: replicas.length,
       updated: updated.length,
-      ready: replicas.filter((r) => r.ready).length,
       updatedReady,
       complete,
       deadlineExceeded: !completedOnce && deadlineInMs <= 0,
       deadlineInMs,
-      crashLooping: replicas.filter((r) => r.state === 'CrashLoopBackOff').length,
       actions: [],
-      exposedAddress: app.proxy ? `127.0.0.1:${app.proxy.port}` : undefined,
     };
   }
 
