@@ -217,7 +217,8 @@ export class AppReconciler implements Reconciler {
     }
     const { error } = progress;
     if (progress.retryInMs === undefined) {
-      const message = `${error.message}; not retried past the progress deadline of ${deadline}: change the App or run 'kedge reconcile app ${run.ref.name}'${serving}`;
+      const namespaceFlag = run.ref.namespace === 'default' ? '' : ` -n ${run.ref.namespace}`;
+      const message = `${error.message}; not retried past the progress deadline of ${deadline}: change the App or run 'kedge reconcile app ${run.ref.name}${namespaceFlag}'${serving}`;
       conditions.mark(Conditions.Progressing, 'False', error.reason, message);
       throw new StallingError(error.reason, message, { cause: error });
     }
