@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { access, chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildError, kustomizeBuild } from '../src/kustomize/build.ts';
+import { GenerateError } from '../src/kustomize/generate.ts';
 import { renderKustomization } from '../src/kustomize/render.ts';
 
 // Every field through which a kustomization reads a file, pointed at a real file outside the artifact root
@@ -317,6 +318,27 @@ describe('kustomize builds are confined to the artifact root', () => {
     expect(error).toBeInstanceOf(BuildError);
     expect((error as Error).message).toMatch(/app\/escape.*outside the artifact root/);
     expect((error as Error).message).not.toContain(SECRET);
+  });
+});
+
+describe('kustomization files', () => {
+  it('refuses a kustomization file that is a symlink out of the root, leaving its target untouched', async () => {
+    const base = await mkdtemp(path.join(scratch, 'kfile-'));
+    const outside = path.join(base, 'outside.yaml');
+    const content = `resources: [cm.yaml]\n# ${SECRET}\n`;
+    await writeFile(outside, content);
+    await write(path.join(base, 'root'), { 'app/cm.yaml': target });
+    await symlink(outside, path.join(base, 'root/app/kustomization.yaml'));
+    const error = await renderKustomization({
+      root: path.join(base, 'root'),
+      path: 'app',
+      overlay: { namePrefix: 'x-' },
+    }).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(GenerateError);
+    expect((error as Error).message).toBe(
+      'app/kustomization.yaml is a symlink to a file outside the artifact root',
+    );
+    expect(await readFile(outside, 'utf8')).toBe(content);
   });
 });
 
