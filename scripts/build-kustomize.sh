@@ -21,7 +21,7 @@ if [ -n "${KEDGE_KUSTOMIZE_BIN:-}" ]; then
   exit 1
 fi
 
-hash=$(cd "$src" && cat go.mod go.sum main.go | sha256sum | cut -c1-16)
+hash=$(cd "$src" && cat go.mod go.sum $(LC_ALL=C ls *.go) | sha256sum | cut -c1-16)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/kedge/kustomize-build"
 bin="$cache/$hash/kustomize-build"
 if runnable "$bin"; then echo "$bin"; exit 0; fi
