@@ -90,9 +90,11 @@ func fail(root string, err error) {
 	msg := err.Error()
 	var ce *securefs.ConstraintError
 	if errors.As(err, &ce) || strings.Contains(msg, "fs-security-constraint") {
+		msg = strings.ReplaceAll(msg, "fs-security-constraint abs ", "refused to resolve ")
 		msg = strings.ReplaceAll(msg, "fs-security-constraint ", "refused to ")
 		msg = strings.ReplaceAll(msg, fmt.Sprintf("is not in or below '%s'", root), "is outside the artifact root")
 	}
+	msg = strings.ReplaceAll(msg, "must specify --enable-helm", "helm chart inflation is refused (kedge builds with plugins and Helm disabled, as Flux does)")
 	if strings.Contains(msg, "no 'git' program on path") {
 		msg += " (remote bases are refused: kedge builds only from files inside the artifact)"
 	}
