@@ -24,7 +24,8 @@ fi
 hash=$(cd "$src" && cat go.mod go.sum $(LC_ALL=C ls *.go) | sha256sum | cut -c1-16)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/kedge/kustomize-build"
 bin="$cache/$hash/kustomize-build"
-if runnable "$bin"; then echo "$bin"; exit 0; fi
+# Only a probed build is ever renamed to this path, so the warm path needs no second probe.
+if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
 command -v go >/dev/null || {
   echo "go is required to build Kedge's kustomize renderer (none on PATH): install Go, or set KEDGE_KUSTOMIZE_BIN to a prebuilt tools/kustomize-build" >&2
@@ -35,7 +36,7 @@ exec 9>"$cache/$hash/.lock"
 if command -v flock >/dev/null; then
   flock -n 9 || { step "another build of $hash is under way; waiting for it"; flock 9; }
 fi
-if runnable "$bin"; then echo "$bin"; exit 0; fi
+if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 tmp="$bin.tmp.$$"
@@ -60,7 +61,7 @@ while kill -0 "$pid" 2>/dev/null; do
   if [ $((ticks % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then step "still compiling"; fi
 done
 wait "$pid"
+runnable "$tmp" || { echo "built $tmp is not runnable" >&2; exit 1; }
 mv -f "$tmp" "$bin"
-runnable "$bin" || { echo "built $bin is not runnable" >&2; exit 1; }
 step "done: $bin"
 echo "$bin"

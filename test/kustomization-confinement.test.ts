@@ -25,7 +25,7 @@ describe('Kustomization builds confined to the artifact', () => {
     repo = undefined;
   });
 
-  it("refuses a commit whose configMapGenerator reads the engine's kubeconfig: Ready=False, nothing applied, nothing pruned", async () => {
+  it("refuses a commit whose generator file reads the engine's kubeconfig: Ready=False, nothing applied, nothing pruned", async () => {
     repo = createRepo({ files: appFiles(ns) });
     t = await startTestEngine({ kubeconfig: inject('kubeconfig') });
     await t.apply(gitAndKustomization('app', repo.url));
@@ -35,7 +35,8 @@ describe('Kustomization builds confined to the artifact', () => {
     // from the engine's own kubeconfig, which holds its client key.
     const kubeconfig = inject('kubeconfig');
     const hostile = repo.commit({
-      'deploy/kustomization.yaml': `${appFiles(ns, { withService: false })['deploy/kustomization.yaml']}configMapGenerator:\n  - name: stolen\n    namespace: ${ns}\n    files: [${kubeconfig}]\n`,
+      'deploy/kustomization.yaml': `${appFiles(ns, { withService: false })['deploy/kustomization.yaml']}generators: [gen.yaml]\n`,
+      'deploy/gen.yaml': `apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: stolen, namespace: ${ns}}\nfiles: [${kubeconfig}]\n`,
     });
     await fetchNow(t, 'app', hostile);
     const failed = await t.waitForReady(
