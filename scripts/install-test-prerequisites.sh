@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond npm packages: Debian packages (real git servers, sshd, gpg, openssl)
-# and the kube-apiserver + etcd binaries (built once from Go modules, then cached).
+# Installs what the tests need beyond npm packages: Debian packages (real git servers, sshd, gpg, openssl),
+# the kube-apiserver + etcd binaries and Kedge's kustomize renderer (built once from Go modules, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +21,6 @@ fi
 
 # Builds on first use (about 5-6 minutes on 2 cores), then reuses the cache; fails loudly if the build fails.
 bash scripts/build-control-plane.sh >/dev/null
+
+# Kedge's confined kustomize renderer (tools/kustomize-build): a few minutes cold, then cached by source hash.
+bash scripts/build-kustomize.sh >/dev/null

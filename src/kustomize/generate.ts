@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, parseAllDocuments, parseDocument } from 'yaml';
 import type { KustomizeOverlay } from './overlay.ts';
@@ -25,6 +25,7 @@ export type GenerateAction = 'created' | 'unchanged';
  */
 export async function generateKustomization(root: string, dir: string, overlay: KustomizeOverlay = {}): Promise<GenerateAction> {
   let file = await findKustomizationFile(dir);
+  if (file) await assertInside(root, file);
   let action: GenerateAction = 'unchanged';
   if (!file) {
     const resources = await scanResources(root, dir, dir);
@@ -46,6 +47,15 @@ export async function findKustomizationFile(dir: string): Promise<string | undef
     if (info?.isFile()) return candidate;
   }
   return undefined;
+}
+
+/** A kustomization file that is a symlink out of the artifact would be read, and rewritten, outside it. */
+async function assertInside(root: string, file: string): Promise<void> {
+  const [realRoot, real] = await Promise.all([realpath(root), realpath(file)]);
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+    const where = path.relative(root, file).split(path.sep).join('/');
+    throw new GenerateError(`${where} is a symlink to a file outside the artifact root`);
+  }
 }
 
 async function scanResources(root: string, base: string, dir: string): Promise<string[]> {

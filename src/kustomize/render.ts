@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { KObject } from '../api/meta.ts';
-import { BuildError, kustomizeBuild, resolveRenderer, splitDocuments, type BinaryChoice } from './build.ts';
+import { BuildError, kustomizeBuild, splitDocuments } from './build.ts';
 import { generateKustomization } from './generate.ts';
 import type { KustomizeOverlay } from './overlay.ts';
 import type { RenderCache } from './render-cache.ts';
-import { assertConfinedToRoot } from './root-confinement.ts';
 import { resolveInside } from './safe-extract.ts';
 import { mergeVariables, substituteDocument, validateVariableNames, type Substitutions } from './substitute.ts';
 
@@ -20,8 +19,6 @@ export interface RenderOptions {
   overlay?: KustomizeOverlay;
   /** `spec.postBuild` inputs; leave undefined when the Kustomization has no `postBuild`. */
   substitutions?: Substitutions;
-  /** Renderer override; default `kustomize` on PATH, else `kubectl kustomize`. */
-  binary?: BinaryChoice;
   /** With `digest`, a hit returns the cached objects without building. */
   cache?: RenderCache;
   /** The artifact digest (`sha256:<hex>`), the cache's notion of "same revision". */
@@ -30,10 +27,11 @@ export interface RenderOptions {
 
 /**
  * Renders a Flux Kustomization the way kustomize-controller does: generate a kustomization file when
- * `path` has none, write the overlay fields into it, `kustomize build` confined to the artifact root,
+ * `path` has none, write the overlay fields into it, build with kustomize confined to the artifact root
+ * (see `kustomizeBuild`: nothing outside the artifact is read, whatever the kustomization says),
  * substitute post-build variables in each object's YAML, then set `commonMetadata` on every object.
- * Returns the objects in kustomize's order. Throws `BuildError`, `GenerateError`, `SubstitutionError`,
- * `RootEscapeError`, `PathEscapeError` or `PathNotFoundError`, each with a `reason` and a message naming
+ * Returns the objects in kustomize's order. Throws `BuildError`, `RendererUnavailableError`, `GenerateError`,
+ * `SubstitutionError`, `PathEscapeError` or `PathNotFoundError`, each with a `reason` and a message naming
  * files relative to the artifact root.
  */
 export async function renderKustomization(opts: RenderOptions): Promise<KObject[]> {
@@ -51,8 +49,7 @@ export async function renderKustomization(opts: RenderOptions): Promise<KObject[
     await cp(opts.root, work, { recursive: true, verbatimSymlinks: true });
     const dir = await resolveInside(work, opts.path ?? '');
     await generateKustomization(work, dir, opts.overlay);
-    await assertConfinedToRoot(work);
-    const stream = await kustomizeBuild(work, dir, await resolveRenderer(opts.binary));
+    const stream = await kustomizeBuild(work, dir);
     const objects = splitDocuments(stream).map((doc) => finish(doc, vars, opts));
     if (key) opts.cache?.set(key, objects);
     return objects;
