@@ -6,7 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',
-    globalSetup: ['test/harness/global-setup.ts'],
+    // The process registry comes first: its teardown, which stops what tests left running, runs last.
+    globalSetup: ['test/harness/process-registry-setup.ts', 'test/harness/global-setup.ts'],
+    setupFiles: ['test/harness/process-cleanup.ts'],
     reporters: ['default', './test/harness/summary-line-reporter.ts'],
   },
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { extractArtifact } from '../kustomize/safe-extract.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
 import { stopProcessGroup } from './process-identity.ts';
+import { recordStartedProcess } from './tracked-process-hook.ts';
 
 /** One source revision of one App, extracted once and never changed afterwards (but by its one setup run). */
 export interface Release {
@@ -154,6 +155,7 @@ export class ReleaseStore {
     const where = `setup of revision '${input.revision}' (log ${path.relative(this.dataDir, logFile)})`;
     try {
       const child = spawn(argv[0]!, argv.slice(1), { cwd, env: input.env, stdio: ['ignore', fd, fd], detached: true });
+      recordStartedProcess(child.pid, `setup of ${input.namespace}/${input.name}`);
       const timeoutMs = input.setupTimeoutMs ?? 600_000;
       const stop = () => void (child.pid && stopProcessGroup(child.pid, { graceMs: 2_000, mustEnd: false }));
       const timer = setTimeout(stop, timeoutMs);
