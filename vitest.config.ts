@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Backstops for tests and hooks without a budget of their own; tests that start processes derive theirs
+    // from a measured start cost and what each step waits for (test/harness/budget.ts).
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',
