@@ -1,40 +1,39 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { runTracked, spawnTracked, type TrackedRun } from './harness/tracked-process.ts';
 
 const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/**
+ * One start of the CLI, measured when this file starts, on the machine as loaded as it is then. Every budget
+ * in this file counts CLI starts (see test/harness/budget.ts).
+ */
+const cliStartMs = await measureStartMs([KEDGE, '--version']);
+
+/**
+ * Budget of `calls` kedge commands: each is one CLI start plus, for those that make an engine fetch from a
+ * local repository (reconcile, up --once), work that costs less than another start; plus `waitsMs` that a
+ * command waits on purpose (`--timeout 3s`).
+ */
+const callsBudgetMs = (calls: number, waitsMs = 0): number => startsBudgetMs(2 * calls, cliStartMs, waitsMs);
 
 /** Runs the real `kedge` binary (asynchronously: a running engine child must keep being drained meanwhile). */
-function kedge(dataDir: string, ...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, ...args], {
+function kedge(dataDir: string, ...args: string[]): Promise<TrackedRun> {
+  const timeoutFlag = args.includes('--timeout') ? /^(\d+)s$/.exec(args[args.indexOf('--timeout') + 1] ?? '') : null;
+  return runTracked(process.execPath, [KEDGE, '--data-dir', dataDir, ...args], {
     env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: callsBudgetMs(1, timeoutFlag ? Number(timeoutFlag[1]) * 1000 : 0),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((done) =>
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    }),
-  );
 }
 
 function startUp(dataDir: string, ...args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
+  const child = spawnTracked(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -72,7 +71,7 @@ describe('kedge CLI', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`${bad}: document 1 (GitRepository default/x): spec: unknown field 'reff'`);
     expect((await kedge(dataDir, 'get', 'sources', 'git')).stderr).toContain('no GitRepository objects found');
-  });
+  }, callsBudgetMs(2));
 
   it('applies like kubectl and prints objects as a table, JSON and a List', async () => {
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app created');
@@ -85,19 +84,19 @@ describe('kedge CLI', () => {
     const list = JSON.parse((await kedge(dataDir, 'get', 'sources', 'git', '-A', '-o', 'json')).stdout) as { kind: string; items: unknown[] };
     expect(list).toMatchObject({ kind: 'List' });
     expect(list.items).toHaveLength(1);
-  });
+  }, callsBudgetMs(6));
 
   it('says plainly that reconcile needs a running engine', async () => {
     const run = await kedge(dataDir, 'reconcile', 'source', 'git', 'app');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('no kedge engine is running on data dir');
-  });
+  }, callsBudgetMs(1));
 
   it('up --once exits 0 once everything is Ready and prints the final conditions', async () => {
     const run = await kedge(dataDir, 'up', '--once', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '-f', manifest);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`✔ source git default/app: stored artifact for revision 'main@sha1:${repo.revParse()}'`);
-  });
+  }, callsBudgetMs(1));
 
   it('up --once exits 1 when an object cannot become Ready before the timeout, saying why', async () => {
     const other = join(work, 'other-data');
@@ -106,12 +105,12 @@ describe('kedge CLI', () => {
     const run = await kedge(other, 'up', '--once', '--timeout', '3s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '-f', broken);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/✗ source git default\/broken: .*no-such-branch/);
-  });
+  }, callsBudgetMs(1, 3_000));
 
   it('talks to a running engine: reconcile, suspend, resume, events; a second engine is refused; SIGTERM stops cleanly', async () => {
     const engine = startUp(dataDir);
     try {
-      await eventually(() => engine.output().includes('kedge is running'), { what: 'engine start', timeoutMs: 30_000 });
+      await eventually(() => engine.output().includes('kedge is running'), { what: 'engine start', timeoutMs: callsBudgetMs(1) });
       const second = await kedge(dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0');
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`pid ${engine.pid}`);
@@ -137,5 +136,6 @@ describe('kedge CLI', () => {
     }
     expect(engine.output()).toContain('engine stopped');
     expect((await kedge(dataDir, 'reconcile', 'source', 'git', 'app')).stderr).toContain('no kedge engine is running');
-  });
+    // The engine and 10 commands, and the engine's shutdown (within one more command's budget).
+  }, callsBudgetMs(12));
 });

@@ -1,23 +1,34 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DevClusterStatus } from '../src/devcluster/dev-cluster-status.ts';
 import { isLoopbackPortOpen } from '../src/devcluster/free-port.ts';
 import { isProcessAlive } from '../src/host/process-identity.ts';
 import { eventually } from './harness/eventually.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { execFileTracked } from './harness/tracked-process.ts';
 
-const run = promisify(execFile);
 const entry = join(import.meta.dirname, 'harness', 'dev-cluster-cli.ts');
+
+/** One start of the dev-cluster CLI here and now (see test/harness/budget.ts). */
+const cliStartMs = await measureStartMs(['--import', 'tsx', entry, '--help']);
+/**
+ * What each command waits for beyond its start: `up` for the cluster to be ready (the CLI gives it 180 s),
+ * `down` for the supervisor to stop (30 s grace, then SIGKILL) and for etcd and kube-apiserver left behind
+ * (10 s grace each), 5 s to see each SIGKILL work.
+ */
+const waitsMs: Record<string, number> = { up: 180_000, down: 35_000 + 2 * 15_000, status: 0 };
+const commandBudgetMs = (command: string): number => startsBudgetMs(1, cliStartMs, waitsMs[command]);
+/** A test runs at most two `up`, two `down` and ten `status`. */
+const testBudgetMs = 2 * commandBudgetMs('up') + 2 * commandBudgetMs('down') + 10 * commandBudgetMs('status');
 
 let root: string;
 let dir: string;
 
 async function kedge(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, ['--import', 'tsx', entry, 'dev', 'cluster', ...args, '--dir', dir], { timeout: 240_000 });
+  return execFileTracked(process.execPath, ['--import', 'tsx', entry, 'dev', 'cluster', ...args, '--dir', dir], { timeoutMs: commandBudgetMs(args[0]!) });
 }
 
 async function status(): Promise<DevClusterStatus> {
@@ -40,10 +51,10 @@ beforeEach(async () => {
 afterEach(async () => {
   await kedge('down').catch(() => undefined);
   await rm(root, { recursive: true, force: true });
-});
+}, commandBudgetMs('down'));
 
 // Each test starts and stops whole clusters through the CLI; on a loaded 2-core machine that takes a while.
-describe('kedge dev cluster', { timeout: 180_000 }, () => {
+describe('kedge dev cluster', { timeout: testBudgetMs }, () => {
   it('up starts a usable cluster in the background; down twice leaves no process or port behind', async () => {
     const up = await kedge('up');
     expect(up.stdout).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}`);
@@ -78,7 +89,7 @@ describe('kedge dev cluster', { timeout: 180_000 }, () => {
     await kedge('up');
     const crashed = await status();
     process.kill(crashed.pids.owner ?? 0, 'SIGKILL');
-    await eventually(async () => !(await status()).running, { what: 'the cluster to report not running' });
+    await eventually(async () => !(await status()).running, { what: 'the cluster to report not running', timeoutMs: 2 * commandBudgetMs('status') });
 
     await kedge('up');
     const fresh = await status();

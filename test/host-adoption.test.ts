@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { SourceRevisionAnnotation, type App } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { eventually } from './harness/eventually.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { spawnTracked as spawn } from './harness/tracked-process.ts';
 import {
   alive,
   appObject,
@@ -20,6 +22,10 @@ import {
   serverScript,
   startTestEngine,
 } from './fixtures/host/app-harness.ts';
+
+/** One start of the TypeScript CLI here and now: an engine in its own process starts at about that cost. */
+const tsStartMs = await measureStartMs(['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts'), '--version']);
+const engineProcessStartBudgetMs = startsBudgetMs(1, tsStartMs);
 
 let engine: Engine | undefined;
 let child: ChildProcess | undefined;
@@ -80,7 +86,10 @@ describe('host runtime: engine restarts', () => {
     child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/host/engine-main.ts'), dataDir], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await eventually(() => once(child!.stdout!, 'data').then(([chunk]) => String(chunk).includes('ready')), { timeoutMs: 30_000 });
+    await eventually(() => once(child!.stdout!, 'data').then(([chunk]) => String(chunk).includes('ready')), {
+      timeoutMs: engineProcessStartBudgetMs,
+      what: 'the engine in its own process to print ready',
+    });
     const source = await packApp(dataDir, 'survivor', { 'server.js': serverScript('v1') });
     const store = await openSqliteStore(dataDir);
     let before;
@@ -102,7 +111,8 @@ describe('host runtime: engine restarts', () => {
     await engine.stop();
     engine = undefined;
     await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'no replica outlives the engine' });
-  });
+    // The engine process's start, then four waits of eventually()'s default 20 s.
+  }, engineProcessStartBudgetMs + 4 * 20_000);
 
   it('stops the replicas of an App deleted while no engine ran', async () => {
     dataDir = await newDataDir();

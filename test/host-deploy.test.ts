@@ -1,12 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine.ts';
 import { eventually } from './harness/eventually.ts';
+import { execFileTracked as run, spawnTracked as spawn } from './harness/tracked-process.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
 import {
   alive,
   appObject,
@@ -23,7 +23,9 @@ import {
   startTestEngine,
 } from './fixtures/host/app-harness.ts';
 
-const run = promisify(execFile);
+/** One start of the CLI here and now (see test/harness/budget.ts): the first test runs three commands. */
+const cliStartMs = await measureStartMs(['bin/kedge.js', '--version']);
+
 let engine: Engine | undefined;
 let dataDir: string;
 
@@ -82,7 +84,7 @@ describe('host runtime: deploy, scale, configure, delete', () => {
     try {
       let followed = '';
       follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
-      await eventually(() => followed.includes('listening on'), { what: 'existing output' });
+      await eventually(() => followed.includes('listening on'), { what: 'existing output', timeoutMs: startsBudgetMs(1, cliStartMs) });
       await httpGet(expose, '/followed-request');
       await eventually(() => /\[replica-\d\] served \/followed-request/.test(followed), { what: 'followed output' });
     } finally {
@@ -95,7 +97,8 @@ describe('host runtime: deploy, scale, configure, delete', () => {
     const registry = await readFile(join(dataDir, 'host', 'replicas.json'), 'utf8');
     expect(registry).toContain(`"pid": ${pidsOf(ready)[0]}`);
     expect(registry).not.toContain('bonjour');
-  });
+    // Three CLI commands, and five waits of eventually()'s default 20 s.
+  }, startsBudgetMs(3, cliStartMs, 5 * 20_000));
 
   it('scales up and down, stopping the surplus processes', async () => {
     dataDir = await newDataDir();

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -6,6 +5,7 @@ import { appliedCommit, ks } from './fixtures/kustomization/helpers.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { kubeTestContext } from './harness/kube.ts';
 import { startTestEngine, type TestEngine } from './harness/test-engine.ts';
+import { spawnTracked as spawn } from './harness/tracked-process.ts';
 
 const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 const kube = kubeTestContext();

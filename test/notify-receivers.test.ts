@@ -1,5 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import type { Engine } from '../src/engine.ts';
 import { createRepo } from './harness/git-repo.ts';
 import { startHttpGitServer } from './harness/git-servers.ts';
 import { eventually } from './harness/eventually.ts';
+import { execFileTracked } from './harness/tracked-process.ts';
 import { manifests, startTestEngine } from './notify-endpoint.ts';
 
 const TOKEN = 'receiver-token-123';
@@ -112,7 +112,7 @@ describe('receivers', () => {
 
       const next = work.commit({ 'deploy.yaml': 'v: 2\n' }, { message: 'bump' });
       // Asynchronously: the git server answers from this very process.
-      await promisify(execFile)('git', ['push', '-q', url, 'main'], { cwd: work.dir, timeout: 30_000 });
+      await execFileTracked('git', ['push', '-q', url, 'main'], { cwd: work.dir, timeoutMs: 30_000 });
       const payload = JSON.stringify({ ref: 'refs/heads/main', after: next });
       expect(await post(path, payload, { 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${hmac('sha256', payload)}` })).toBe(200);
       await eventually(async () => (await revision()) === `main@sha1:${next}`, { what: 'the pushed revision', timeoutMs: 30_000 });

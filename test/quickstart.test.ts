@@ -1,11 +1,22 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { execFileTracked, spawnTracked } from './harness/tracked-process.ts';
 
 const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
+
+/** One CLI start here and now (see test/harness/budget.ts); the engine and each command below is one. */
+const cliStartMs = await measureStartMs([KEDGE, '--version']);
+/** Applying the example: the engine's start, then the example's repository, fetch, apply and a two-replica rollout. */
+const appliedBudgetMs = startsBudgetMs(1, cliStartMs, 90_000);
+/** A reconcile with its source, then a rolling update of two replicas. */
+const rolledBudgetMs = startsBudgetMs(1, cliStartMs, 60_000);
+/** A command that reads the store. */
+const commandBudgetMs = startsBudgetMs(1, cliStartMs);
 
 function processAlive(pid: number): boolean {
   try {
@@ -23,7 +34,7 @@ describe('quick start', () => {
 
   it('runs the bundled example app on this host and rolls out a committed change', async () => {
     const env = { ...process.env, NO_COLOR: '1' };
-    const up = spawn(process.execPath, [KEDGE, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
+    const up = spawnTracked(process.execPath, [KEDGE, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
       cwd: work,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -34,7 +45,7 @@ describe('quick start', () => {
     const exited = new Promise<number | null>((done) => up.once('exit', (code) => done(code)));
     let pids: number[] = [];
     try {
-      await eventually(() => output.includes('✔ kustomization default/hello: Applied revision'), { timeoutMs: 90_000, what: `example applied:\n${output}` });
+      await eventually(() => output.includes('✔ kustomization default/hello: Applied revision'), { timeoutMs: appliedBudgetMs, what: `example applied:\n${output}` });
       const greeting = await eventually(async () => (await fetch('http://127.0.0.1:3000/')).text(), { what: 'the app answers' });
       expect(greeting).toMatch(/^hello from kedge/);
 
@@ -42,13 +53,13 @@ describe('quick start', () => {
       const config = join(repo, 'deploy/config.yaml');
       writeFileSync(config, readFileSync(config, 'utf8').replace('GREETING: hello', 'GREETING: howdy'));
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'say howdy'], { cwd: repo });
-      execFileSync(process.execPath, [KEDGE, 'reconcile', 'kustomization', 'hello', '--with-source'], { cwd: work, env });
+      await execFileTracked(process.execPath, [KEDGE, 'reconcile', 'kustomization', 'hello', '--with-source'], { cwd: work, env, timeoutMs: rolledBudgetMs });
 
       await eventually(async () => (await (await fetch('http://127.0.0.1:3000/')).text()).startsWith('howdy'), {
-        timeoutMs: 60_000,
+        timeoutMs: rolledBudgetMs,
         what: 'the new greeting served',
       });
-      const apps = execFileSync(process.execPath, [KEDGE, 'get', 'apps', '-o', 'json'], { cwd: work, env, encoding: 'utf8' });
+      const apps = (await execFileTracked(process.execPath, [KEDGE, 'get', 'apps', '-o', 'json'], { cwd: work, env, timeoutMs: commandBudgetMs })).stdout;
       const app = JSON.parse(apps) as { items: Array<{ status: { replicaStatuses: Array<{ pid: number }> } }> };
       pids = app.items[0]!.status.replicaStatuses.map((r) => r.pid);
       expect(pids).toHaveLength(2);
@@ -58,5 +69,6 @@ describe('quick start', () => {
     expect(await exited).toBe(0);
     // Stopping Kedge stops its apps.
     expect(pids.filter(processAlive)).toEqual([]);
-  });
+    // The steps' own budgets; the engine's shutdown takes less than a command.
+  }, appliedBudgetMs + 3 * rolledBudgetMs + 2 * commandBudgetMs);
 });

@@ -12,6 +12,7 @@ import { readDevClusterStatus, type DevClusterStatus } from './dev-cluster-statu
 import { stopStaleProcesses } from './dev-cluster.ts';
 import { livePid, writePidFile } from './pid-file.ts';
 import { isProcessAlive, stopProcessGroup } from '../host/process-identity.ts';
+import { recordStartedProcess } from '../host/tracked-process-hook.ts';
 
 const supervisorMain = fileURLToPath(new URL('./supervisor-main.ts', import.meta.url));
 
@@ -45,6 +46,7 @@ export async function startBackgroundCluster(dir: string, binaries: ControlPlane
     }
   })();
   child.unref();
+  recordStartedProcess(child.pid, `dev cluster supervisor of ${dir}`);
   if (child.pid === undefined) throw new DevClusterError('ProcessFailed', `cannot start the supervisor for ${dir}`);
   await writePidFile(layout.pidFiles.owner, child.pid);
   const pid = child.pid;

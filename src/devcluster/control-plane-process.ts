@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { DevClusterError } from './dev-cluster-error.ts';
 import { writePidFile } from './pid-file.ts';
 import { stopProcessGroup } from '../host/process-identity.ts';
+import { recordStartedProcess } from '../host/tracked-process-hook.ts';
 
 /** How a supervised process ended. */
 export interface ProcessExit {
@@ -56,6 +57,7 @@ export async function startControlPlaneProcess(spec: ControlPlaneProcessSpec): P
     child.once('error', () => resolve({ name: spec.name, code: null, signal: null }));
   });
   const pid = child.pid;
+  recordStartedProcess(pid, spec.name);
   if (pid === undefined) {
     await exited;
     throw new DevClusterError('ProcessFailed', `cannot start ${spec.name} from ${spec.binary}`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { extractArtifact } from '../kustomize/safe-extract.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
 import { isProcessGroupAlive, isSameProcessAlive, processStartTime, stopProcessGroup, type ProcessIdentity } from './process-identity.ts';
+import { recordStartedProcess } from './tracked-process-hook.ts';
 
 /** How much of a failed setup's output its error message quotes: the last lines, at most this many characters. */
 const OUTPUT_TAIL_CHARS = 500;
@@ -182,6 +183,7 @@ export class ReleaseStore {
     let child;
     try {
       child = spawn(argv[0]!, argv.slice(1), { cwd, env: input.env, stdio: ['ignore', fd, fd], detached: true });
+      recordStartedProcess(child.pid, `setup of ${input.namespace}/${input.name}`);
     } finally {
       closeReplicaLog(fd);
     }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { AppProbe } from '../api/app.ts';
 import { processStartTime, isSameProcessAlive, stopProcessGroup, type ProcessIdentity } from './process-identity.ts';
 import { runProbe } from './probe.ts';
+import { recordStartedProcess } from './tracked-process-hook.ts';
 import type { ReplicaRecord } from './replica-registry.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
 import { portEnv, type ReplicaTemplate } from './replica-template.ts';
@@ -168,6 +169,7 @@ export class Replica {
     child.once('error', (error) => this.onExit(runId, `could not start '${template.argv[0]}': ${error.message}`));
     child.once('exit', (code, signal) => this.onExit(runId, signal ? `killed by ${signal}` : `exited with code ${code}`));
     if (child.pid === undefined) return;
+    recordStartedProcess(child.pid, `replica ${this.input.namespace}/${this.input.app}-${this.index}`);
     const startTime = processStartTime(child.pid);
     this.identity = startTime ? { pid: child.pid, startTime } : undefined;
     this.state = 'Running';

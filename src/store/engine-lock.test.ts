@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import {
   readEngineLock,
   updateEngineLock,
 } from './engine-lock.ts';
+import { spawnTracked as spawn } from '../../test/harness/tracked-process.ts';
 
 const fixture = join(import.meta.dirname, '../../test/fixtures/store/hold-engine-lock.ts');
 

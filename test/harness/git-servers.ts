@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import {
   createServer as createHttpServer,
@@ -11,6 +11,10 @@ import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './eventually.ts';
+import { trackedSpawn } from './tracked-process.ts';
+
+/** Servers and their CGI children live as long as their server handle: their fallback cleanup is the test file's end. */
+const spawn = trackedSpawn('file');
 
 /** A running git server on 127.0.0.1. */
 export interface GitServer {
