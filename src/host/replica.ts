@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { AppProbe } from '../api/app.ts';
 import { processStartTime, isSameProcessAlive, stopProcessGroup, type ProcessIdentity } from './process-identity.ts';
 import { runProbe } from './probe.ts';
+import { ReplicaMarkerEnv } from './replica-discovery.ts';
 import type { ReplicaRecord } from './replica-registry.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
 import { portEnv, type ReplicaTemplate } from './replica-template.ts';
@@ -34,6 +35,8 @@ export interface ReplicaIdentityInput {
   readinessProbe?: AppProbe;
   livenessProbe?: AppProbe;
   logFile: string;
+  /** The `KEDGE_REPLICA_ID` value that lets an engine find this replica in `/proc` (see replica-discovery.ts). */
+  marker: string;
   backoff: RestartBackoff;
   /** Called on every change worth a look (readiness, exit, restart); with an event when a user should hear of it. */
   onChange: (event?: ReplicaEvent) => void;
@@ -157,7 +160,7 @@ export class Replica {
     this.startedAt = new Date().toISOString();
     this.state = 'Starting';
     const fd = openReplicaLog(this.input.logFile);
-    const env = { ...template.env, ...portEnv(this.input.ports, template.portNames), KEDGE_REPLICA: String(this.index) };
+    const env = { ...template.env, ...portEnv(this.input.ports, template.portNames), KEDGE_REPLICA: String(this.index), [ReplicaMarkerEnv]: this.input.marker };
     let child: ChildProcess;
     try {
       child = spawn(template.argv[0]!, template.argv.slice(1), { cwd: template.cwd, env, stdio: ['ignore', fd, fd], detached: true });
