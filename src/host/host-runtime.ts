@@ -7,7 +7,7 @@ import { Replica, type ReplicaEvent, type RestartBackoff } from './replica.ts';
 import { ReplicaRegistry, type AppRecord, type ReplicaRecord } from './replica-registry.ts';
 import { discoverReplicas, replicaMarker, type DiscoveredReplica } from './replica-discovery.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { replicaLogFile, rotateReplicaLog } from './replica-logs.ts';
+import { DefaultLogLimits, removeAppLogs, replicaLogFile } from './replica-logs.ts';
 import { templateHash, type ReplicaTemplate } from './replica-template.ts';
 import { planRollout } from './rollout-plan.ts';
 
@@ -15,8 +15,10 @@ export interface HostRuntimeOptions {
   dataDir: string;
   /** Restart delays of exited replicas. Default 1 s doubling to 5 min, reset after 60 s of running. */
   restartBackoff?: Partial<RestartBackoff>;
-  /** Replica logs rotate beyond this size. Default 10 MiB, 3 generations kept. */
+  /** Replica logs rotate before a file would exceed this size. Default 10 MiB. */
   logMaxBytes?: number;
+  /** Log files kept per replica, the current one included. Default 3 (so 30 MiB per replica by default). */
+  logMaxFiles?: number;
   /** Where the runtime says what it did on its own (adopted, stopped or recovered replicas). */
   log?: Logger;
 }
@@ -92,7 +94,6 @@ export class HostRuntime {
   private readonly apps = new Map<string, AppState>();
   private readonly listeners: HostRuntimeListener[] = [];
   private readonly backoff: RestartBackoff;
-  private rotation?: NodeJS.Timeout;
 
   constructor(private readonly options: HostRuntimeOptions) {
     this.releases = new ReleaseStore(options.dataDir);
@@ -145,8 +146,6 @@ export class HostRuntime {
     }
     for (const ref of refs.values()) this.appState(ref);
     this.persist();
-    this.rotation = setInterval(() => this.rotateLogs(), 5_000);
-    this.rotation.unref();
     return [...refs.values()];
   }
 
@@ -228,6 +227,11 @@ export class HostRuntime {
     this.persist();
   }
 
+  /** Removes the logs of a deleted App (after {@link remove}: its replicas and their log writers are done). */
+  async removeLogs(ref: ObjectRef): Promise<void> {
+    await removeAppLogs(this.options.dataDir, ref.namespace, ref.name);
+  }
+
   /** Release keys the App's replicas (running or stopping) still use. */
   releasesInUse(ref: ObjectRef): Set<string> {
     const app = this.apps.get(key(ref));
@@ -236,7 +240,6 @@ export class HostRuntime {
 
   /** Stops every App (or, with `leaveRunning`, leaves their processes running for the next engine to adopt). */
   async shutdown({ leaveRunning = false }: { leaveRunning?: boolean } = {}): Promise<void> {
-    clearInterval(this.rotation);
     const all = [...this.apps.values()];
     if (leaveRunning) {
       for (const app of all) for (const r of [...app.replicas, ...app.terminating.keys()]) r.detach();
@@ -318,6 +321,7 @@ export class HostRuntime {
       readinessProbe: template.readinessProbe,
       livenessProbe: template.livenessProbe,
       logFile: replicaLogFile(this.options.dataDir, namespace, name, index),
+      logLimits: { maxBytes: this.options.logMaxBytes ?? DefaultLogLimits.maxBytes, files: this.options.logMaxFiles ?? DefaultLogLimits.files },
       marker: replicaMarker(this.options.dataDir, namespace, name, index),
       backoff: this.backoff,
       onChange: (event?: ReplicaEvent) => {
@@ -356,11 +360,6 @@ export class HostRuntime {
     const apps = [...this.apps.values()];
     const replicas = apps.flatMap((a) => [...a.replicas, ...a.terminating.keys()].map((r) => r.record()).filter((r) => r !== undefined));
     this.registry.save(apps.map((a) => a.record), replicas);
-  }
-
-  private rotateLogs(): void {
-    const max = this.options.logMaxBytes ?? 10 * 1024 * 1024;
-    for (const app of this.apps.values()) for (const r of app.replicas) rotateReplicaLog(r.input.logFile, max);
   }
 
   private emit(ref: ObjectRef, event?: ReplicaEvent): void {
