@@ -32,7 +32,9 @@ const writerScript = join(import.meta.dirname, 'replica-log-writer.js');
  * the writer ends when they do, and the engine can die or restart without the replica noticing.
  */
 export function startReplicaLogWriter(file: string, limits: LogLimits): Writable {
+  // The file exists from the start (for `kedge logs`), even before the writer runs.
   mkdirSync(join(file, '..'), { recursive: true });
+  closeSync(openSync(file, 'a', 0o600));
   const writer = spawn(
     process.execPath,
     [writerScript, file, String(limits.maxBytes), String(limits.files)],
