@@ -152,7 +152,7 @@ describe('host runtime: engine restarts', () => {
       await engine.stop();
       engine = undefined;
       await eventually(() => [...pidsOf(before), ...pidsOf(after)].every((pid) => !alive(pid)), { what: 'no replica outlives the engine' });
-    });
+    }, 180_000);
   }
 
   it('stops the replicas of an App deleted while no engine ran', async () => {

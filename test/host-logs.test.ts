@@ -108,7 +108,7 @@ describe('host runtime: replica logs', () => {
     const current = (await readFile(join(dir, 'replica-0.log'), 'utf8')).split('\n');
     expect(Number(current[0]!.split(' ')[1])).toBe(Number(previous.at(-1)!.split(' ')[1]) + 1);
     expect((await logBytes()).files.sort()).toEqual(['replica-0.log', 'replica-0.log.1', 'replica-0.log.2']);
-  });
+  }, 180_000);
 
   it('kedge logs -f prints every line once across rotations and an engine restart that leaves the app running', async () => {
     dataDir = await newDataDir();
@@ -160,7 +160,7 @@ describe('host runtime: replica logs', () => {
     expect((await stat(join(dataDir, 'logs', 'default', 'chatty', 'replica-0.log.4'))).size).toBeGreaterThan(
       0,
     );
-  });
+  }, 180_000);
 
   it('removes the logs of an App when it is deleted', async () => {
     dataDir = await newDataDir();
