@@ -27,6 +27,8 @@ if (!file || !(maxBytes > 0) || !(files >= 1)) {
 
 for (const signal of /** @type {const} */ (['SIGTERM', 'SIGINT', 'SIGHUP']))
   process.on(signal, () => undefined);
+// Dying while the replica runs would hand it SIGPIPE on its next write: an unexpected error costs output only.
+process.on('uncaughtException', () => undefined);
 
 /** The open log file, or -1 while it cannot be opened. */
 let fd = -1;
@@ -73,7 +75,11 @@ function append(bytes) {
 }
 
 function rotate() {
-  if (fd >= 0) closeSync(fd);
+  try {
+    if (fd >= 0) closeSync(fd);
+  } catch {
+    // already unusable
+  }
   fd = -1;
   for (let i = files - 1; i >= 1; i--) {
     try {
