@@ -137,13 +137,17 @@ export class HostRuntime {
       const replica = Replica.adopt(this.replicaInput(app, record.index, record.ports, record), record);
       if (replica) app.replicas.push(replica);
     }
+    const adopted = [...this.apps.values()].reduce((n, a) => n + a.replicas.length, 0);
+    let unrecorded = 0;
     for (const found of discovered ?? []) {
       const ref = appRef(found.namespace, found.app);
       refs.set(key(ref), ref);
       const app = this.appState(ref);
       if (app.replicas.some((r) => r.identity?.pid === found.pid && r.identity.startTime === found.startTime)) continue;
       this.stopUnrecorded(app, found);
+      unrecorded++;
     }
+    if (adopted + unrecorded > 0) log?.info({ adopted, stoppedUnrecorded: unrecorded, registry: loaded.from }, 'host runtime found running replicas');
     for (const ref of refs.values()) this.appState(ref);
     this.persist();
     return [...refs.values()];
