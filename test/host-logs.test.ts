@@ -136,7 +136,10 @@ describe('host runtime: replica logs', () => {
     follower.stdout!.on('data', (chunk: Buffer) => (followed += chunk.toString()));
 
     // The engine goes away and comes back while the app writes; the app and its log writer go on.
-    await eventually(() => followed.split('\n').length > 500, { what: 'some lines followed' });
+    await eventually(() => followed.split('\n').length > 500, {
+      timeoutMs: 60_000,
+      what: 'some lines followed (the CLI started)',
+    });
     await engine.stop();
     engine = undefined;
     expect(pidsOf(before).every(alive)).toBe(true);
