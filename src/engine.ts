@@ -114,7 +114,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
     cleanups.unshift(() => receivers.close());
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
-    const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir });
+    const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
     manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });

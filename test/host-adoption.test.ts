@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SourceRevisionAnnotation, type App } from '../src/api/app.ts';
+import { SourceRevisionAnnotation, type App, type AppSpec } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { eventually } from './harness/eventually.ts';
@@ -50,6 +50,31 @@ async function reconciledByThisEngine(name: string, app: App): Promise<App> {
   }, { what: `${name} reconciled by the new engine` });
 }
 
+/** Runs the App in an engine of its own process, waits until it is ready, then kills that engine with SIGKILL. */
+async function runInKilledEngine(name: string, spec: Partial<AppSpec>): Promise<{ source: { artifact: string; revision: string }; before: App }> {
+  child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/host/engine-main.ts'), dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await eventually(() => once(child!.stdout!, 'data').then(([chunk]) => String(chunk).includes('ready')), {
+    timeoutMs: engineProcessStartBudgetMs,
+    what: 'the engine in its own process to print ready',
+  });
+  const source = await packApp(dataDir, name, { 'server.js': serverScript('v1') });
+  const store = await openSqliteStore(dataDir);
+  let before: App;
+  try {
+    await store.apply(appObject(name, source, spec));
+    before = await eventually(() => readyApp(store, name, source.revision, spec.replicas ?? 1), { what: 'App ready in the child engine' });
+  } finally {
+    await store.close();
+  }
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  child = undefined;
+  expect(pidsOf(before).every(alive)).toBe(true);
+  return { source, before };
+}
+
 async function registryPids(): Promise<number[]> {
   const { replicas } = JSON.parse(await readFile(join(dataDir, 'host', 'replicas.json'), 'utf8')) as { replicas: Array<{ pid: number }> };
   return replicas.map((r) => r.pid).sort((a, b) => a - b);
@@ -83,26 +108,7 @@ describe('host runtime: engine restarts', () => {
 
   it('leaves no orphan when the engine is killed hard and started again', async () => {
     dataDir = await newDataDir();
-    child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/host/engine-main.ts'), dataDir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await eventually(() => once(child!.stdout!, 'data').then(([chunk]) => String(chunk).includes('ready')), {
-      timeoutMs: engineProcessStartBudgetMs,
-      what: 'the engine in its own process to print ready',
-    });
-    const source = await packApp(dataDir, 'survivor', { 'server.js': serverScript('v1') });
-    const store = await openSqliteStore(dataDir);
-    let before;
-    try {
-      await store.apply(appObject('survivor', source, { replicas: 2 }));
-      before = await eventually(() => readyApp(store, 'survivor', source.revision, 2), { what: 'App ready in the child engine' });
-    } finally {
-      await store.close();
-    }
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-    child = undefined;
-    expect(pidsOf(before).every(alive)).toBe(true);
+    const { source, before } = await runInKilledEngine('survivor', { replicas: 2 });
 
     engine = await startTestEngine(dataDir);
     const after = await reconciledByThisEngine('survivor', appObject('survivor', source, { replicas: 2 }));
@@ -113,6 +119,52 @@ describe('host runtime: engine restarts', () => {
     await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'no replica outlives the engine' });
     // The engine process's start, then four waits of eventually()'s default 20 s.
   }, engineProcessStartBudgetMs + 4 * 20_000);
+
+  // After a crash the registry may be torn, garbage or gone: the engine must still know every replica it left.
+  const damages = {
+    'a truncated registry (the previous version is used)': { files: ['replicas.json'], damage: 'truncate', adopted: true },
+    'garbage in both registry versions (found by their marker in /proc)': { files: ['replicas.json', 'replicas.json.prev'], damage: 'garbage', adopted: false },
+    'both registry versions deleted (found by their marker in /proc)': { files: ['replicas.json', 'replicas.json.prev'], damage: 'delete', adopted: false },
+  } as const;
+  for (const [title, { files, damage, adopted }] of Object.entries(damages)) {
+    it(`leaves no replica unmanaged after a hard kill and ${title}`, async () => {
+      dataDir = await newDataDir();
+      const expose = await freePort();
+      const { source, before } = await runInKilledEngine('damaged', { replicas: 2, expose: { port: expose } });
+      const hostDir = join(dataDir, 'host');
+      const original = await readFile(join(hostDir, 'replicas.json'), 'utf8');
+      for (const file of files) {
+        if (damage === 'truncate') await truncate(join(hostDir, file), 17);
+        if (damage === 'garbage') await writeFile(join(hostDir, file), '\u0000{"version": 1, "apps": [oops\n');
+        if (damage === 'delete') await rm(join(hostDir, file), { force: true });
+      }
+      const damaged = damage === 'delete' ? undefined : await readFile(join(hostDir, 'replicas.json'), 'utf8');
+
+      engine = await startTestEngine(dataDir);
+      const after = await reconciledByThisEngine('damaged', appObject('damaged', source, { replicas: 2, expose: { port: expose } }));
+      expect(await eventually(() => httpGet(expose))).toMatch(/^v1 /);
+      if (adopted) {
+        expect(pidsOf(after)).toEqual(pidsOf(before));
+      } else {
+        // Replaced: every replica of the killed engine is stopped, none runs unmanaged next to the new ones.
+        await eventually(() => pidsOf(before).every((pid) => !alive(pid)), { what: 'old replicas stopped' });
+        expect(pidsOf(after).some((pid) => pidsOf(before).includes(pid))).toBe(false);
+      }
+      expect(await registryPids()).toEqual(pidsOf(after));
+      // The damaged file is kept for a post-mortem, not overwritten.
+      if (damaged !== undefined) {
+        const names = await readdir(hostDir);
+        const aside = names.find((n) => n.startsWith('replicas.json.corrupt-'));
+        expect(aside, `a corrupt-* copy among ${names.join(', ')}`).toBeDefined();
+        expect(await readFile(join(hostDir, aside!), 'utf8')).toBe(damaged);
+        expect(damaged).not.toBe(original);
+      }
+      await engine.stop();
+      engine = undefined;
+      await eventually(() => [...pidsOf(before), ...pidsOf(after)].every((pid) => !alive(pid)), { what: 'no replica outlives the engine' });
+      // The engine process's start, then up to seven waits of eventually()'s default 20 s.
+    }, engineProcessStartBudgetMs + 7 * 20_000);
+  }
 
   it('stops the replicas of an App deleted while no engine ran', async () => {
     dataDir = await newDataDir();

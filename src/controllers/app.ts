@@ -80,10 +80,11 @@ export class AppReconciler implements Reconciler {
 
   async reconcile(ref: ObjectRef, context: ReconcileContext): Promise<ReconcileResult> {
     const object = (await this.deps.store.get(ref)) as App | undefined;
-    // Deleted: its processes stop and its releases go.
+    // Deleted: its processes stop, its releases and logs go.
     if (!object) {
       await this.deps.runtime.remove(ref);
       await this.deps.runtime.releases.removeAll(ref.namespace, ref.name);
+      await this.deps.runtime.removeLogs(ref);
       return {};
     }
     const run = new Run(this.deps.store, ref, object, context);

@@ -6,7 +6,9 @@ import { ReleasePreparations, type PreparationProgress, type PreparationRequest 
 import { ReleaseStore } from './release-store.ts';
 import { Replica, type ReplicaEvent, type RestartBackoff } from './replica.ts';
 import { ReplicaRegistry, type AppRecord, type ReplicaRecord } from './replica-registry.ts';
-import { replicaLogFile, rotateReplicaLog } from './replica-logs.ts';
+import { discoverReplicas, replicaMarker, type DiscoveredReplica } from './replica-discovery.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { DefaultLogLimits, removeAppLogs, replicaLogFile } from './replica-logs.ts';
 import { templateHash, type ReplicaTemplate } from './replica-template.ts';
 import { planRollout } from './rollout-plan.ts';
 
@@ -14,8 +16,17 @@ export interface HostRuntimeOptions {
   dataDir: string;
   /** Restart delays of exited replicas. Default 1 s doubling to 5 min, reset after 60 s of running. */
   restartBackoff?: Partial<RestartBackoff>;
-  /** Replica logs rotate beyond this size. Default 10 MiB, 3 generations kept. */
+  /** Replica logs rotate before a file would exceed this size. Default 10 MiB. */
   logMaxBytes?: number;
+  /** Log files kept per replica, the current one included. Default 3 (so 30 MiB per replica by default). */
+  logMaxFiles?: number;
+  /** Where the runtime says what it did on its own (adopted, stopped or recovered replicas). */
+  log?: Logger;
+}
+
+/** The runtime cannot start safely: it cannot tell which replicas of its data dir run. */
+export class HostRuntimeStartError extends Error {
+  readonly reason = 'ReplicaRegistryUnreadable';
 }
 
 /** What an App should look like now; the reconciler computes it from the spec. */
@@ -93,7 +104,6 @@ export class HostRuntime {
   private readonly apps = new Map<string, AppState>();
   private readonly listeners: HostRuntimeListener[] = [];
   private readonly backoff: RestartBackoff;
-  private rotation?: NodeJS.Timeout;
 
   constructor(private readonly options: HostRuntimeOptions) {
     this.releases = new ReleaseStore(options.dataDir);
@@ -106,23 +116,77 @@ export class HostRuntime {
     this.listeners.push(listener);
   }
 
-  /** Re-adopts live replicas from the registry; returns every App the registry knew (to be reconciled). */
+  /**
+   * Re-adopts live replicas from the registry (`replicas.json`, else `replicas.json.prev`), then scans `/proc`
+   * for processes carrying this data dir's replica marker: one the registry does not describe is stopped (its
+   * App starts a replacement), so no replica of this data dir is left running unmanaged. An unreadable
+   * registry is moved aside (`replicas.json.corrupt-<time>`), never overwritten. Returns every App the
+   * registry or the scan knew (to be reconciled). Throws {@link HostRuntimeStartError} when the registry is
+   * unreadable and `/proc` cannot be scanned.
+   */
   start(): ObjectRef[] {
-    const { apps, replicas } = this.registry.load();
+    const loaded = this.registry.load();
+    const { apps, replicas } = loaded;
+    const log = this.options.log;
+    if (loaded.problems.length > 0) {
+      const aside = this.registry.setAsideCurrent();
+      log?.warn({ problems: loaded.problems, keptAs: aside, using: loaded.from }, 'host replica registry unreadable; recovering replicas from the previous version and /proc');
+    }
+    const discovered = discoverReplicas(this.options.dataDir);
+    if (!discovered && loaded.from === 'unreadable') {
+      throw new HostRuntimeStartError(
+        `cannot start the host runtime: ${this.registry.file} and its .prev are unreadable (${loaded.problems.join('; ')}) and /proc cannot be scanned for running replicas; stop every replica of this data dir by hand (their pids are in the files set aside), then remove the .prev file`,
+      );
+    }
     const refs = new Map<string, ObjectRef>();
-    for (const record of apps) refs.set(key({ namespace: record.namespace, name: record.app }), { kind: 'App', namespace: record.namespace, name: record.app });
+    const appRef = (namespace: string, name: string): ObjectRef => ({ kind: 'App', namespace, name });
+    for (const record of apps) refs.set(key({ namespace: record.namespace, name: record.app }), appRef(record.namespace, record.app));
     for (const record of replicas) {
-      const ref: ObjectRef = { kind: 'App', namespace: record.namespace, name: record.app };
+      const ref = appRef(record.namespace, record.app);
       refs.set(key(ref), ref);
       const app = this.appState(ref, apps.find((a) => a.namespace === record.namespace && a.app === record.app));
       const replica = Replica.adopt(this.replicaInput(app, record.index, record.ports, record), record);
       if (replica) app.replicas.push(replica);
     }
+    const adopted = [...this.apps.values()].reduce((n, a) => n + a.replicas.length, 0);
+    let unrecorded = 0;
+    for (const found of discovered ?? []) {
+      const ref = appRef(found.namespace, found.app);
+      refs.set(key(ref), ref);
+      const app = this.appState(ref);
+      if (app.replicas.some((r) => r.identity?.pid === found.pid && r.identity.startTime === found.startTime)) continue;
+      this.stopUnrecorded(app, found);
+      unrecorded++;
+    }
+    if (adopted + unrecorded > 0) log?.info({ adopted, stoppedUnrecorded: unrecorded, registry: loaded.from }, 'host runtime found running replicas');
     for (const ref of refs.values()) this.appState(ref);
     this.persist();
-    this.rotation = setInterval(() => this.rotateLogs(), 5_000);
-    this.rotation.unref();
     return [...refs.values()];
+  }
+
+  /** A replica of this data dir that no registry version describes: stopped, so that its App replaces it. */
+  private stopUnrecorded(app: AppState, found: DiscoveredReplica): void {
+    const record: ReplicaRecord = {
+      namespace: found.namespace,
+      app: found.app,
+      index: found.index,
+      pid: found.pid,
+      startTime: found.startTime,
+      ports: {},
+      templateHash: '',
+      releaseKey: '',
+      revision: 'unknown',
+      startedAt: new Date().toISOString(),
+      restarts: 0,
+    };
+    const replica = Replica.adopt({ ...this.replicaInput(app, found.index, {}, record), onChange: () => undefined }, record);
+    if (!replica) return;
+    this.options.log?.warn(
+      { app: key(app.ref), replica: found.index, pid: found.pid },
+      'replica running without a record in host/replicas.json; stopping it (its App starts a replacement)',
+    );
+    app.replicas.push(replica);
+    this.stopReplica(app, replica, 10_000);
   }
 
   /** One step towards `desired`: starts and stops replicas per the rolling-update plan, then reports. */
@@ -200,6 +264,11 @@ export class HostRuntime {
     this.persist();
   }
 
+  /** Removes the logs of a deleted App (after {@link remove}: its replicas and their log writers are done). */
+  async removeLogs(ref: ObjectRef): Promise<void> {
+    await removeAppLogs(this.options.dataDir, ref.namespace, ref.name);
+  }
+
   /** Release keys the App's replicas (running or stopping) still use. */
   releasesInUse(ref: ObjectRef): Set<string> {
     const app = this.apps.get(key(ref));
@@ -208,7 +277,6 @@ export class HostRuntime {
 
   /** Stops every App (or, with `leaveRunning`, leaves their processes running for the next engine to adopt). */
   async shutdown({ leaveRunning = false }: { leaveRunning?: boolean } = {}): Promise<void> {
-    clearInterval(this.rotation);
     // A setup is never left running: the next engine prepares the release again.
     await this.preparations.cancelAll();
     const all = [...this.apps.values()];
@@ -288,6 +356,8 @@ export class HostRuntime {
       readinessProbe: template.readinessProbe,
       livenessProbe: template.livenessProbe,
       logFile: replicaLogFile(this.options.dataDir, namespace, name, index),
+      logLimits: { maxBytes: this.options.logMaxBytes ?? DefaultLogLimits.maxBytes, files: this.options.logMaxFiles ?? DefaultLogLimits.files },
+      marker: replicaMarker(this.options.dataDir, namespace, name, index),
       backoff: this.backoff,
       onChange: (event?: ReplicaEvent) => {
         this.refreshProxy(app);
@@ -325,11 +395,6 @@ export class HostRuntime {
     const apps = [...this.apps.values()];
     const replicas = apps.flatMap((a) => [...a.replicas, ...a.terminating.keys()].map((r) => r.record()).filter((r) => r !== undefined));
     this.registry.save(apps.map((a) => a.record), replicas);
-  }
-
-  private rotateLogs(): void {
-    const max = this.options.logMaxBytes ?? 10 * 1024 * 1024;
-    for (const app of this.apps.values()) for (const r of app.replicas) rotateReplicaLog(r.input.logFile, max);
   }
 
   private emit(ref: ObjectRef, event?: ReplicaEvent): void {

@@ -3,8 +3,9 @@ import type { AppProbe } from '../api/app.ts';
 import { processStartTime, isSameProcessAlive, stopProcessGroup, type ProcessIdentity } from './process-identity.ts';
 import { runProbe } from './probe.ts';
 import { recordStartedProcess } from './tracked-process-hook.ts';
+import { ReplicaMarkerEnv } from './replica-discovery.ts';
 import type { ReplicaRecord } from './replica-registry.ts';
-import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
+import { startReplicaLogWriter, type LogLimits } from './replica-logs.ts';
 import { portEnv, type ReplicaTemplate } from './replica-template.ts';
 
 /** Starting (no readiness yet), Running, CrashLoopBackOff (waiting to restart), Terminating, Terminated. */
@@ -35,6 +36,10 @@ export interface ReplicaIdentityInput {
   readinessProbe?: AppProbe;
   livenessProbe?: AppProbe;
   logFile: string;
+  /** Size limits its log writer rotates by. */
+  logLimits: LogLimits;
+  /** The `KEDGE_REPLICA_ID` value that lets an engine find this replica in `/proc` (see replica-discovery.ts). */
+  marker: string;
   backoff: RestartBackoff;
   /** Called on every change worth a look (readiness, exit, restart); with an event when a user should hear of it. */
   onChange: (event?: ReplicaEvent) => void;
@@ -42,7 +47,8 @@ export interface ReplicaIdentityInput {
 
 /**
  * One supervised replica: a process in its own process group (its pid is the group id), stdout and stderr
- * appended to its log file, restarted with exponential backoff when it exits, restarted when its liveness
+ * piped to its log writer (a small process that rotates the log by size, see replica-log-writer.js),
+ * restarted with exponential backoff when it exits, restarted when its liveness
  * probe fails `failureThreshold` times in a row, ready while its readiness probe passes (or, without one,
  * while it runs). A replica adopted from a previous engine is watched through `/proc` (pid and start time).
  */
@@ -157,13 +163,13 @@ export class Replica {
     const runId = ++this.run;
     this.startedAt = new Date().toISOString();
     this.state = 'Starting';
-    const fd = openReplicaLog(this.input.logFile);
-    const env = { ...template.env, ...portEnv(this.input.ports, template.portNames), KEDGE_REPLICA: String(this.index) };
+    const output = startReplicaLogWriter(this.input.logFile, this.input.logLimits);
+    const env = { ...template.env, ...portEnv(this.input.ports, template.portNames), KEDGE_REPLICA: String(this.index), [ReplicaMarkerEnv]: this.input.marker };
     let child: ChildProcess;
     try {
-      child = spawn(template.argv[0]!, template.argv.slice(1), { cwd: template.cwd, env, stdio: ['ignore', fd, fd], detached: true });
+      child = spawn(template.argv[0]!, template.argv.slice(1), { cwd: template.cwd, env, stdio: ['ignore', output, output], detached: true });
     } finally {
-      closeReplicaLog(fd);
+      output.destroy();
     }
     this.child = child;
     child.once('error', (error) => this.onExit(runId, `could not start '${template.argv[0]}': ${error.message}`));

@@ -27,25 +27,52 @@ export function registerLogsCommand(program: Command): void {
       const { dataDir } = globalOptions(command);
       const files = await logFiles(dataDir, opts.namespace, name, opts.replica);
       const prefix = files.length > 1 || opts.replica === undefined;
-      const offsets = new Map<string, number>();
+      const positions = new Map<string, Position>();
       for (const file of files) {
+        const ino = await stat(file).then((s) => s.ino, () => 0);
         const text = await readFrom(file, 0);
-        offsets.set(file, text.bytes);
+        positions.set(file, { ino, offset: text.bytes });
         write(file, lastLines(text.text, Number(opts.tail)), prefix);
       }
       if (!opts.follow) return;
       for (;;) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         for (const file of await logFiles(dataDir, opts.namespace, name, opts.replica).catch(() => files)) {
-          const size = await stat(file).then((s) => s.size, () => 0);
-          // Rotation truncates the file in place: start over from its beginning.
-          const from = (offsets.get(file) ?? 0) > size ? 0 : (offsets.get(file) ?? 0);
-          const text = await readFrom(file, from);
-          offsets.set(file, from + text.bytes);
+          const current = await stat(file).catch(() => undefined);
+          if (!current) continue;
+          let { ino, offset } = positions.get(file) ?? { ino: current.ino, offset: 0 };
+          if (current.ino !== ino) {
+            // Rotated: the file we were reading is now a numbered generation; print its rest, then the new file.
+            const rotated = await rotatedGeneration(file, ino);
+            if (rotated) write(file, (await readFrom(rotated, offset, true)).text, prefix);
+            ino = current.ino;
+            offset = 0;
+          } else if (offset > current.size) {
+            offset = 0; // truncated in place
+          }
+          const text = await readFrom(file, offset);
+          positions.set(file, { ino, offset: offset + text.bytes });
           write(file, text.text, prefix);
         }
       }
     });
+}
+
+/** Where `kedge logs -f` is in one replica's log: the file (inode) and the bytes printed of it. */
+interface Position {
+  ino: number;
+  offset: number;
+}
+
+/** The numbered generation (`<file>.1`, `.2`, …) that is the file with inode `ino`, if one still is. */
+async function rotatedGeneration(file: string, ino: number): Promise<string | undefined> {
+  for (let i = 1; i <= 9; i++) {
+    const candidate = `${file}.${i}`;
+    const found = await stat(candidate).catch(() => undefined);
+    if (!found) return undefined;
+    if (found.ino === ino) return candidate;
+  }
+  return undefined;
 }
 
 async function logFiles(dataDir: string, namespace: string, app: string, replica: string | undefined): Promise<string[]> {
@@ -65,7 +92,8 @@ async function logFiles(dataDir: string, namespace: string, app: string, replica
   return files;
 }
 
-async function readFrom(file: string, offset: number): Promise<{ text: string; bytes: number }> {
+/** The complete lines of `file` from `offset` (all of the rest when `final`: nothing more will be written). */
+async function readFrom(file: string, offset: number, final = false): Promise<{ text: string; bytes: number }> {
   const handle = await open(file, 'r').catch(() => undefined);
   if (!handle) return { text: '', bytes: 0 };
   try {
@@ -73,7 +101,7 @@ async function readFrom(file: string, offset: number): Promise<{ text: string; b
     const buffer = Buffer.alloc(Math.max(0, size - offset));
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
     // Hold back a partial last line until it is complete.
-    const end = buffer.subarray(0, bytesRead).lastIndexOf(10) + 1;
+    const end = final ? bytesRead : buffer.subarray(0, bytesRead).lastIndexOf(10) + 1;
     return { text: buffer.subarray(0, end).toString('utf8'), bytes: end };
   } finally {
     await handle.close();
