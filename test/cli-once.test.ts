@@ -18,7 +18,10 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `kedge up --once` on `dataDir` with free ports; the child is killed if the test ends first. */
+/**
+ * Runs `kedge up --once` on `dataDir` with free ports and a timeout that holds on a loaded machine (the verdict
+ * comes long before it); the child is killed if the test ends first.
+ */
 function upOnce(dataDir: string, ...args: string[]): Promise<Run> {
   const child = spawn(
     process.execPath,
@@ -28,6 +31,8 @@ function upOnce(dataDir: string, ...args: string[]): Promise<Run> {
       dataDir,
       'up',
       '--once',
+      '--timeout',
+      '5m',
       '--storage-addr',
       ':0',
       '--metrics-addr',
@@ -164,10 +169,10 @@ spec: {interval: 10m, prune: true, path: ./deploy, sourceRef: {kind: GitReposito
     await Promise.race([
       early,
       (async () => {
-        await eventually(() => gate.seen > 0, { what: 'the engine fetching the source', timeoutMs: 60_000 });
+        await eventually(() => gate.seen > 0, { what: 'the engine fetching the source', timeoutMs: 180_000 });
         await eventually(() => handled(dataDir, token), {
           what: 'the Kustomization reconciled at the old artifact',
-          timeoutMs: 60_000,
+          timeoutMs: 180_000,
           intervalMs: 200,
         });
       })(),
@@ -197,7 +202,7 @@ spec: {interval: 10m, prune: true, path: ./deploy, sourceRef: {kind: GitReposito
       annotated: `main@sha1:${fixed}`,
       current: `main@sha1:${fixed}`,
     });
-  });
+  }, 900_000);
 });
 
 /** Sets `reconcile.fluxcd.io/requestedAt` on the Kustomization in the data dir's store; returns the token. */

@@ -61,7 +61,7 @@ async function fetchNow(s: Store, commit: string): Promise<void> {
       )?.artifact?.revision?.endsWith(commit),
     {
       what: `GitRepository at ${commit}`,
-      timeoutMs: 60_000,
+      timeoutMs: 180_000,
     },
   );
 }
@@ -75,7 +75,7 @@ async function appliedCommit(s: Store, commit: string): Promise<Kustomization> {
         throw new Error(`Ready ${ready?.status}: ${ready?.message}`);
       return k;
     },
-    { what: `Kustomization bulk Ready at ${commit}`, timeoutMs: 120_000 },
+    { what: `Kustomization bulk Ready at ${commit}`, timeoutMs: 300_000 },
   );
 }
 
@@ -92,7 +92,7 @@ describe('Kustomization store target: a crash while writing', () => {
     );
     const exited = once(child, 'exit');
     await eventually(() => once(child!.stdout!, 'data').then(([chunk]) => String(chunk).includes('ready')), {
-      timeoutMs: 60_000,
+      timeoutMs: 180_000,
       what: 'engine started',
     });
     store = await openSqliteStore(dataDir);
@@ -123,7 +123,7 @@ describe('Kustomization store target: a crash while writing', () => {
         const count = (await owned(store!)).length - 1;
         return count > 0 && count < BULK && count;
       },
-      { what: 'the engine writing the bulk objects', timeoutMs: 120_000, intervalMs: 20 },
+      { what: 'the engine writing the bulk objects', timeoutMs: 300_000, intervalMs: 20 },
     );
     child.kill('SIGKILL');
     await exited;
@@ -152,5 +152,5 @@ describe('Kustomization store target: a crash while writing', () => {
 
     expect(done.status?.inventory?.entries).toEqual([{ id: 'default_keep__ConfigMap', v: 'v1' }]);
     expect((await owned(engine.store)).map((o) => o.metadata.name)).toEqual(['keep']);
-  });
+  }, 600_000);
 });
