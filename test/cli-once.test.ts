@@ -112,6 +112,7 @@ describe('kedge up --once judges the latest revision', () => {
       files: {
         'deploy/cm.yaml':
           'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hello}\n',
+        'after/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: after}\n',
         'deploy/app.yaml':
           'apiVersion: kedge.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {replicas: 1, command: [node, -e, "setInterval(() => {}, 1 << 30)"]}\n',
       },
@@ -132,6 +133,11 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: app, namespace: default}
 spec: {interval: 10m, prune: true, path: ./deploy, sourceRef: {kind: GitRepository, name: app}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: after, namespace: default}
+spec: {interval: 10m, prune: true, path: ./after, dependsOn: [{name: app}], sourceRef: {kind: GitRepository, name: app}}
 `,
     );
   });
@@ -184,6 +190,10 @@ spec: {interval: 10m, prune: true, path: ./deploy, sourceRef: {kind: GitReposito
       `✔ source git default/app: stored artifact for revision 'main@sha1:${broken}'`,
     );
     expect(run.stdout).toMatch(/✗ kustomization default\/app: .*deploy\/cm\.yaml/);
+    // Its dependent waits on it: judged failed with it rather than waiting for --timeout.
+    expect(run.stdout).toContain(
+      '✗ kustomization default/after: its dependency kustomization default/app failed',
+    );
     expect(run.code).toBe(1);
 
     const fixed = repo.commit(
@@ -196,6 +206,7 @@ spec: {interval: 10m, prune: true, path: ./deploy, sourceRef: {kind: GitReposito
     const third = await upOnce(dataDir);
     expect(third.stdout).toContain(`✔ kustomization default/app: Applied revision: main@sha1:${fixed}`);
     expect(third.stdout).toMatch(/✔ app default\/web: /);
+    expect(third.stdout).toContain(`✔ kustomization default/after: Applied revision: main@sha1:${fixed}`);
     expect(third.code).toBe(0);
     // The App was judged at the release of the fixed commit, not at the one the previous run left running.
     expect(await appRevisions(dataDir)).toEqual({

@@ -85,6 +85,18 @@ export class OnceJudge {
     if (!finished?.after || !sameDesiredState(finished.before, current))
       return waiting('waiting to be reconciled');
     const after = finished.after;
+    if (conditionOf(after, Conditions.Ready)?.reason === Reasons.DependencyNotReady) {
+      // Blocked before reading its source: judged by its dependencies, not by a revision it never got to.
+      const blocked = byStatus(after);
+      if (blocked.verdict !== 'pending') return blocked;
+      const failed = await this.#failedDependency(current, seen.store);
+      if (!failed) return blocked;
+      return {
+        object: after,
+        verdict: 'failed',
+        line: mark.failure(`${nameOf(current)}: its dependency ${failed} failed`),
+      };
+    }
     if (current.kind === 'Kustomization') {
       const sourceRef = (
         current.spec as { sourceRef?: { kind: string; name: string; namespace?: string } } | undefined
@@ -116,6 +128,25 @@ export class OnceJudge {
         return waiting(`rolling out revision '${revision}'`);
     }
     return judged;
+  }
+
+  /** A `dependsOn` Kustomization whose latest reconcile in this run, at its current state, failed. */
+  async #failedDependency(object: KObject, store: Store): Promise<string | undefined> {
+    const dependsOn =
+      (object.spec as { dependsOn?: Array<{ name: string; namespace?: string }> } | undefined)?.dependsOn ??
+      [];
+    for (const dep of dependsOn) {
+      const ref = {
+        kind: object.kind,
+        namespace: dep.namespace ?? object.metadata.namespace ?? 'default',
+        name: dep.name,
+      };
+      const finished = this.#finished.get(refString(ref));
+      const current = await store.get(ref);
+      if (!current || !finished?.after || !sameDesiredState(finished.before, current)) continue;
+      if (byStatus(finished.after).verdict === 'failed') return nameOf(current);
+    }
+    return undefined;
   }
 }
 

@@ -122,7 +122,9 @@ async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]>
       const key = refString(refOf(object));
       const labels = object.metadata.labels ?? {};
       const owner = `Kustomization/${labels[OwnerNamespaceLabel]}/${labels[OwnerNameLabel]}`;
-      if (!scope.has(key) && scope.has(owner)) grew = scope.add(key) !== undefined;
+      if (scope.has(key) || !scope.has(owner)) continue;
+      scope.add(key);
+      grew = true;
     }
   }
   return all.filter((o) => scope.has(refString(refOf(o))));
