@@ -12,6 +12,7 @@ import { NotificationDispatcher } from './notify/dispatcher.ts';
 import { startReceiverServer } from './notify/receiver-server.ts';
 import { EventRecorder } from './runtime/event-recorder.ts';
 import type { Logger } from './runtime/logger.ts';
+import type { ReconcileFinished } from './runtime/controller.ts';
 import { Manager } from './runtime/manager.ts';
 import { AppReconciler } from './controllers/app.ts';
 import { HostRuntime, type HostRuntimeOptions } from './host/host-runtime.ts';
@@ -41,6 +42,8 @@ export interface EngineSettings {
   shutdownGraceMs?: number;
   /** The host runtime (App): `leaveAppsRunning` keeps apps running on stop, for the next engine to adopt. */
   hostRuntime?: Omit<HostRuntimeOptions, 'dataDir'> & { leaveAppsRunning?: boolean };
+  /** Told of every reconcile that ran to its end, from the very first (`kedge up --once` judges by these). */
+  onReconcileFinished?: (finished: ReconcileFinished) => void;
   log: Logger;
 }
 
@@ -86,6 +89,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
+    if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
       new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2 }),

@@ -182,7 +182,8 @@ export class KustomizationReconciler implements Reconciler {
     const inventory: InventoryEntry[] = [];
     if (split.store.length > 0) {
       const artifact = run.artifact!;
-      const result = await applyToStore(this.deps.store, split.store, run.owner, { artifactPath: artifact.path, revision: artifact.revision });
+      const origin = { artifactPath: artifact.path, revision: artifact.revision };
+      const result = await applyToStore(this.deps.store, split.store, run.owner, origin, { beforeWrite: (intended) => recordIntended(run, intended) });
       run.changes.push(...result.changes);
       inventory.push(...result.inventory);
       run.applied.store = result.inventory.map((e) => {
@@ -217,7 +218,7 @@ export class KustomizationReconciler implements Reconciler {
       kept.push(...result.failed);
       if (result.errors.length > 0) error = new ReconcileError(Reasons.PruneFailed, `prune failed: ${result.errors.join('; ')}`);
     }
-    run.status.inventory = { entries: [...inventory, ...kept].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+    run.status.inventory = { entries: sortedEntries([...inventory, ...kept]) };
     return error;
   }
 
@@ -437,6 +438,26 @@ export class KustomizationReconciler implements Reconciler {
     for (const target of this.#targets.values()) target.close();
     this.#targets.clear();
   }
+}
+
+/**
+ * Before the store writes: when objects are about to be written that the inventory does not list yet, record
+ * the inventory as the previous one plus those (one status write). A crash or failure part-way through the
+ * writes then leaves every written object in `status.inventory`, and a later successful reconcile prunes those
+ * no longer wanted. Nothing is removed from the inventory here, so nothing gets pruned because of a failure.
+ */
+async function recordIntended(run: Run, intended: readonly InventoryEntry[]): Promise<void> {
+  const previous = run.status.inventory?.entries ?? [];
+  const listed = new Set(previous.map((e) => e.id));
+  const added = intended.filter((e) => !listed.has(e.id));
+  if (added.length === 0) return;
+  run.status.inventory = { entries: sortedEntries([...previous, ...new Map(added.map((e) => [e.id, e])).values()]) };
+  await run.patch();
+}
+
+/** Inventory entries in id order, as Flux lists them. */
+function sortedEntries(entries: InventoryEntry[]): InventoryEntry[] {
+  return entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function refOfKustomization(k: Kustomization): ObjectRef {

@@ -12,6 +12,21 @@ export interface ControllerOptions {
   /** Reconciles of this kind running at once (different objects; never two of one object). */
   concurrency: number;
   backoff?: Backoff;
+  /** Told of every reconcile that ran to its end (see {@link ReconcileFinished}) while `wanted()`. */
+  finished?: { wanted(): boolean; notify(finished: ReconcileFinished): void };
+}
+
+/**
+ * One reconcile that ran to its end, successful or not (not a skipped suspended object, not one aborted by a
+ * stop): the object as the reconcile began and as it left it, read before the next reconcile of it can begin,
+ * so `after.status` is exactly what this reconcile wrote last.
+ */
+export interface ReconcileFinished {
+  ref: ObjectRef;
+  /** The object when the reconcile began. */
+  before: KObject;
+  /** The object right after it; undefined once it was deleted. */
+  after: KObject | undefined;
 }
 
 /**
@@ -121,13 +136,16 @@ export class Controller {
       return;
     }
     const end = this.metrics.reconcileDuration.startTimer(labels);
+    let finished = false;
     try {
       const result = await this.reconciler.reconcile(ref, { signal: this.abort.signal, log });
+      finished = true;
       this.backoff.forget(key);
       this.metrics.reconciles.inc({ kind: ref.kind, result: 'success' });
       if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, withJitter(result.requeueAfterMs));
     } catch (error) {
       if (this.abort.signal.aborted) return;
+      finished = true;
       if (error instanceof StallingError) {
         this.backoff.forget(key);
         this.metrics.reconciles.inc({ kind: ref.kind, result: 'stalled' });
@@ -143,6 +161,10 @@ export class Controller {
       }
     } finally {
       end();
+    }
+    if (finished && object && this.options.finished?.wanted()) {
+      const after = await this.store.get(ref).catch(() => undefined);
+      this.options.finished.notify({ ref, before: object, after });
     }
   }
 }

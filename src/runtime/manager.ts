@@ -1,6 +1,6 @@
 import type { ObjectRef } from '../api/meta.ts';
 import type { Store } from '../store/store.ts';
-import { Controller, type ControllerOptions } from './controller.ts';
+import { Controller, type ControllerOptions, type ReconcileFinished } from './controller.ts';
 import type { Logger } from './logger.ts';
 import type { EngineMetrics } from './metrics.ts';
 import type { Reconciler } from './reconciler.ts';
@@ -8,6 +8,7 @@ import type { Reconciler } from './reconciler.ts';
 /** Owns every controller of the engine: starts them together, routes on-demand requests, stops them. */
 export class Manager {
   private readonly controllers = new Map<string, Controller>();
+  private readonly finishedListeners = new Set<(finished: ReconcileFinished) => void>();
 
   constructor(
     private readonly store: Store,
@@ -16,7 +17,18 @@ export class Manager {
   ) {}
 
   register(reconciler: Reconciler, options: ControllerOptions): void {
-    this.controllers.set(reconciler.kind, new Controller(this.store, reconciler, this.metrics, this.log, options));
+    const listeners = this.finishedListeners;
+    const finished = { wanted: () => listeners.size > 0, notify: (f: ReconcileFinished) => listeners.forEach((listener) => listener(f)) };
+    this.controllers.set(reconciler.kind, new Controller(this.store, reconciler, this.metrics, this.log, { ...options, finished }));
+  }
+
+  /**
+   * Calls `listener` after every reconcile of any kind that ran to its end (`kedge up --once` judges objects
+   * by these). Returns unsubscribe.
+   */
+  onReconcileFinished(listener: (finished: ReconcileFinished) => void): () => void {
+    this.finishedListeners.add(listener);
+    return () => this.finishedListeners.delete(listener);
   }
 
   /** The kinds that have a controller, i.e. that get a Ready condition. */

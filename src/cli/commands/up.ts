@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { loadManifests } from '../../api/manifest.ts';
 import { parseDuration } from '../../api/duration.ts';
-import { Conditions } from '../../api/conditions.ts';
-import type { Condition, KObject } from '../../api/meta.ts';
-import { refOf } from '../../api/meta.ts';
+import type { KObject } from '../../api/meta.ts';
+import { refOf, refString } from '../../api/meta.ts';
+import { OwnerNameLabel, OwnerNamespaceLabel } from '../../apply/owner-labels.ts';
 import { startEngine, type Engine } from '../../engine.ts';
 import { parseListenAddress } from '../../web/listen-address.ts';
 import { applyObjects } from './apply.ts';
@@ -11,7 +11,8 @@ import { CliError } from '../cli-error.ts';
 import { prepareExampleRepository } from '../example-repository.ts';
 import { globalOptions, loggerFor } from '../global-options.ts';
 import { mark, style } from '../output/style.ts';
-import { describeReady, readyOf, reportProgress } from '../progress-reporter.ts';
+import { OnceJudge, type Judged } from '../once-judge.ts';
+import { reportProgress } from '../progress-reporter.ts';
 
 interface UpOptions {
   filename?: string[];
@@ -32,7 +33,7 @@ export function registerUpCommand(program: Command): void {
     .command('up')
     .description('run the engine on the data dir (with no -f and an empty store: the bundled example)')
     .option('-f, --filename <path...>', 'apply these YAML files or directories first')
-    .option('--once', 'exit 0 when every object is Ready, 1 when one stalls or --timeout passes')
+    .option('--once', 'reconcile everything at its latest revision, then exit 0 if all are Ready, 1 if one failed or --timeout passes')
     .option('--timeout <duration>', 'with --once: how long to wait', '2m')
     .option('--storage-addr <host:port>', 'artifact server address (port 0: any free port)', '127.0.0.1:9090')
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
@@ -51,6 +52,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
   const log = loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
+  const judge = new OnceJudge();
   const engine = await startEngine({
     dataDir: options.dataDir,
     storageAddress: parseListenAddress(opts.storageAddr, '--storage-addr'),
@@ -60,6 +62,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     concurrency: parseCount(opts.concurrency, '--concurrency', 1),
     kubeconfig: opts.kubeconfig,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
+    onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
   });
   const stopReporting = reportProgress(engine.store, say);
@@ -77,13 +80,12 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     stopReporting();
     return;
   }
-  const ok = await waitUntilSettled(engine, objects, timeoutMs, stopped);
+  const judged = await waitUntilJudged(engine, judge, objects, timeoutMs, stopped);
   stopReporting();
-  const all = await everyObject(engine, objects);
   say('');
-  for (const object of all) say(describeReady(object));
+  for (const { line } of judged) say(line);
   await engine.stop();
-  process.exitCode = ok ? 0 : 1;
+  process.exitCode = judged.every((j) => j.verdict === 'ready') ? 0 : 1;
 }
 
 async function bootstrapExample(engine: Engine, dataDir: string, say: (line: string) => void): Promise<void> {
@@ -106,31 +108,42 @@ async function bootstrapExample(engine: Engine, dataDir: string, say: (line: str
   );
 }
 
-/** Objects `--once` waits for: those given with -f, or everything in the store, that a controller reconciles. */
+/**
+ * Objects `--once` waits for, of the kinds a controller reconciles: everything in the store, or with -f the
+ * given objects and what their Kustomizations applied to the store (Apps, nested Kustomizations, …).
+ */
 async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]> {
-  const kinds = engine.manager.kinds();
-  if (given.length === 0) return (await Promise.all(kinds.map((k) => engine.store.list(k)))).flat();
-  const current = await Promise.all(given.filter((o) => kinds.includes(o.kind)).map((o) => engine.store.get(refOf(o))));
-  return current.filter((o): o is KObject => o !== undefined);
+  const all = (await Promise.all(engine.manager.kinds().map((k) => engine.store.list(k)))).flat();
+  if (given.length === 0) return all;
+  const scope = new Set(given.map((o) => refString(refOf(o))));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const object of all) {
+      const key = refString(refOf(object));
+      const labels = object.metadata.labels ?? {};
+      const owner = `Kustomization/${labels[OwnerNamespaceLabel]}/${labels[OwnerNameLabel]}`;
+      if (scope.has(key) || !scope.has(owner)) continue;
+      scope.add(key);
+      grew = true;
+    }
+  }
+  return all.filter((o) => scope.has(refString(refOf(o))));
 }
 
-/** True once every object is Ready at its current generation; false when one stalls, on timeout or signal. */
-async function waitUntilSettled(engine: Engine, given: KObject[], timeoutMs: number, stopped: Promise<void>): Promise<boolean> {
+/**
+ * Judges every object (see {@link OnceJudge}) until none is pending any more: each has been reconciled by this
+ * engine at what it should run now (a Kustomization at its source's current artifact, an App at its release),
+ * and is Ready or has failed. On timeout or signal, the verdicts as they stand (pending ones count as failed).
+ */
+async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[], timeoutMs: number, stopped: Promise<void>): Promise<Judged[]> {
   const deadline = Date.now() + timeoutMs;
   let interrupted = false;
   void stopped.then(() => (interrupted = true));
-  while (!interrupted && Date.now() < deadline) {
-    const objects = await everyObject(engine, given);
-    const conditions = (o: KObject) => (o.status as { conditions?: Condition[] } | undefined)?.conditions ?? [];
-    if (objects.some((o) => conditions(o).some((c) => c.type === Conditions.Stalled && c.status === 'True'))) return false;
-    const settled = objects.every((o) => {
-      const ready = readyOf(o);
-      return ready?.status === 'True' && ready.observedGeneration === o.metadata.generation;
-    });
-    if (settled) return true;
+  for (;;) {
+    const judged = await judge.judge(engine.store, await everyObject(engine, given));
+    if (interrupted || Date.now() >= deadline || judged.every((j) => j.verdict !== 'pending')) return judged;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return false;
 }
 
 /** A whole number flag of at least `min`. */

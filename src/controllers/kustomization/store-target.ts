@@ -20,6 +20,15 @@ export interface AppOrigin {
   revision: string;
 }
 
+/** Options of {@link applyToStore}. */
+export interface StoreApplyOptions {
+  /**
+   * Called once, after validation and before the first write, with the inventory entries of every object about
+   * to be written: the caller records them so that objects written before a crash are still pruned later.
+   */
+  beforeWrite?: (intended: InventoryEntry[]) => Promise<void>;
+}
+
 /**
  * Validates every object against its kind's schema (all problems reported at once), then writes each with the
  * owner labels; Apps also get the `kedge.dev/source-artifact` and `kedge.dev/source-revision` annotations.
@@ -30,6 +39,7 @@ export async function applyToStore(
   objects: readonly KObject[],
   owner: Owner,
   origin: AppOrigin,
+  options: StoreApplyOptions = {},
 ): Promise<{ changes: ChangeEntry[]; inventory: InventoryEntry[] }> {
   const problems: string[] = [];
   for (const object of objects) {
@@ -42,6 +52,7 @@ export async function applyToStore(
     }
   }
   if (problems.length > 0) throw new StoreApplyError(`invalid objects: ${problems.join(', ')}`);
+  await options.beforeWrite?.(objects.map((o) => inventoryEntryOf(identityOf(o))));
 
   const changes: ChangeEntry[] = [];
   const inventory: InventoryEntry[] = [];
@@ -57,7 +68,7 @@ export async function applyToStore(
         [SourceRevisionAnnotation]: origin.revision,
       };
     }
-    const identity = { apiVersion: copy.apiVersion, kind: copy.kind, namespace: copy.metadata.namespace, name: copy.metadata.name };
+    const identity = identityOf(copy);
     const { result } = await store.apply(copy).catch((error: unknown) => {
       throw new StoreApplyError(`${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`, { cause: error });
     });
@@ -92,4 +103,9 @@ export async function pruneFromStore(
     }
   }
   return { changes, failed };
+}
+
+/** The identity an object has in the store (no namespace: `default`). */
+function identityOf(object: KObject): { apiVersion: string; kind: string; namespace: string; name: string } {
+  return { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
 }
