@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { startGitDaemon, type GitServer } from './harness/git-servers.ts';
+import { spawnTracked as spawn } from './harness/tracked-process.ts';
 
 const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 const ksRef = { kind: 'Kustomization', namespace: 'default', name: 'app' };

@@ -1,7 +1,6 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Engine } from '../src/engine.ts';
 import { eventually } from './harness/eventually.ts';
@@ -15,10 +14,10 @@ import {
   readyApp,
   startTestEngine,
 } from './fixtures/host/app-harness.ts';
+import { execFileTracked, spawnTracked as spawn } from './harness/tracked-process.ts';
 
-const run = promisify(execFile);
 const kedge = (dataDir: string, ...args: string[]) =>
-  run(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  execFileTracked(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, ...args]);
 
 let engine: Engine | undefined;
 let dataDir: string;

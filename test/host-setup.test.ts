@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import {
   serverScript,
   startTestEngine,
 } from './fixtures/host/app-harness.ts';
+import { spawnTracked as spawn } from './harness/tracked-process.ts';
 
 let engine: Engine | undefined;
 let child: ChildProcess | undefined;

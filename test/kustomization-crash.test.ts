@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import type { Store } from '../src/store/store.ts';
 import { cleanupDataDir, newDataDir, startTestEngine } from './fixtures/host/app-harness.ts';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
+import { spawnTracked as spawn } from './harness/tracked-process.ts';
 
 const BULK = 2_000;
 const owner = { name: 'bulk', namespace: 'default' };
