@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,28 @@ describe('kedge CLI', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/✗ source git default\/broken: .*no-such-branch/);
   });
+
+  it.each([
+    ['0-byte', ''],
+    ['garbage', 'this is not a database\n'.repeat(300)],
+  ])('a %s kedge.db is an error naming the file: up deploys no example, no command starts a new store', async (_name, content) => {
+    const data = join(work, `bad-store-${content.length}`);
+    mkdirSync(data);
+    const file = join(data, 'kedge.db');
+    writeFileSync(file, content);
+    const up = await kedge(data, 'up', '--once', '--timeout', '10s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain(`store ${file} `);
+    expect(up.stderr).toMatch(/Restore it from a backup, or move it away/);
+    expect(up.stdout).not.toContain('bundled example');
+    expect(existsSync(join(data, 'example'))).toBe(false);
+    for (const args of [['get', 'sources', 'git'], ['apply', '-f', manifest]]) {
+      const run = await kedge(data, ...args);
+      expect(run.code, `kedge ${args.join(' ')}`).toBe(1);
+      expect(run.stderr).toContain(`store ${file} `);
+    }
+    expect(readFileSync(file, 'utf8')).toBe(content);
+  }, 180_000);
 
   it('talks to a running engine: reconcile, suspend, resume, events; a second engine is refused; SIGTERM stops cleanly', async () => {
     const engine = startUp(dataDir);
