@@ -74,6 +74,20 @@ describe('kedge CLI', () => {
     expect((await kedge(dataDir, 'get', 'sources', 'git')).stderr).toContain('no GitRepository objects found');
   });
 
+  it('apply refuses zero durations, naming every field at once, storing nothing', async () => {
+    const zero = join(work, 'zero.yaml');
+    writeFileSync(
+      zero,
+      `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: hot}\nspec: {interval: 0s, retryInterval: 0ms, timeout: 0m0s, prune: true, sourceRef: {kind: GitRepository, name: app}}\n`,
+    );
+    const run = await kedge(dataDir, 'apply', '-f', zero);
+    expect(run.code).toBe(1);
+    for (const field of ['spec.interval', 'spec.retryInterval', 'spec.timeout']) {
+      expect(run.stderr).toContain(`${zero}: document 1 (Kustomization default/hot): ${field}: must be greater than zero`);
+    }
+    expect((await kedge(dataDir, 'get', 'kustomizations')).stderr).toContain('no Kustomization objects found');
+  });
+
   it('applies like kubectl and prints objects as a table, JSON and a List', async () => {
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app created');
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app unchanged');
