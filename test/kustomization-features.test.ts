@@ -188,24 +188,6 @@ ${kustomization('remote', '  path: ./app\n  kubeConfig: {secretRef: {name: remot
     expect(statusOf(done).inventory?.entries.map((x) => x.id)).toEqual([`${ns}_two__ConfigMap`]);
   });
 
-  it('refuses a Kustomization from Git with a zero interval: the parent goes Ready=False naming object and field, nothing is stored', async () => {
-    const e = await start({
-      'clusters/main/sync.yaml': `apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: hot, namespace: default}
-spec: {interval: 0s, retryInterval: 0s, path: ./apps, prune: true, sourceRef: {kind: GitRepository, name: repo}}
-`,
-      'apps/cm.yaml': configMap('default', 'hot-settings', '{k: v}'),
-    }, 'no-cluster');
-    await e.apply(kustomization('parent', '  path: ./clusters/main'));
-    const failed = await e.waitForReady(ks('parent'), (ready) => ready.status === 'False');
-    const message = statusOf(failed).conditions?.find((c) => c.type === 'Ready')?.message ?? '';
-    expect(message).toContain('Kustomization/default/hot: spec.interval: must be greater than zero');
-    expect(message).toContain('spec.retryInterval: must be greater than zero');
-    expect(await e.get(ks('hot'))).toBeUndefined();
-    expect(await e.engine.store.get({ kind: 'ConfigMap', namespace: 'default', name: 'hot-settings' })).toBeUndefined();
-  });
-
   it('applies Kedge kinds to the store: a repo declaring its own GitRepository and Kustomization (flux-system pattern)', async () => {
     const e = await start({ 'clusters/main/sync.yaml': '' }, 'no-cluster');
     const nested = repo.commit({
