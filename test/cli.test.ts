@@ -86,7 +86,7 @@ describe('kedge CLI', () => {
       expect(run.stderr).toContain(`${zero}: document 1 (Kustomization default/hot): ${field}: must be greater than zero`);
     }
     expect((await kedge(dataDir, 'get', 'kustomizations')).stderr).toContain('no Kustomization objects found');
-  });
+  }, 180_000);
 
   it('applies like kubectl and prints objects as a table, JSON and a List', async () => {
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app created');
