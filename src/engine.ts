@@ -19,6 +19,7 @@ import { HostRuntime, type HostRuntimeOptions } from './host/host-runtime.ts';
 import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
+import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 import { startHealthServer } from './web/health-server.ts';
@@ -76,6 +77,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
     const log = settings.log;
+    // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
+    const leftovers = await resetScratchDir(dataDir);
+    if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
+    const scratch = scratchDir(dataDir);
     const events = new EventRecorder(store, log);
 
     const artifactRoot = join(dataDir, 'artifacts');
@@ -92,7 +97,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
-      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2 }),
+      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
@@ -101,6 +106,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       artifactRoot,
       kubeconfig: settings.kubeconfig,
       renderCache: new RenderCache(),
+      scratchDir: scratch,
       enqueue: (ref) => manager.enqueue(ref),
     });
     manager.register(kustomizations, { concurrency });

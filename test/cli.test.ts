@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,20 @@ describe('kedge CLI', () => {
     expect((await kedge(dataDir, 'get', 'sources', 'git')).stderr).toContain('no GitRepository objects found');
   }, callsBudgetMs(2));
 
+  it('apply refuses zero durations, naming every field at once, storing nothing', async () => {
+    const zero = join(work, 'zero.yaml');
+    writeFileSync(
+      zero,
+      `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: hot}\nspec: {interval: 0s, retryInterval: 0ms, timeout: 0m0s, prune: true, sourceRef: {kind: GitRepository, name: app}}\n`,
+    );
+    const run = await kedge(dataDir, 'apply', '-f', zero);
+    expect(run.code).toBe(1);
+    for (const field of ['spec.interval', 'spec.retryInterval', 'spec.timeout']) {
+      expect(run.stderr).toContain(`${zero}: document 1 (Kustomization default/hot): ${field}: must be greater than zero`);
+    }
+    expect((await kedge(dataDir, 'get', 'kustomizations')).stderr).toContain('no Kustomization objects found');
+  }, 180_000);
+
   it('applies like kubectl and prints objects as a table, JSON and a List', async () => {
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app created');
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app unchanged');
@@ -106,6 +120,28 @@ describe('kedge CLI', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/✗ source git default\/broken: .*no-such-branch/);
   }, callsBudgetMs(1, 3_000));
+
+  it.each([
+    ['0-byte', ''],
+    ['garbage', 'this is not a database\n'.repeat(300)],
+  ])('a %s kedge.db is an error naming the file: up deploys no example, no command starts a new store', async (_name, content) => {
+    const data = join(work, `bad-store-${content.length}`);
+    mkdirSync(data);
+    const file = join(data, 'kedge.db');
+    writeFileSync(file, content);
+    const up = await kedge(data, 'up', '--once', '--timeout', '10s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain(`store ${file} `);
+    expect(up.stderr).toMatch(/Restore it from a backup, or move it away/);
+    expect(up.stdout).not.toContain('bundled example');
+    expect(existsSync(join(data, 'example'))).toBe(false);
+    for (const args of [['get', 'sources', 'git'], ['apply', '-f', manifest]]) {
+      const run = await kedge(data, ...args);
+      expect(run.code, `kedge ${args.join(' ')}`).toBe(1);
+      expect(run.stderr).toContain(`store ${file} `);
+    }
+    expect(readFileSync(file, 'utf8')).toBe(content);
+  }, 180_000);
 
   it('talks to a running engine: reconcile, suspend, resume, events; a second engine is refused; SIGTERM stops cleanly', async () => {
     const engine = startUp(dataDir);

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -48,6 +49,18 @@ async function post(path: string, body: string, headers: Record<string, string>)
 
 const body = JSON.stringify({ ref: 'refs/heads/main' });
 
+/** POSTs from a chosen local address (any of 127.0.0.0/8 works on Linux) with node:http; resolves the status. */
+function postFrom(localAddress: string, path: string, text: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${engine.receiverUrl}${path}`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
 describe('receivers', () => {
   it.each<{ type: string; good: Record<string, string>; bad?: Record<string, string> }>([
     { type: 'generic', good: {}, bad: undefined },
@@ -90,6 +103,38 @@ describe('receivers', () => {
     await engine.store.apply(manifests.receiver('gh', { ...spec, suspend: true }));
     expect(await post(path, body, signed('push'))).toBe(503);
     expect(await requestedAt('filtered')).toBeUndefined();
+  });
+
+  it('a flood of bad signatures gets 429 for its address, never for a correctly signed push, which fetches', async () => {
+    const repo = createRepo({ root: repoRoot, name: 'flooded', files: { 'a.yaml': 'v: 1\n' } });
+    await engine.store.apply(manifests.gitRepository('flooded', `file://${repo.dir}`, '1h'));
+    const spec = { type: 'github', events: ['push'], secretRef: { name: 'webhook-token' }, resources: [{ kind: 'GitRepository', name: 'flooded' }] };
+    await engine.store.apply(manifests.receiver('flood-hook', spec));
+    const revision = async () =>
+      ((await engine.store.get({ kind: 'GitRepository', namespace: 'default', name: 'flooded' }))?.status as { artifact?: { revision: string } } | undefined)?.artifact
+        ?.revision;
+    await eventually(async () => (await revision()) === `main@sha1:${repo.revParse()}`, { what: 'the first artifact' });
+    const path = await receiverPath('flood-hook');
+    const next = repo.commit({ 'a.yaml': 'v: 2\n' }, { message: 'bump' });
+    const payload = JSON.stringify({ ref: 'refs/heads/main', after: next });
+    const signed = { 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${hmac('sha256', payload)}` };
+    const forged = { 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${hmac('sha256', 'something else')}` };
+
+    // 200 bad requests from 127.0.0.2, ten at a time: far past both the refused and the authenticated budget.
+    const statuses: number[] = [];
+    for (let wave = 0; wave < 20; wave++) {
+      statuses.push(...(await Promise.all(Array.from({ length: 10 }, () => postFrom('127.0.0.2', path, payload, forged)))));
+    }
+    expect(statuses.filter((s) => s !== 400 && s !== 429)).toEqual([]);
+    expect(statuses).toContain(429);
+    expect(await requestedAt('flooded')).toBeUndefined();
+    // Another address is not throttled by that flood: its bad request is a plain 400.
+    expect(await postFrom('127.0.0.3', path, payload, forged)).toBe(400);
+
+    // The correctly signed push is accepted, even from the flooding address itself, and the source fetches.
+    expect(await postFrom('127.0.0.2', path, payload, signed)).toBe(200);
+    await eventually(async () => (await revision()) === `main@sha1:${next}`, { what: 'the pushed revision', timeoutMs: 30_000 });
+    expect(await postFrom('127.0.0.1', path, payload, signed)).toBe(200);
   });
 
   it('push to fetched: a git push plus a GitHub webhook fetches long before the interval', async () => {

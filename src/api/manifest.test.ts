@@ -52,6 +52,46 @@ describe('parseManifests', () => {
     expect(problems[2]).toMatch(/document 3: invalid YAML/);
   });
 
+  const ks = (spec: string) =>
+    `apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  prune: true\n  sourceRef: {kind: GitRepository, name: repo}\n${spec}`;
+  const provider = (spec: string) =>
+    `apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: p}\nspec:\n  type: generic\n  address: http://127.0.0.1/\n${spec}`;
+  const receiver = (spec: string) =>
+    `apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata: {name: r}\nspec:\n  type: generic\n  secretRef: {name: t}\n  resources: [{kind: GitRepository, name: repo}]\n${spec}`;
+  const zero = 'must be greater than zero, e.g. 30s, 5m or 1h';
+  it.each([
+    ['GitRepository interval 0s', repo('  interval: 0s\n  url: file:///x\n'), 'GitRepository flux-system/podinfo', 'spec.interval'],
+    ['GitRepository timeout 0m0s', repo('  interval: 1m\n  timeout: 0m0s\n  url: file:///x\n'), 'GitRepository flux-system/podinfo', 'spec.timeout'],
+    ['Kustomization interval 0ms', ks('  interval: 0ms\n'), 'Kustomization default/app', 'spec.interval'],
+    ['Kustomization retryInterval 0s', ks('  interval: 1m\n  retryInterval: 0s\n'), 'Kustomization default/app', 'spec.retryInterval'],
+    ['Kustomization timeout 0.0h', ks('  interval: 1m\n  timeout: 0.0h\n'), 'Kustomization default/app', 'spec.timeout'],
+    ['Kustomization interval below 1ms', ks('  interval: 0.4ms\n'), 'Kustomization default/app', 'spec.interval'],
+    ['Provider timeout 0s', provider('  timeout: 0s\n'), 'Provider default/p', 'spec.timeout'],
+    ['Provider interval 0s', provider('  interval: 0s\n'), 'Provider default/p', 'spec.interval'],
+    ['Receiver interval 0s', receiver('  interval: 0s\n'), 'Receiver default/r', 'spec.interval'],
+  ])('rejects a zero duration: %s, naming the object and field', (_name, text, object, field) => {
+    expect(problemsOf(text)).toEqual([`repo.yaml: document 1 (${object}): ${field}: ${zero}`]);
+  });
+
+  it.each([
+    ['negative', '-1s', 'must be a duration such as 30s, 5m or 1h'],
+    ['bare zero', '0', 'must be a duration such as 30s, 5m or 1h'],
+  ])('rejects a %s interval once, as not a duration', (_name, value, message) => {
+    expect(problemsOf(ks(`  interval: '${value}'\n`))).toEqual([`repo.yaml: document 1 (Kustomization default/app): spec.interval: ${message}`]);
+  });
+
+  it.each(['1ms', '1s', '0.5s', '0h1m', '1h0m0s'])('accepts the positive duration %s', (value) => {
+    expect(problemsOf(ks(`  interval: ${value}\n  retryInterval: ${value}\n  timeout: ${value}\n`))).toEqual([]);
+  });
+
+  it('reports every zero duration of an object at once', () => {
+    expect(problemsOf(ks('  interval: 0s\n  retryInterval: 0s\n  timeout: 0s\n')).map((p) => p.split(': ')[2])).toEqual([
+      'spec.interval',
+      'spec.retryInterval',
+      'spec.timeout',
+    ]);
+  });
+
   it('reads a Secret with data and stringData', () => {
     const [secret] = parseManifests('apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {username: u}\n', 's.yaml');
     expect(secret).toMatchObject({ kind: 'Secret', metadata: { namespace: 'default' }, stringData: { username: 'u' } });

@@ -46,6 +46,8 @@ export interface GitRepositoryReconcilerDeps {
   metrics: EngineMetrics;
   /** Artifacts kept besides the current one (`--artifact-retention`). */
   retainArtifacts: number;
+  /** Scratch space for checkouts and git homes (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
+  scratchDir?: string;
 }
 
 /** Everything one reconcile of one GitRepository works on. */
@@ -121,7 +123,8 @@ export class GitRepositoryReconciler implements Reconciler {
     const timeoutMs = parseDuration(spec.timeout ?? DEFAULT_GIT_TIMEOUT);
     const creds = await this.credentials(run);
     const proxyUrl = await this.proxyUrl(run);
-    const options = { timeoutMs, proxyUrl, signal: run.context.signal };
+    const tmpRoot = this.deps.scratchDir ?? tmpdir();
+    const options = { timeoutMs, proxyUrl, signal: run.context.signal, tmpRoot };
 
     const remote = await this.timed('ls-remote', () => resolveRemote(spec.url, spec.ref ?? {}, creds, options)).catch(
       (error: unknown) => this.fetchFailed(run, error),
@@ -137,7 +140,7 @@ export class GitRepositoryReconciler implements Reconciler {
       run.conditions.mark(Conditions.ArtifactOutdated, 'True', Reasons.NewRevision, `new upstream revision '${remote.revision}'`);
     }
 
-    const dir = await mkdtemp(join(tmpdir(), 'kedge-checkout-'));
+    const dir = await mkdtemp(join(tmpRoot, 'kedge-checkout-'));
     try {
       const fetched = await this.timed('checkout', () =>
         checkout(spec.url, spec.ref ?? {}, creds, dir, { ...options, recurseSubmodules: spec.recurseSubmodules }),
@@ -145,7 +148,7 @@ export class GitRepositoryReconciler implements Reconciler {
       run.conditions.delete(Conditions.FetchFailed);
       await this.reconcileVerification(run, dir, fetched);
       for (const [i, include] of (spec.include ?? []).entries()) {
-        await copyIncludedArtifact(this.deps.storage, included[i]!, dir, include.fromPath, include.toPath ?? include.repository.name);
+        await copyIncludedArtifact(this.deps.storage, included[i]!, dir, include.fromPath, include.toPath ?? include.repository.name, tmpRoot);
       }
       await this.reconcileArtifact(run, dir, fetched, included);
     } finally {
@@ -162,7 +165,7 @@ export class GitRepositoryReconciler implements Reconciler {
     }
     const keys = Object.values(await this.secretData(run, verify.secretRef.name, 'verification keys'));
     try {
-      const result = await verifyCheckout(dir, fetched, verify.mode ?? 'HEAD', keys);
+      const result = await verifyCheckout(dir, fetched, verify.mode ?? 'HEAD', keys, this.deps.scratchDir);
       run.conditions.mark(Conditions.SourceVerified, 'True', Reasons.Succeeded, result.message);
     } catch (error) {
       const message = errorMessage(error);

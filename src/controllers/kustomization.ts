@@ -47,6 +47,8 @@ export interface KustomizationReconcilerDeps {
   /** The engine's `--kubeconfig`: where non-Kedge kinds go when `spec.kubeConfig` is not set. */
   kubeconfig?: string;
   renderCache?: RenderCache;
+  /** Scratch space for extracted artifacts and render copies (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
+  scratchDir?: string;
   /** Queue a reconcile now (drift). */
   enqueue(ref: ObjectRef): void;
 }
@@ -114,7 +116,7 @@ export class KustomizationReconciler implements Reconciler {
       await this.reconcileDependencies(run);
       const artifact = await this.reconcileSource(run);
       run.status.lastAttemptedRevision = artifact.revision;
-      const extracted = await fetchArtifact(artifact, this.deps.artifactRoot, context.signal);
+      const extracted = await fetchArtifact(artifact, this.deps.artifactRoot, context.signal, this.deps.scratchDir);
       try {
         const objects = await this.reconcileBuild(run, extracted.root, artifact);
         await this.reconcileApply(run, objects, extracted.root);
@@ -169,7 +171,7 @@ export class KustomizationReconciler implements Reconciler {
   /** Render the artifact with the spec's overlay and substitutions (cached by digest, path and inputs). */
   private async reconcileBuild(run: Run, root: string, artifact: ArtifactRef): Promise<KObject[]> {
     const spec = run.object.spec!;
-    const where = { root, path: spec.path, cache: this.deps.renderCache, digest: artifact.digest };
+    const where = { root, path: spec.path, cache: this.deps.renderCache, digest: artifact.digest, tmpRoot: this.deps.scratchDir };
     return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 

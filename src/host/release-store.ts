@@ -4,6 +4,7 @@ import { createReadStream, existsSync, fstatSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { extractArtifact } from '../kustomize/safe-extract.ts';
+import { scratchDir } from '../store/scratch-dir.ts';
 import { closeReplicaLog, openReplicaLog } from './replica-logs.ts';
 import { isProcessGroupAlive, isSameProcessAlive, processStartTime, stopProcessGroup, type ProcessIdentity } from './process-identity.ts';
 import { recordStartedProcess } from './tracked-process-hook.ts';
@@ -92,8 +93,12 @@ export class ReleaseStore {
     await this.stopRecordedSetup(dir);
     await rm(dir, { recursive: true, force: true });
     await mkdir(root, { recursive: true });
+    // Extracted in the data dir's scratch space (same file system, so the rename is atomic), which the engine
+    // empties at start: a crash mid-extraction leaves nothing in the App's directory.
+    const tmpRoot = scratchDir(this.dataDir);
+    await mkdir(tmpRoot, { recursive: true, mode: 0o700 });
     try {
-      const extracted = await extractArtifact(this.artifactFile(input), { tmpRoot: root });
+      const extracted = await extractArtifact(this.artifactFile(input), { tmpRoot });
       await rename(extracted, dir);
     } catch (error) {
       throw new ReleaseError('ArtifactFailed', `failed to extract artifact '${input.artifact}': ${(error as Error).message}`, { cause: error });
@@ -135,7 +140,7 @@ export class ReleaseStore {
     const entries = await readdir(root).catch(() => [] as string[]);
     for (const entry of entries) {
       const key = entry.replace(/\.(ready|setup)$/, '');
-      if (keep.has(key) || entry.startsWith('kedge-artifact-')) continue;
+      if (keep.has(key)) continue;
       if (entry.endsWith('.setup')) await this.stopRecordedSetup(path.join(root, key));
       await rm(path.join(root, entry), { recursive: true, force: true });
     }

@@ -23,6 +23,8 @@ export interface RenderOptions {
   cache?: RenderCache;
   /** The artifact digest (`sha256:<hex>`), the cache's notion of "same revision". */
   digest?: string;
+  /** Where the working copy is made (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
+  tmpRoot?: string;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function renderKustomization(opts: RenderOptions): Promise<KObject[
   const vars = opts.substitutions ? mergeVariables(opts.substitutions) : {};
   validateVariableNames(vars);
 
-  const work = await realpath(await mkdtemp(path.join(tmpdir(), 'kedge-render-')));
+  const work = await realpath(await mkdtemp(path.join(opts.tmpRoot ?? tmpdir(), 'kedge-render-')));
   try {
     await cp(opts.root, work, { recursive: true, verbatimSymlinks: true });
     const dir = await resolveInside(work, opts.path ?? '');

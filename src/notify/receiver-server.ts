@@ -24,8 +24,10 @@ export interface ReceiverServerOptions {
   log: Logger;
   /** Reconcile this object now (the engine's `manager.enqueue`). */
   enqueue(ref: ObjectRef): void;
-  /** Requests per second per Receiver, with a burst of 4×. Default 5. */
+  /** Authenticated requests per second per Receiver, with a burst of 4×. Default 5. */
   ratePerSecond?: number;
+  /** Refused (unauthenticated) requests per second per client address, with a burst of 10×. Default 1. */
+  failureRatePerSecond?: number;
 }
 
 export interface ReceiverServer {
@@ -37,9 +39,18 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
+}
+
+/** The two budgets: authenticated requests per Receiver, refused requests per client address. */
+interface Limits {
+  authenticated: RateLimiter;
+  failures: RateLimiter;
+  /** Client addresses whose refusals are being throttled now (logged once per episode, not per request). */
+  throttled: Set<string>;
 }
 
 /**
@@ -47,14 +58,28 @@ class HttpError extends Error {
  * request is validated as the Receiver's type requires, and every selected resource gets the
  * `reconcile.fluxcd.io/requestedAt` annotation and an immediate reconcile. Unknown path 404, refused request
  * 400 (nothing triggered), suspended Receiver 503, too large 413, too many 429.
+ *
+ * Order: route → body size limit → signature/token verification → the Receiver's budget. Only requests that
+ * passed verification spend the Receiver's budget, so unauthenticated traffic can never make a correctly
+ * signed push wait. Refused requests have their own budget per client address (the socket's, never a
+ * forwarded header a client could forge): past it they get 429 instead of 400 and are no longer logged one by
+ * one. Every request is still verified, even from a throttled address: the address of a bad sender may be
+ * the legitimate one's too (GitHub delivers every customer's hooks from the same addresses; proxies and NAT
+ * share one), and verification costs at most one HMAC over a size-capped body.
  */
 export async function startReceiverServer(options: ReceiverServerOptions): Promise<ReceiverServer> {
-  const limiter = new RateLimiter(options.ratePerSecond ?? 5, 4 * (options.ratePerSecond ?? 5));
+  const rate = options.ratePerSecond ?? 5;
+  const failureRate = options.failureRatePerSecond ?? 1;
+  const limits: Limits = {
+    authenticated: new RateLimiter(rate, 4 * rate),
+    failures: new RateLimiter(failureRate, 10 * failureRate),
+    throttled: new Set(),
+  };
   const server: Server = createServer((req, res) => {
-    handle(req, options, limiter).then(
+    handle(req, options, limits).then(
       (message) => reply(res, 200, message),
       (error: unknown) => {
-        if (error instanceof HttpError) return reply(res, error.status, error.message);
+        if (error instanceof HttpError) return reply(res, error.status, error.message, error.retryAfterSeconds);
         options.log.error({ err: error }, 'receiver request failed');
         reply(res, 500, 'internal error');
       },
@@ -76,12 +101,14 @@ export async function startReceiverServer(options: ReceiverServerOptions): Promi
   };
 }
 
-function reply(res: ServerResponse, status: number, message: string): void {
+function reply(res: ServerResponse, status: number, message: string, retryAfterSeconds?: number): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end(`${message}\n`);
+  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', connection: 'close' };
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+  res.writeHead(status, headers).end(`${message}\n`);
 }
 
-async function handle(req: IncomingMessage, options: ReceiverServerOptions, limiter: RateLimiter): Promise<string> {
+async function handle(req: IncomingMessage, options: ReceiverServerOptions, limits: Limits): Promise<string> {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   if (!/^\/hook\/[0-9a-f]{64}$/.test(path)) throw new HttpError(404, 'not found');
   const receiver = await findReceiver(options.store, path);
@@ -90,19 +117,21 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
   const log = options.log.child({ receiver: refString(ref) });
   if (req.method !== 'POST') throw new HttpError(405, 'only POST is accepted');
   if (receiver.spec.suspend) throw new HttpError(503, 'receiver is suspended');
-  if (!limiter.take(refString(ref))) throw new HttpError(429, 'too many requests');
   const token = await receiverToken(options.store, receiver);
   // The path must still derive from the current token (a rotated token invalidates the old path).
   if (token === undefined || !safeEqual(webhookPath(token, ref.name, ref.namespace), path)) throw new HttpError(404, 'not found');
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_WEBHOOK_BODY) throw new HttpError(413, 'body too large');
   const body = await readBody(req);
   let verdict;
   try {
     verdict = validateReceiverRequest(receiver.spec.type as ReceiverType, { headers: req.headers, body }, token, receiver.spec.events);
   } catch (error) {
     if (!(error instanceof ReceiverValidationError)) throw error;
-    log.warn(`webhook refused: ${error.message}`);
-    throw new HttpError(400, 'validation failed');
+    throw refused(req, limits, log, error.message);
   }
+  limits.throttled.delete(clientAddress(req));
+  if (!limits.authenticated.take(refString(ref))) throw new HttpError(429, 'too many requests', 1);
   if (verdict.action === 'answer') return verdict.message;
   const at = new Date().toISOString();
   const targets = await receiverTargets(options.store, receiver);
@@ -116,6 +145,27 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
   }
   log.info({ event: verdict.event, resources: targets.length }, 'webhook accepted, reconciles requested');
   return `reconcile requested for ${targets.length} resource(s)`;
+}
+
+/** A refused request: 400, or 429 once its client address is past the budget for refused requests. */
+function refused(req: IncomingMessage, limits: Limits, log: Logger, reason: string): HttpError {
+  const client = clientAddress(req);
+  if (limits.failures.take(client)) {
+    limits.throttled.delete(client);
+    log.warn({ client }, `webhook refused: ${reason}`);
+    return new HttpError(400, 'validation failed');
+  }
+  if (!limits.throttled.has(client)) {
+    if (limits.throttled.size >= 10_000) limits.throttled.clear(); // bounded: at worst a few more log lines
+    limits.throttled.add(client);
+    log.warn({ client }, `webhook refused: ${reason}; further refused requests from this address get 429 and are not logged until it slows down`);
+  }
+  return new HttpError(429, 'too many failed requests', 1);
+}
+
+/** The peer address of the connection (not X-Forwarded-For, which any client can set). */
+function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
 }
 
 async function findReceiver(store: Store, path: string): Promise<Receiver | undefined> {

@@ -142,7 +142,9 @@ export class Controller {
       finished = true;
       this.backoff.forget(key);
       this.metrics.reconciles.inc({ kind: ref.kind, result: 'success' });
-      if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, withJitter(result.requeueAfterMs));
+      // As controller-runtime's RequeueAfter: zero (an object stored before zero intervals were refused) means no
+      // periodic requeue, never a reconcile straight after this one.
+      if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) this.queue.addAfter(key, withJitter(result.requeueAfterMs));
     } catch (error) {
       if (this.abort.signal.aborted) return;
       finished = true;
@@ -152,7 +154,8 @@ export class Controller {
         log.warn({ reason: error.reason }, `stalled: ${error.message}`);
       } else if (error instanceof WaitingError) {
         this.metrics.reconciles.inc({ kind: ref.kind, result: 'waiting' });
-        this.queue.addAfter(key, error.retryAfterMs);
+        // A zero retry (retryInterval: 0s) falls back to the exponential backoff instead of a hot loop.
+        this.queue.addAfter(key, error.retryAfterMs > 0 ? error.retryAfterMs : this.backoff.next(key));
       } else {
         const delay = this.backoff.next(key);
         this.metrics.reconciles.inc({ kind: ref.kind, result: 'error' });

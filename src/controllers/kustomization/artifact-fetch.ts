@@ -27,11 +27,17 @@ export interface ExtractedArtifact {
 }
 
 /**
- * Fetches an artifact, verifies its digest and extracts it safely into a fresh temp dir. When the artifact
+ * Fetches an artifact, verifies its digest and extracts it safely into a fresh dir under `tmpRoot` (the
+ * engine's `<data-dir>/tmp`, emptied at every start, so a crash mid-reconcile leaves nothing for good). When the artifact
  * lives in this engine's storage (`artifactRoot/<path>` exists) it is read from disk; otherwise it is
  * downloaded from `url`. Errors never carry the URL's credentials (artifact URLs carry none).
  */
-export async function fetchArtifact(artifact: ArtifactRef, artifactRoot: string | undefined, signal?: AbortSignal): Promise<ExtractedArtifact> {
+export async function fetchArtifact(
+  artifact: ArtifactRef,
+  artifactRoot: string | undefined,
+  signal?: AbortSignal,
+  tmpRoot: string = tmpdir(),
+): Promise<ExtractedArtifact> {
   const local = artifactRoot ? path.resolve(artifactRoot, artifact.path) : undefined;
   const inRoot = local && artifactRoot && local.startsWith(path.resolve(artifactRoot) + path.sep);
   let download: string | undefined;
@@ -40,11 +46,11 @@ export async function fetchArtifact(artifact: ArtifactRef, artifactRoot: string 
     if (inRoot && (await access(local).then(() => true, () => false))) {
       file = local;
     } else {
-      download = await mkdtemp(path.join(tmpdir(), 'kedge-download-'));
+      download = await mkdtemp(path.join(tmpRoot, 'kedge-download-'));
       file = path.join(download, 'artifact.tar.gz');
       await httpDownload(artifact.url, file, signal);
     }
-    const root = await extractArtifact(file, { digest: artifact.digest }).catch((error: unknown) => {
+    const root = await extractArtifact(file, { digest: artifact.digest, tmpRoot }).catch((error: unknown) => {
       throw new ArtifactFetchError(`failed to extract artifact of revision '${artifact.revision}': ${(error as Error).message}`, { cause: error });
     });
     return { root, dispose: () => rm(root, { recursive: true, force: true }) };

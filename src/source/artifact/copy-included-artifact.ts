@@ -26,9 +26,10 @@ export async function copyIncludedArtifact(
   checkoutDir: string,
   fromPath: string | undefined,
   toPath: string,
+  tmpRoot: string = tmpdir(),
 ): Promise<void> {
   const target = inside(resolve(checkoutDir), toPath, 'include toPath');
-  const scratch = await mkdtemp(join(tmpdir(), 'kedge-include-'));
+  const scratch = await mkdtemp(join(tmpRoot, 'kedge-include-'));
   try {
     await extract({ file: storage.localPath(artifact.path), cwd: scratch, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory') });
     const source = inside(scratch, fromPath ?? '.', 'include fromPath');

@@ -62,7 +62,7 @@ export async function checkout(
   await prepareEmptyDir(dir);
   const config = proxyConfig(opts.proxyUrl);
   if (opts.recurseSubmodules && transport === 'file') config['protocol.file.allow'] = 'always';
-  const environment = await gitEnvironment(url, creds, config);
+  const environment = await gitEnvironment(url, creds, config, opts.tmpRoot);
   try {
     const base = {
       env: environment.env,

@@ -46,8 +46,9 @@ export async function gitEnvironment(
   url: string,
   creds: GitCredentials,
   extraConfig: Record<string, string> = {},
+  tmpRoot: string = tmpdir(),
 ): Promise<GitEnvironment> {
-  const home = await mkdtemp(join(tmpdir(), 'kedge-git-'));
+  const home = await mkdtemp(join(tmpRoot, 'kedge-git-'));
   const dispose = (): Promise<void> => rm(home, { recursive: true, force: true });
   try {
     const env: NodeJS.ProcessEnv = {};

@@ -20,6 +20,8 @@ export interface RemoteOptions {
   /** `http.proxy` for HTTP(S) remotes. */
   proxyUrl?: string;
   signal?: AbortSignal;
+  /** Where the throwaway git home is made (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
+  tmpRoot?: string;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function resolveRemote(
       ref: effective.commit,
     };
   }
-  const environment = await gitEnvironment(url, creds, proxyConfig(opts.proxyUrl));
+  const environment = await gitEnvironment(url, creds, proxyConfig(opts.proxyUrl), opts.tmpRoot);
   try {
     const run: RunGitOptions = {
       env: environment.env,

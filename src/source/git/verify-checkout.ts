@@ -45,6 +45,7 @@ export async function verifyCheckout(
   resolved: ResolvedRevision,
   mode: VerificationMode,
   armoredKeys: string[],
+  tmpRoot: string = tmpdir(),
 ): Promise<{ message: string }> {
   const needTag = mode === 'Tag' || mode === 'TagAndHEAD';
   if (needTag && !resolved.ref.startsWith('refs/tags/')) {
@@ -52,7 +53,7 @@ export async function verifyCheckout(
   }
   if (armoredKeys.length === 0)
     throw new GitError('verification', 'no public keys to verify signatures with');
-  const home = await mkdtemp(join(tmpdir(), 'kedge-gpg-'));
+  const home = await mkdtemp(join(tmpRoot, 'kedge-gpg-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     GNUPGHOME: home,

@@ -73,6 +73,14 @@ const migrations: string[] = [
 /** The schema version this code writes. */
 export const schemaVersion = migrations.length;
 
+/** True when the database has Kedge's schema table (it is a Kedge store, possibly of another version). */
+export function hasSchema(db: Database.Database): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !==
+    undefined
+  );
+}
+
 /**
  * Brings the database to {@link schemaVersion}, each migration in its own immediate transaction so that
  * several processes opening one data dir at once migrate it exactly once.

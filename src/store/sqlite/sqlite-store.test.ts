@@ -1,8 +1,8 @@
 import { spawnTracked as spawn } from '../../../test/harness/tracked-process.ts';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { describeStoreConformance } from '../store-conformance.ts';
 import { eventsPerObject } from './event-log.ts';
 import { SchemaTooNewError, schemaVersion } from './schema.ts';
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
+import { StoreFileError, type StoreFileProblem } from './store-file.ts';
 
 describeStoreConformance('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kedge-store-'));
@@ -64,6 +65,64 @@ describe('sqlite store', () => {
     db.close();
     await expect(openSqliteStore(dir)).rejects.toThrow(SchemaTooNewError);
   });
+
+  it('creates a new store only where no file was, leaving no scratch files, and reopens it as existing', async () => {
+    await (await openStore()).close();
+    expect((await stat(join(dir, 'kedge.db'))).size).toBeGreaterThan(0);
+    expect((await readdir(dir)).filter((name) => name.includes('.new-'))).toEqual([]);
+    await expect(openStore()).resolves.toBeDefined();
+  });
+
+  it('two processes opening a fresh data dir at once share one store', async () => {
+    const [a, b] = await Promise.all([openStore(), openStore()]);
+    await a.apply(repo('shared'));
+    expect(await b.get(ref('shared'))).toBeDefined();
+  });
+
+  it.each<[string, (file: string) => Promise<void>, StoreFileProblem, RegExp]>([
+    ['an empty file', (file) => writeFile(file, ''), 'Empty', /is empty \(0 bytes\)/],
+    [
+      'garbage',
+      (file) => writeFile(file, 'not a database\n'.repeat(500)),
+      'NotADatabase',
+      /is not an SQLite database/,
+    ],
+    ['a directory', (file) => mkdir(file), 'NotADatabase', /is not a regular file/],
+    [
+      'a foreign SQLite database',
+      (file) => Promise.resolve(void new Database(file).exec('CREATE TABLE notes (text TEXT)').close()),
+      'NotAKedgeStore',
+      /not a kedge store/,
+    ],
+    [
+      'a truncated store',
+      async (file) => {
+        const store = await openSqliteStore(dirname(file));
+        for (let i = 0; i < 200; i++) await store.apply(repo(`r${i}`));
+        await store.close();
+        const size = (await stat(file)).size;
+        await truncate(file, Math.floor(size / 2));
+      },
+      'Truncated',
+      /is truncated/,
+    ],
+  ])(
+    'refuses %s where the store file should be, naming the file and keeping it',
+    async (_name, plant, reason, message) => {
+      const file = join(dir, 'kedge.db');
+      await plant(file);
+      const before = (await stat(file)).isFile() ? await readFile(file) : undefined;
+      const error = await openSqliteStore(dir).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreFileError);
+      expect((error as StoreFileError).reason).toBe(reason);
+      expect((error as Error).message).toContain(`store ${file} `);
+      expect((error as Error).message).toMatch(message);
+      if (before) expect(await readFile(file)).toEqual(before);
+    },
+  );
 
   it('loses no update when two processes race on one object', async () => {
     const store = await openStore();

@@ -19,7 +19,8 @@ import {
 import { ChangeFeed } from './change-feed.ts';
 import { EventLog, type NewEvent } from './event-log.ts';
 import { objectFromRow, type ObjectRow } from './object-row.ts';
-import { migrate } from './schema.ts';
+import { hasSchema, migrate } from './schema.ts';
+import { prepareStoreFile, StoreFileError, storeOpenError } from './store-file.ts';
 
 export interface SqliteStoreOptions {
   /** How often other processes' writes are looked for while somebody watches. Default 100 ms. */
@@ -36,6 +37,8 @@ export interface SqliteStoreOptions {
    * Default 10,000 rows and one minute.
    */
   changeLogRetention?: { rows: number; ageMs: number };
+  /** The file must already be a Kedge store (it existed before this open): no schema is created in it. */
+  existing?: boolean;
 }
 
 /** The store file inside a data dir. */
@@ -50,13 +53,21 @@ type Mutation = { type: WatchEvent['type']; row: ObjectRow } | undefined;
 /**
  * Opens (creating and migrating when needed) the embedded store `<dataDir>/kedge.db`. Several processes may open
  * one data dir at once: writes are serialised by SQLite, and each store's watchers see the others' changes.
+ * A store file that exists but is empty, damaged, foreign or unreadable throws {@link StoreFileError} naming it:
+ * only a file that did not exist is a new store.
  */
 export async function openSqliteStore(
   dataDir: string,
   options: SqliteStoreOptions = {},
 ): Promise<SqliteStore> {
   await mkdir(dataDir, { recursive: true });
-  return new SqliteStore(join(dataDir, storeFileName), options);
+  const file = join(dataDir, storeFileName);
+  const { created } = await prepareStoreFile(file);
+  try {
+    return new SqliteStore(file, { ...options, existing: !created });
+  } catch (error) {
+    throw storeOpenError(file, error);
+  }
 }
 
 /**
@@ -80,11 +91,19 @@ export class SqliteStore implements Store {
   ) {
     this.now = options.now ?? (() => new Date());
     this.retention = options.changeLogRetention ?? { rows: 10_000, ageMs: 60_000 };
-    this.db = new Database(file);
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    migrate(this.db, file);
+    this.db = new Database(file, { fileMustExist: options.existing === true });
+    try {
+      this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+      // Checked before anything is written: a foreign database is left exactly as it was.
+      if (options.existing && !hasSchema(this.db))
+        throw new StoreFileError(file, 'NotAKedgeStore', 'is an SQLite database but not a kedge store');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      migrate(this.db, file);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       get: db.prepare<[string, string, string], ObjectRow>(
