@@ -11,7 +11,7 @@ import {
 } from '../api/kustomization.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
-import { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } from '../apply/kube-client.ts';
+import type { KubeTarget } from '../apply/kube-client.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
@@ -315,6 +315,8 @@ export class KustomizationReconciler implements Reconciler {
     const spec = object.spec!;
     const namespace = object.metadata.namespace ?? 'default';
     let key: string;
+    // The Kubernetes client is loaded with the first cluster target: an engine without one never loads it.
+    const { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } = await import('../apply/kube-client.ts');
     let load: () => KubeTarget;
     if (spec.kubeConfig?.secretRef) {
       const secretRef = spec.kubeConfig.secretRef;
