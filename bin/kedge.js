@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 const bundle = new URL('../dist/kedge.js', import.meta.url);
 if (!existsSync(bundle)) {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  process.stderr.write(`kedge: the compiled CLI ${fileURLToPath(bundle)} is missing: run 'npm ci' (or 'npm run build') in ${root}\n`);
+  process.stderr.write(
+    `kedge: the compiled CLI ${fileURLToPath(bundle)} is missing: run 'npm ci' (or 'npm run build') in ${root}\n`,
+  );
   process.exit(1);
 }
 // Stack traces (KEDGE_DEBUG) point into src/ through the bundle's source maps; off otherwise, as they cost start-up time.

@@ -11,7 +11,8 @@ export const packageRoot: string = (() => {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${start}: the Kedge package is incomplete`);
+    if (dirname(dir) === dir)
+      throw new Error(`no package.json above ${start}: the Kedge package is incomplete`);
   }
 })();
 

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 
 interface Run {
   code: number | null;
@@ -16,7 +16,7 @@ interface Run {
 
 /** Runs the real `kedge` binary (asynchronously: a running engine child must keep being drained meanwhile). */
 function kedge(dataDir: string, ...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, ...args], {
+  const child = spawn(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -34,7 +34,7 @@ function kedge(dataDir: string, ...args: string[]): Promise<Run> {
 }
 
 function startUp(dataDir: string, ...args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
+  const child = spawn(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,11 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 
 function processAlive(pid: number): boolean {
   try {
@@ -23,7 +23,7 @@ describe('quick start', () => {
 
   it('runs the bundled example app on this host and rolls out a committed change', async () => {
     const env = { ...process.env, NO_COLOR: '1' };
-    const up = spawn(process.execPath, [KEDGE, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
+    const up = spawn(process.execPath, [...KEDGE_CLI, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
       cwd: work,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,13 +42,13 @@ describe('quick start', () => {
       const config = join(repo, 'deploy/config.yaml');
       writeFileSync(config, readFileSync(config, 'utf8').replace('GREETING: hello', 'GREETING: howdy'));
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'say howdy'], { cwd: repo });
-      execFileSync(process.execPath, [KEDGE, 'reconcile', 'kustomization', 'hello', '--with-source'], { cwd: work, env });
+      execFileSync(process.execPath, [...KEDGE_CLI, 'reconcile', 'kustomization', 'hello', '--with-source'], { cwd: work, env });
 
       await eventually(async () => (await (await fetch('http://127.0.0.1:3000/')).text()).startsWith('howdy'), {
         timeoutMs: 60_000,
         what: 'the new greeting served',
       });
-      const apps = execFileSync(process.execPath, [KEDGE, 'get', 'apps', '-o', 'json'], { cwd: work, env, encoding: 'utf8' });
+      const apps = execFileSync(process.execPath, [...KEDGE_CLI, 'get', 'apps', '-o', 'json'], { cwd: work, env, encoding: 'utf8' });
       const app = JSON.parse(apps) as { items: Array<{ status: { replicaStatuses: Array<{ pid: number }> } }> };
       pids = app.items[0]!.status.replicaStatuses.map((r) => r.pid);
       expect(pids).toHaveLength(2);
