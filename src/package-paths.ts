@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * Where Kedge's own files are at run time, the same whether it runs as TypeScript sources (tests, benches:
@@ -39,5 +40,7 @@ const processEntries = {
  */
 export function nodeEntryArgs(name: keyof typeof processEntries): string[] {
   if (runsCompiled) return [packagePath('dist', `${name}.js`)];
-  return ['--import', import.meta.resolve('tsx'), packagePath(processEntries[name])];
+  // createRequire, not import.meta.resolve: vitest does not provide the latter.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return ['--import', tsx, packagePath(processEntries[name])];
 }
