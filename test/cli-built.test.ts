@@ -34,7 +34,8 @@ interface Run {
  * The shipped artefact as a user runs it: `npm ci` built dist/ and this test rebuilt it with `npm run build`
  * (so it is current), then `node bin/kedge.js …`, with the no-TypeScript hook preloaded.
  */
-describe('the built kedge CLI (bin/kedge.js → dist/)', () => {
+// Whole commands and an engine run per test, as separate processes: generous budgets for a loaded 2-core machine.
+describe('the built kedge CLI (bin/kedge.js → dist/)', { timeout: 240_000 }, () => {
   let work: string;
   let register: string;
   let repo: TestRepo;
