@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.kedge/**', 'examples/**/node_modules/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.kedge/**', 'examples/**/node_modules/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

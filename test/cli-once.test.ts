@@ -1,15 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { startGitDaemon, type GitServer } from './harness/git-servers.ts';
 import { spawnTracked as spawn } from './harness/tracked-process.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 const ksRef = { kind: 'Kustomization', namespace: 'default', name: 'app' };
 
 interface Run {
@@ -26,7 +26,7 @@ function upOnce(dataDir: string, ...args: string[]): Promise<Run> {
   const child = spawn(
     process.execPath,
     [
-      KEDGE,
+      ...KEDGE_CLI,
       '--data-dir',
       dataDir,
       'up',

@@ -1,20 +1,20 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
 import { runTracked, spawnTracked, type TrackedRun } from './harness/tracked-process.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 
 /**
  * One start of the CLI, measured when this file starts, on the machine as loaded as it is then. Every budget
  * in this file counts CLI starts (see test/harness/budget.ts).
  */
-const cliStartMs = await measureStartMs([KEDGE, '--version']);
+const cliStartMs = await measureStartMs([...KEDGE_CLI, '--version']);
 
 /**
  * Budget of `calls` kedge commands: each is one CLI start plus, for those that make an engine fetch from a
@@ -26,14 +26,14 @@ const callsBudgetMs = (calls: number, waitsMs = 0): number => startsBudgetMs(2 *
 /** Runs the real `kedge` binary (asynchronously: a running engine child must keep being drained meanwhile). */
 function kedge(dataDir: string, ...args: string[]): Promise<TrackedRun> {
   const timeoutFlag = args.includes('--timeout') ? /^(\d+)s$/.exec(args[args.indexOf('--timeout') + 1] ?? '') : null;
-  return runTracked(process.execPath, [KEDGE, '--data-dir', dataDir, ...args], {
+  return runTracked(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     timeoutMs: callsBudgetMs(1, timeoutFlag ? Number(timeoutFlag[1]) * 1000 : 0),
   });
 }
 
 function startUp(dataDir: string, ...args: string[]): ChildProcess & { output: () => string } {
-  const child = spawnTracked(process.execPath, [KEDGE, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
+  const child = spawnTracked(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

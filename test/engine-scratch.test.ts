@@ -11,14 +11,14 @@ import {
 } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Condition } from '../src/api/meta.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { eventually } from './harness/eventually.ts';
 import { createRepo } from './harness/git-repo.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 
 /** A real `kedge up` on `dataDir` whose OS temp dir is `tmp` (TMPDIR), so anything it puts there is seen. */
 function startEngine(
@@ -29,7 +29,7 @@ function startEngine(
   const child = spawn(
     process.execPath,
     [
-      KEDGE,
+      ...KEDGE_CLI,
       '--data-dir',
       dataDir,
       'up',

@@ -7,6 +7,7 @@ import type { Engine } from '../src/engine.ts';
 import { eventually } from './harness/eventually.ts';
 import { execFileTracked as run, spawnTracked as spawn } from './harness/tracked-process.ts';
 import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 import {
   alive,
   appObject,
@@ -24,7 +25,7 @@ import {
 } from './fixtures/host/app-harness.ts';
 
 /** One start of the CLI here and now (see test/harness/budget.ts): the first test runs three commands. */
-const cliStartMs = await measureStartMs(['bin/kedge.js', '--version']);
+const cliStartMs = await measureStartMs([...KEDGE_CLI, '--version']);
 
 let engine: Engine | undefined;
 let dataDir: string;
@@ -76,11 +77,11 @@ describe('host runtime: deploy, scale, configure, delete', () => {
     expect(env).toMatchObject({ GREETING: 'bonjour', PORT: String(ports[0]), PORT_HTTP: String(ports[0]) });
 
     // Output lands in per-replica log files that `kedge logs app` prints.
-    const { stdout } = await run(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, 'logs', 'app', 'hello']);
+    const { stdout } = await run(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'logs', 'app', 'hello']);
     expect(stdout).toMatch(/\[replica-0\] listening on \d+/);
     expect(stdout).toMatch(/\[replica-1\] listening on \d+/);
     // `-f` follows: a request served after it started shows up.
-    const follower = spawn(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, 'logs', 'app', 'hello', '-f'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const follower = spawn(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'logs', 'app', 'hello', '-f'], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       let followed = '';
       follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()));
@@ -90,7 +91,7 @@ describe('host runtime: deploy, scale, configure, delete', () => {
     } finally {
       follower.kill();
     }
-    const table = await run(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, 'get', 'apps']);
+    const table = await run(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'get', 'apps']);
     expect(table.stdout).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+REVISION\s+MESSAGE/);
     expect(table.stdout).toMatch(new RegExp(`hello\\s+2/2\\s+2\\s+2\\s+${source.revision.replace(/[@:]/g, '.')}\\s+rolled out revision`));
     // The registry that lets a restarted engine adopt replicas holds no environment values.

@@ -15,9 +15,10 @@ import {
   startTestEngine,
 } from './fixtures/host/app-harness.ts';
 import { execFileTracked, spawnTracked as spawn } from './harness/tracked-process.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
 const kedge = (dataDir: string, ...args: string[]) =>
-  execFileTracked(process.execPath, ['bin/kedge.js', '--data-dir', dataDir, ...args]);
+  execFileTracked(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, ...args]);
 
 let engine: Engine | undefined;
 let dataDir: string;
@@ -138,7 +139,7 @@ describe('host runtime: replica logs', () => {
     let followed = '';
     const follower: ChildProcess = spawn(
       process.execPath,
-      ['bin/kedge.js', '--data-dir', dataDir, 'logs', 'app', 'chatty', '-f', '--replica', '0'],
+      [...KEDGE_CLI, '--data-dir', dataDir, 'logs', 'app', 'chatty', '-f', '--replica', '0'],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },

@@ -1,17 +1,17 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { appliedCommit, ks } from './fixtures/kustomization/helpers.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { kubeTestContext } from './harness/kube.ts';
 import { startTestEngine, type TestEngine } from './harness/test-engine.ts';
 import { spawnTracked as spawn } from './harness/tracked-process.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 const kube = kubeTestContext();
 
 function kedge(dataDir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KEDGE, '--data-dir', dataDir, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -216,4 +216,25 @@ spec: {interval: 10m, path: ./apps, prune: true, sourceRef: {kind: GitRepository
     await eventually(async () => (await e.get(ks('flux-system'))) === undefined && (await e.get(ks('apps'))) === undefined, { what: 'both Kustomizations to be gone' });
     await eventually(async () => (await e.engine.store.get({ kind: 'ConfigMap', namespace: 'default', name: 'app-settings' })) === undefined, { what: 'the nested app to be pruned' });
   });
+
+  it('waits quietly for a source that has not fetched yet, then applies when it has, with no warning', async () => {
+    repo = createRepo({ files: { 'app/cm.yaml': configMap('default', 'later', '{k: v}') } });
+    t = await startTestEngine({ receiverAddress: { host: '127.0.0.1', port: 0 } });
+    // A suspended source is never fetched: it stays without an artifact until resumed.
+    const source = (suspend: boolean) => `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: repo, namespace: default}
+spec: {interval: 10m, url: "${repo.url}", ref: {branch: main}, suspend: ${suspend}}
+`;
+    await t.apply(`${source(true)}---\n${kustomization('patient', '  path: ./app')}`);
+    const waiting = await t.waitForReady(ks('patient'), (ready) => ready.status === 'False');
+    expect(statusOf(waiting).conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      reason: 'DependencyNotReady',
+      message: "waiting for source GitRepository 'default/repo' to fetch its first artifact",
+    });
+    await t.apply(source(false));
+    await appliedCommit(t, 'patient', repo.revParse());
+    const warnings = (await t.engine.store.listEvents({ kind: 'Kustomization', namespace: 'default', name: 'patient' })).filter((e) => e.type === 'Warning');
+    expect(warnings).toEqual([]);
+  });
 });

@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
 import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
 import { execFileTracked, spawnTracked } from './harness/tracked-process.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 
-const KEDGE = resolve(import.meta.dirname, '../bin/kedge.js');
 
 /** One CLI start here and now (see test/harness/budget.ts); the engine and each command below is one. */
-const cliStartMs = await measureStartMs([KEDGE, '--version']);
+const cliStartMs = await measureStartMs([...KEDGE_CLI, '--version']);
 /** Applying the example: the engine's start, then the example's repository, fetch, apply and a two-replica rollout. */
 const appliedBudgetMs = startsBudgetMs(1, cliStartMs, 90_000);
 /** A reconcile with its source, then a rolling update of two replicas. */
@@ -34,7 +34,7 @@ describe('quick start', () => {
 
   it('runs the bundled example app on this host and rolls out a committed change', async () => {
     const env = { ...process.env, NO_COLOR: '1' };
-    const up = spawnTracked(process.execPath, [KEDGE, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
+    const up = spawnTracked(process.execPath, [...KEDGE_CLI, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
       cwd: work,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,13 +53,13 @@ describe('quick start', () => {
       const config = join(repo, 'deploy/config.yaml');
       writeFileSync(config, readFileSync(config, 'utf8').replace('GREETING: hello', 'GREETING: howdy'));
       execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'say howdy'], { cwd: repo });
-      await execFileTracked(process.execPath, [KEDGE, 'reconcile', 'kustomization', 'hello', '--with-source'], { cwd: work, env, timeoutMs: rolledBudgetMs });
+      await execFileTracked(process.execPath, [...KEDGE_CLI, 'reconcile', 'kustomization', 'hello', '--with-source'], { cwd: work, env, timeoutMs: rolledBudgetMs });
 
       await eventually(async () => (await (await fetch('http://127.0.0.1:3000/')).text()).startsWith('howdy'), {
         timeoutMs: rolledBudgetMs,
         what: 'the new greeting served',
       });
-      const apps = (await execFileTracked(process.execPath, [KEDGE, 'get', 'apps', '-o', 'json'], { cwd: work, env, timeoutMs: commandBudgetMs })).stdout;
+      const apps = (await execFileTracked(process.execPath, [...KEDGE_CLI, 'get', 'apps', '-o', 'json'], { cwd: work, env, timeoutMs: commandBudgetMs })).stdout;
       const app = JSON.parse(apps) as { items: Array<{ status: { replicaStatuses: Array<{ pid: number }> } }> };
       pids = app.items[0]!.status.replicaStatuses.map((r) => r.pid);
       expect(pids).toHaveLength(2);

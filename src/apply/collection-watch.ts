@@ -1,4 +1,4 @@
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeRest } from './kube-rest.ts';
 import type { KubeObject } from './object-id.ts';
 
@@ -75,6 +75,8 @@ export class CollectionWatch {
     const query: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
     if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
     if (this.opts.fieldSelector) query.fieldSelector = this.opts.fieldSelector;
+    // Loaded on first use: an engine with no cluster never pays for the Kubernetes client.
+    const { Watch } = await import('@kubernetes/client-node');
     const controller = await new Watch(this.opts.kubeConfig).watch(
       this.opts.path,
       query,

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { cp, mkdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KObject } from '../api/meta.ts';
+import { packagePath } from '../package-paths.ts';
 
 const run = promisify(execFile);
 
 /** The bundled example shipped in `examples/hello`: an HTTP app and the manifests that run it on this host. */
-export const exampleSource = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples/hello');
+export const exampleSource = packagePath('examples', 'hello');
 
 /**
  * Makes a real local Git repository from the bundled example inside the data dir (once; later runs reuse it,

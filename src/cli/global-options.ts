@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { createLogger, type LogFormat, type Logger } from '../runtime/logger.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
+import type { LogFormat, Logger } from '../runtime/logger.ts';
 import type { Store } from '../store/store.ts';
 
 /** Options every command accepts (defined once on the root program). */
@@ -26,12 +25,15 @@ export function globalOptions(command: Command): GlobalOptions {
   return { dataDir: resolve(opts.dataDir), logLevel: opts.logLevel, logFormat: opts.logFormat };
 }
 
-export function loggerFor(options: GlobalOptions): Logger {
+/** The engine's logger for these options (pino is loaded here, by the commands that log). */
+export async function loggerFor(options: GlobalOptions): Promise<Logger> {
+  const { createLogger } = await import('../runtime/logger.ts');
   return createLogger({ level: options.logLevel, format: options.logFormat });
 }
 
 /** Opens the data dir's store for one command and closes it afterwards. */
 export async function withStore<T>(options: GlobalOptions, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { openSqliteStore } = await import('../store/sqlite/sqlite-store.ts');
   const store = await openSqliteStore(options.dataDir);
   try {
     return await fn(store);

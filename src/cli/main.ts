@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ManifestError } from '../api/manifest.ts';
+import type { ManifestError } from '../api/manifest.ts';
 import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerBuildCommand } from './commands/build.ts';
@@ -16,7 +16,11 @@ import { registerUpCommand } from './commands/up.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { style } from './output/style.ts';
 
-/** The kedge command line: every command group registers itself here. */
+/**
+ * The kedge command line: every command group registers itself here. Registration is cheap: a command imports
+ * what it needs (store, engine, schemas, the Kubernetes client) when it runs, so `kedge --version` and
+ * `kedge get` load little (keep it so: static imports of a command module are only light ones).
+ */
 export function buildProgram(): Command {
   const program = new Command('kedge')
     .description('Kedge: pull-based GitOps continuous delivery, a drop-in for Flux')
@@ -48,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (error instanceof ManifestError) {
+    if (isManifestError(error)) {
       process.stderr.write(`${style.red('✗ invalid manifests:')}\n${error.message}\n`);
       process.exitCode = 1;
       return;
@@ -58,6 +62,11 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = error instanceof CliError ? error.exitCode : 1;
     if (process.env.KEDGE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   }
+}
+
+/** By name: importing the class would load every kind's schema for every command. */
+function isManifestError(error: unknown): error is ManifestError {
+  return error instanceof Error && error.name === 'ManifestError';
 }
 
 await main(process.argv);

@@ -11,7 +11,7 @@ import {
 } from '../api/kustomization.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
-import { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } from '../apply/kube-client.ts';
+import type { KubeTarget } from '../apply/kube-client.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
@@ -163,7 +163,8 @@ export class KustomizationReconciler implements Reconciler {
     const source = (await this.deps.store.get(ref)) as GitRepository | undefined;
     if (!source) throw new WaitingError(Reasons.ArtifactFailed, `Source '${refString(ref)}' not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`, retry);
     const artifact = source.status?.artifact;
-    if (!artifact) throw new WaitingError(Reasons.ArtifactFailed, `Source artifact not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`, retry);
+    // Not fetched yet: wait quietly, as for a dependency (no warning); the source watch enqueues us when it has one.
+    if (!artifact) throw new WaitingError(Reasons.DependencyNotReady, awaitingArtifact(ref, source), retry);
     run.artifact = artifact;
     return artifact;
   }
@@ -318,6 +319,8 @@ export class KustomizationReconciler implements Reconciler {
     const spec = object.spec!;
     const namespace = object.metadata.namespace ?? 'default';
     let key: string;
+    // The Kubernetes client is loaded with the first cluster target: an engine without one never loads it.
+    const { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } = await import('../apply/kube-client.ts');
     let load: () => KubeTarget;
     if (spec.kubeConfig?.secretRef) {
       const secretRef = spec.kubeConfig.secretRef;
@@ -477,6 +480,13 @@ function healthCheckTargets(run: Run): Run['applied'] {
     else out.cluster.push({ apiVersion, kind: check.kind, namespace, name: check.name });
   }
   return out;
+}
+
+/** The Ready message of a Kustomization whose source has no artifact yet, with the source's own reason when it failed. */
+function awaitingArtifact(ref: ObjectRef, source: GitRepository): string {
+  const ready = source.status?.conditions?.find((c) => c.type === Conditions.Ready);
+  const why = ready?.status === 'False' ? `: ${ready.message}` : '';
+  return `waiting for source ${ref.kind} '${ref.namespace}/${ref.name}' to fetch its first artifact${why}`;
 }
 
 const LIBRARY_REASONS = new Set<string>([Reasons.BuildFailed, Reasons.ArtifactFailed, Reasons.PruneFailed, Reasons.HealthCheckFailed]);

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { clusterLayout } from './cluster-layout.ts';
 import { readClusterState, writeClusterState } from './cluster-state.ts';
 import type { ControlPlaneBinaries } from './control-plane-binaries.ts';
@@ -13,8 +12,7 @@ import { stopStaleProcesses } from './dev-cluster.ts';
 import { livePid, writePidFile } from './pid-file.ts';
 import { isProcessAlive, stopProcessGroup } from '../host/process-identity.ts';
 import { recordStartedProcess } from '../host/tracked-process-hook.ts';
-
-const supervisorMain = fileURLToPath(new URL('./supervisor-main.ts', import.meta.url));
+import { nodeEntryArgs } from '../package-paths.ts';
 
 /** Outcome of `startBackgroundCluster`. */
 export interface BackgroundStart {
@@ -39,7 +37,7 @@ export async function startBackgroundCluster(dir: string, binaries: ControlPlane
   const log = openSync(logFile, 'a');
   const child = (() => {
     try {
-      return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), supervisorMain, dir, binaries.dir],
+      return spawn(process.execPath, [...nodeEntryArgs('supervisor-main'), dir, binaries.dir],
         { detached: true, stdio: ['ignore', log, log], cwd: dir });
     } finally {
       closeSync(log);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-paths.ts';
 import { DevClusterError } from './dev-cluster-error.ts';
 
 /** Absolute paths of the two control-plane binaries. */
@@ -12,7 +12,7 @@ export interface ControlPlaneBinaries {
 }
 
 /** The build script; its interface (prints the binaries' directory on stdout) is the contract used here. */
-export const buildScriptPath = fileURLToPath(new URL('../../scripts/build-control-plane.sh', import.meta.url));
+export const buildScriptPath = packagePath('scripts', 'build-control-plane.sh');
 
 /**
  * Finds kube-apiserver and etcd through `scripts/build-control-plane.sh`: `KEDGE_CONTROL_PLANE_DIR` when set

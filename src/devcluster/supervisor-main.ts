@@ -1,6 +1,7 @@
 /**
- * Entry point of the detached supervisor process: `node --import tsx supervisor-main.ts <dir> <binaries-dir>`.
- * Spawned by `startBackgroundCluster`; see `runSupervisor` for what it guarantees.
+ * Entry point of the detached supervisor process: `node dist/supervisor-main.js <dir> <binaries-dir>` (a bundle
+ * entry; under tests its TypeScript source through tsx). Spawned by `startBackgroundCluster` (through
+ * `nodeEntryArgs`); see `runSupervisor` for what it guarantees.
  */
 import { runSupervisor } from './supervisor.ts';
 

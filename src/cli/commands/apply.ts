@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadManifests } from '../../api/manifest.ts';
 import type { KObject } from '../../api/meta.ts';
 import type { ApplyResult, Store } from '../../store/store.ts';
 import { globalOptions, withStore } from '../global-options.ts';
@@ -11,6 +10,7 @@ export function registerApplyCommand(program: Command): void {
     .description('create or update objects from YAML files or directories')
     .requiredOption('-f, --filename <path...>', 'files or directories (recursive) of YAML manifests')
     .action(async (opts: { filename: string[] }, command: Command) => {
+      const { loadManifests } = await import('../../api/manifest.ts');
       const objects = await loadManifests(opts.filename);
       await withStore(globalOptions(command), async (store) => {
         for (const line of await applyObjects(store, objects)) process.stdout.write(`${line}\n`);

@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startBackgroundCluster, stopBackgroundCluster } from '../../devcluster/background-cluster.ts';
 import { defaultDevClusterDir } from '../../devcluster/cluster-layout.ts';
-import { locateControlPlaneBinaries } from '../../devcluster/control-plane-binaries.ts';
-import { readDevClusterStatus, type DevClusterStatus } from '../../devcluster/dev-cluster-status.ts';
+import type { DevClusterStatus } from '../../devcluster/dev-cluster-status.ts';
 
 const dirHelp = `cluster directory (default: ${defaultDevClusterDir().replace(process.env.HOME ?? '\0', '~')}, ` +
   'i.e. ${XDG_STATE_HOME:-~/.local/state}/kedge/dev-cluster)';
@@ -11,7 +9,7 @@ const dirHelp = `cluster directory (default: ${defaultDevClusterDir().replace(pr
 /**
  * Adds `dev cluster up|status|down` to `program`: a local etcd + kube-apiserver (no controller-manager, no
  * nodes) on 127.0.0.1, run by a detached supervisor so that `up` returns. Errors are thrown for the
- * program's top-level catch.
+ * program's top-level catch. The cluster code is imported when a command runs.
  */
 export function registerDevClusterCommands(program: Command): void {
   const dev = program.commands.find((c) => c.name() === 'dev') ??
@@ -24,6 +22,11 @@ export function registerDevClusterCommands(program: Command): void {
     .option('--dir <dir>', dirHelp)
     .action(async (options: { dir?: string }) => {
       const dir = clusterDir(options);
+      const [{ readDevClusterStatus }, { locateControlPlaneBinaries }, { startBackgroundCluster }] = await Promise.all([
+        import('../../devcluster/dev-cluster-status.ts'),
+        import('../../devcluster/control-plane-binaries.ts'),
+        import('../../devcluster/background-cluster.ts'),
+      ]);
       const existing = await readDevClusterStatus(dir);
       if (existing.pids.owner !== undefined) return printAlreadyRunning(existing);
       const started = Date.now();
@@ -44,6 +47,7 @@ export function registerDevClusterCommands(program: Command): void {
     .option('--dir <dir>', dirHelp)
     .option('--json', 'print the status as JSON')
     .action(async (options: { dir?: string; json?: boolean }) => {
+      const { readDevClusterStatus } = await import('../../devcluster/dev-cluster-status.ts');
       const status = await readDevClusterStatus(clusterDir(options));
       if (options.json) return void process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       process.stdout.write(`dev cluster in ${status.dir}: ${status.running ? 'running' : status.pids.owner ? status.phase : 'not running'}\n`);
@@ -59,6 +63,7 @@ export function registerDevClusterCommands(program: Command): void {
     .option('--dir <dir>', dirHelp)
     .action(async (options: { dir?: string }) => {
       const dir = clusterDir(options);
+      const { stopBackgroundCluster } = await import('../../devcluster/background-cluster.ts');
       const result = await stopBackgroundCluster(dir);
       process.stdout.write(result.wasRunning
         ? `stopped dev cluster in ${dir} (pids ${result.stoppedPids.join(', ')})\n`

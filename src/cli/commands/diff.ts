@@ -3,13 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { KustomizationKind, type Kustomization } from '../../api/kustomization.ts';
+import type { Kustomization } from '../../api/kustomization.ts';
 import type { KObject } from '../../api/meta.ts';
-import { ApplyManager } from '../../apply/apply-manager.ts';
-import { KubeTarget, kubeConfigFromFile } from '../../apply/kube-client.ts';
+import type { KubeTarget } from '../../apply/kube-client.ts';
 import { objectLabel, type KubeObject } from '../../apply/object-id.ts';
-import { identityOfEntry } from '../../controllers/kustomization/cluster-target.ts';
 import { CliError } from '../cli-error.ts';
 import { globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
@@ -40,9 +37,11 @@ export function registerDiffCommand(program: Command): void {
     .action(async (name: string, opts: DiffOptions, command: Command) => {
       const { objects, ks } = await withStore(globalOptions(command), async (store) => ({
         objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path),
-        ks: (await store.get({ kind: KustomizationKind, namespace: opts.namespace, name })) as Kustomization,
+        ks: (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization,
       }));
       const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(homedir(), '.kube', 'config');
+      // The Kubernetes client is heavy: only this command (and the engine, for a cluster) loads it.
+      const { KubeTarget, kubeConfigFromFile } = await import('../../apply/kube-client.ts');
       const kubeConfig = kubeConfigFromFile(file);
       if (opts.context) {
         if (!kubeConfig.getContextObject(opts.context)) throw new CliError(`context '${opts.context}' not found in ${file}`);
@@ -63,6 +62,11 @@ export function registerDiffCommand(program: Command): void {
 
 async function diffObjects(target: KubeTarget, ks: Kustomization, objects: KObject[]): Promise<string[]> {
   const owner = { name: ks.metadata.name, namespace: ks.metadata.namespace ?? 'default' };
+  const [{ ApplyManager }, { identityOfEntry }, { stringify }] = await Promise.all([
+    import('../../apply/apply-manager.ts'),
+    import('../../controllers/kustomization/cluster-target.ts'),
+    import('yaml'),
+  ]);
   const manager = new ApplyManager(target);
   const out: string[] = [];
   const rendered = new Set<string>();

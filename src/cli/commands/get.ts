@@ -31,6 +31,6 @@ function addGet(get: Command, type: ResourceType): void {
         process.stderr.write(`no ${type.kind} objects found${allNamespaces ? '' : ` in namespace ${opts.namespace}`}\n`);
         return;
       }
-      process.stdout.write(`${formatObjects(objects, type, format, { single: name !== undefined, allNamespaces })}\n`);
+      process.stdout.write(`${await formatObjects(objects, type, format, { single: name !== undefined, allNamespaces })}\n`);
     });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { KustomizationKind, type Kustomization } from '../../api/kustomization.ts';
+import type { Kustomization } from '../../api/kustomization.ts';
 import { parseObjectId } from '../../apply/object-id.ts';
 import type { Store } from '../../store/store.ts';
 import { CliError } from '../cli-error.ts';
@@ -21,7 +21,7 @@ export function registerTreeCommand(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .action(async (name: string, opts: { namespace: string }, command: Command) => {
       const tree = await withStore(globalOptions(command), async (store) => {
-        const root = (await store.get({ kind: KustomizationKind, namespace: opts.namespace, name })) as Kustomization | undefined;
+        const root = (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization | undefined;
         if (!root) throw new CliError(`Kustomization '${opts.namespace}/${name}' not found`);
         return buildTree(store, root, new Set());
       });
@@ -38,8 +38,8 @@ async function buildTree(store: Store, ks: Kustomization, seen: Set<string>): Pr
     const id = parseObjectId(entry.id);
     const childLabel = id.namespace ? `${id.kind}/${id.namespace}/${id.name}` : `${id.kind}/${id.name}`;
     const nested =
-      id.kind === KustomizationKind && !seen.has(childLabel)
-        ? ((await store.get({ kind: KustomizationKind, namespace: id.namespace || 'default', name: id.name })) as Kustomization | undefined)
+      id.kind === 'Kustomization' && !seen.has(childLabel)
+        ? ((await store.get({ kind: 'Kustomization', namespace: id.namespace || 'default', name: id.name })) as Kustomization | undefined)
         : undefined;
     children.push(nested ? await buildTree(store, nested, seen) : { label: childLabel, children: [] });
   }

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { loadManifests } from '../../api/manifest.ts';
 import { parseDuration } from '../../api/duration.ts';
 import type { KObject } from '../../api/meta.ts';
 import { refOf, refString } from '../../api/meta.ts';
 import { OwnerNameLabel, OwnerNamespaceLabel } from '../../apply/owner-labels.ts';
-import { startEngine, type Engine } from '../../engine.ts';
+import type { Engine } from '../../engine.ts';
 import { parseListenAddress } from '../../web/listen-address.ts';
 import { applyObjects } from './apply.ts';
 import { CliError } from '../cli-error.ts';
@@ -48,11 +47,12 @@ export function registerUpCommand(program: Command): void {
 async function runUp(opts: UpOptions, command: Command): Promise<void> {
   const options = globalOptions(command);
   const timeoutMs = parseDuration(opts.timeout);
-  const objects = opts.filename ? await loadManifests(opts.filename) : [];
-  const log = loggerFor(options);
+  const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
+  const log = await loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   const judge = new OnceJudge();
+  const { startEngine } = await import('../../engine.ts');
   const engine = await startEngine({
     dataDir: options.dataDir,
     storageAddress: parseListenAddress(opts.storageAddr, '--storage-addr'),

@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import type { KObject } from '../../api/meta.ts';
 import type { ResourceType } from '../resource-types.ts';
 import { formatTable } from './table.ts';
@@ -14,15 +13,17 @@ export function parseOutputFormat(text: string): OutputFormat {
  * Objects as the user asked: a table (flux's columns), or the objects as YAML/JSON — one object alone when a
  * name was given, otherwise a `List` as kubectl prints it.
  */
-export function formatObjects(
+export async function formatObjects(
   objects: KObject[],
   type: ResourceType,
   format: OutputFormat,
   options: { single: boolean; allNamespaces: boolean },
-): string {
+): Promise<string> {
   if (format !== 'table') {
     const value = options.single && objects.length === 1 ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects };
-    return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
+    if (format === 'json') return JSON.stringify(value, null, 2);
+    const { stringify } = await import('yaml');
+    return stringify(value).trimEnd();
   }
   const headers = [...(options.allNamespaces ? ['NAMESPACE'] : []), 'NAME', ...type.columns.map((c) => c.header)];
   const rows = objects.map((o) => [

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Builds the shipped CLI: bundles the TypeScript entry points into ESM JavaScript in dist/ with esbuild, so
+// `bin/kedge.js` runs without a TypeScript compiler. `npm ci` runs it (the `prepare` script); `npm run build`
+// runs it by hand. npm packages stay external (better-sqlite3 is native; the heavy ones are imported lazily);
+// dynamic imports become separate chunks, so a command loads only what it uses.
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist`;
+
+await rm(outdir, { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  // Entry names are part of the runtime contract: bin/kedge.js imports dist/kedge.js, and the dev cluster
+  // spawns dist/supervisor-main.js (see src/package-paths.ts).
+  entryPoints: { kedge: 'src/cli/main.ts', 'supervisor-main': 'src/devcluster/supervisor-main.ts' },
+  outdir,
+  bundle: true,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
