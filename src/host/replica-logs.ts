@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { packagePath } from '../package-paths.ts';
 
 /** Where a replica's output goes: `<dataDir>/logs/<ns>/<app>/replica-<index>.log`, rotated to `.1`, `.2`, …. */
 export function replicaLogFile(dataDir: string, namespace: string, app: string, index: number): string {
@@ -23,7 +24,8 @@ export interface LogLimits {
 /** 10 MiB per file, 3 files: at most 30 MiB per replica. */
 export const DefaultLogLimits: LogLimits = { maxBytes: 10 * 1024 * 1024, files: 3 };
 
-const writerScript = join(import.meta.dirname, 'replica-log-writer.js');
+// Plain JavaScript run by bare `node` from the package's sources, the same from TypeScript and from the bundle.
+const writerScript = packagePath('src', 'host', 'replica-log-writer.js');
 
 /**
  * Starts the log writer of one replica (`replica-log-writer.js`, in a session of its own) and returns the

@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-paths.ts';
 
 /** The build script; its contract: it prints the path of a runnable `kustomize-build` binary on stdout. */
-export const rendererBuildScript = fileURLToPath(
-  new URL('../../scripts/build-kustomize.sh', import.meta.url),
-);
+export const rendererBuildScript = packagePath('scripts', 'build-kustomize.sh');
 
 /** Kedge's confined kustomize renderer (`tools/kustomize-build`) could not be found or built. */
 export class RendererUnavailableError extends Error {
