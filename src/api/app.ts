@@ -4,10 +4,7 @@ import type { Condition, KObject } from './meta.ts';
 export const AppKind = 'App';
 export const AppApiVersion = 'kedge.dev/v1alpha1';
 
-/** Set by the Kustomization that applied the App: the artifact (relative to `<dataDir>/artifacts`) it came from. */
-export const SourceArtifactAnnotation = 'kedge.dev/source-artifact';
-/** Set beside {@link SourceArtifactAnnotation}: the source revision of that artifact (`main@sha1:…`). */
-export const SourceRevisionAnnotation = 'kedge.dev/source-revision';
+export { SourceArtifactAnnotation, SourceRevisionAnnotation } from './source-annotations.ts';
 
 const portName = z
   .string()

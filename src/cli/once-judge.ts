@@ -1,4 +1,4 @@
-import { SourceRevisionAnnotation } from '../api/app.ts';
+import { SourceRevisionAnnotation } from '../api/source-annotations.ts';
 import { Conditions, Reasons } from '../api/conditions.ts';
 import type { Condition, KObject, ObjectRef } from '../api/meta.ts';
 import { refOf, refString } from '../api/meta.ts';
