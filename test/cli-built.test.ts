@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
+import { FREE_PORT_FLAGS } from './harness/kedge-cli.ts';
+import { execFileTracked, runTracked } from './harness/tracked-process.ts';
 
-const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const KEDGE_BIN = join(ROOT, 'bin', 'kedge.js');
 
@@ -42,26 +41,17 @@ describe('the built kedge CLI (bin/kedge.js → dist/)', { timeout: 240_000 }, (
   let manifest: string;
 
   async function kedge(...args: string[]): Promise<Run> {
-    try {
-      const { stdout, stderr } = await exec(process.execPath, ['--import', register, KEDGE_BIN, ...args], {
-        cwd: work,
-        env: { ...process.env, NO_COLOR: '1' },
-        timeout: 150_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof failed.code === 'number' ? failed.code : -1,
-        stdout: failed.stdout ?? '',
-        stderr: failed.stderr ?? '',
-      };
-    }
+    const run = await runTracked(process.execPath, ['--import', register, KEDGE_BIN, ...args], {
+      cwd: work,
+      env: { ...process.env, NO_COLOR: '1' },
+      timeoutMs: 150_000,
+    });
+    return { code: run.code ?? -1, stdout: run.stdout, stderr: run.stderr };
   }
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'kedge-cli-built-'));
-    await exec('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeout: 150_000 });
+    await execFileTracked('npm', ['run', 'build', '--silent'], { cwd: ROOT, timeoutMs: 150_000 });
     writeFileSync(join(work, 'no-typescript-hook.mjs'), NO_TYPESCRIPT_HOOK);
     register = join(work, 'register-hook.mjs');
     writeFileSync(
@@ -96,10 +86,7 @@ describe('the built kedge CLI (bin/kedge.js → dist/)', { timeout: 240_000 }, (
     const lonely = join(work, 'lonely');
     mkdirSync(join(lonely, 'bin'), { recursive: true });
     writeFileSync(join(lonely, 'bin', 'kedge.js'), readFileSync(KEDGE_BIN));
-    const missing = await exec(process.execPath, [join(lonely, 'bin', 'kedge.js'), '--version']).then(
-      ({ stdout, stderr }): Run => ({ code: 0, stdout, stderr }),
-      (e: unknown) => e as Run,
-    );
+    const missing = await runTracked(process.execPath, [join(lonely, 'bin', 'kedge.js'), '--version']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(
       `kedge: the compiled CLI ${join(lonely, 'dist', 'kedge.js')} is missing: run 'npm ci' (or 'npm run build')`,
@@ -119,18 +106,7 @@ describe('the built kedge CLI (bin/kedge.js → dist/)', { timeout: 240_000 }, (
       /^NAME\s+REVISION\s+SUSPENDED\s+READY\s+MESSAGE\napp\s+false\s+Unknown\s+waiting to be reconciled\n$/,
     );
 
-    const up = await kedge(
-      '--data-dir',
-      dataDir,
-      'up',
-      '--once',
-      '--storage-addr',
-      ':0',
-      '--metrics-addr',
-      ':0',
-      '--receiver-addr',
-      ':0',
-    );
+    const up = await kedge('--data-dir', dataDir, 'up', '--once', ...FREE_PORT_FLAGS);
     expect(up.stderr).not.toContain('loaded TypeScript');
     expect(up.code).toBe(0);
     const revision = `main@sha1:${repo.revParse()}`;

@@ -8,7 +8,7 @@ import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { startGitDaemon, type GitServer } from './harness/git-servers.ts';
 import { spawnTracked as spawn } from './harness/tracked-process.ts';
-import { KEDGE_CLI } from './harness/kedge-cli.ts';
+import { FREE_PORT_FLAGS, KEDGE_CLI } from './harness/kedge-cli.ts';
 
 const ksRef = { kind: 'Kustomization', namespace: 'default', name: 'app' };
 
@@ -25,22 +25,7 @@ interface Run {
 function upOnce(dataDir: string, ...args: string[]): Promise<Run> {
   const child = spawn(
     process.execPath,
-    [
-      ...KEDGE_CLI,
-      '--data-dir',
-      dataDir,
-      'up',
-      '--once',
-      '--timeout',
-      '5m',
-      '--storage-addr',
-      ':0',
-      '--metrics-addr',
-      ':0',
-      '--receiver-addr',
-      ':0',
-      ...args,
-    ],
+    [...KEDGE_CLI, '--data-dir', dataDir, 'up', '--once', '--timeout', '5m', ...FREE_PORT_FLAGS, ...args],
     {
       env: { ...process.env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],

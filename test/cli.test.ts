@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
-import { runTracked, spawnTracked, type TrackedRun } from './harness/tracked-process.ts';
-import { KEDGE_CLI } from './harness/kedge-cli.ts';
+import { runTracked, type TrackedRun } from './harness/tracked-process.ts';
+import { KEDGE_CLI, startKedgeUp } from './harness/kedge-cli.ts';
 
 
 /**
@@ -32,16 +32,7 @@ function kedge(dataDir: string, ...args: string[]): Promise<TrackedRun> {
   });
 }
 
-function startUp(dataDir: string, ...args: string[]): ChildProcess & { output: () => string } {
-  const child = spawnTracked(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', ...args], {
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  return Object.assign(child, { output: () => output });
-}
+const startUp = (dataDir: string, ...args: string[]) => startKedgeUp(dataDir, args);
 
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((done) => (child.exitCode !== null ? done(child.exitCode) : child.once('exit', (code) => done(code))));

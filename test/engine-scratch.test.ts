@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -17,37 +17,11 @@ import type { Condition } from '../src/api/meta.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { eventually } from './harness/eventually.ts';
 import { createRepo } from './harness/git-repo.ts';
-import { KEDGE_CLI } from './harness/kedge-cli.ts';
-
+import { startKedgeUp } from './harness/kedge-cli.ts';
 
 /** A real `kedge up` on `dataDir` whose OS temp dir is `tmp` (TMPDIR), so anything it puts there is seen. */
-function startEngine(
-  dataDir: string,
-  tmp: string,
-  ...args: string[]
-): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
-    [
-      ...KEDGE_CLI,
-      '--data-dir',
-      dataDir,
-      'up',
-      '--storage-addr',
-      ':0',
-      '--metrics-addr',
-      ':0',
-      '--receiver-addr',
-      ':0',
-      ...args,
-    ],
-    { env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  return Object.assign(child, { output: () => output });
-}
+const startEngine = (dataDir: string, tmp: string, ...args: string[]) =>
+  startKedgeUp(dataDir, args, { TMPDIR: tmp });
 
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((done) =>

@@ -1,6 +1,8 @@
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { spawnTracked } from './tracked-process.ts';
 
 /**
  * Node arguments that run the `kedge` command from its TypeScript sources (`node --import tsx
@@ -14,3 +16,36 @@ export const KEDGE_CLI: string[] = [
   pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
   resolve(import.meta.dirname, '../../src/cli/main.ts'),
 ];
+
+/** `kedge up` flags that put each of the engine's servers on a free loopback port. */
+export const FREE_PORT_FLAGS: readonly string[] = [
+  '--storage-addr',
+  ':0',
+  '--metrics-addr',
+  ':0',
+  '--receiver-addr',
+  ':0',
+];
+
+/**
+ * Starts `kedge up` from the TypeScript sources on `dataDir` with free ports (tracked: stopped when the test
+ * ends), with `NO_COLOR` and `env` added to the environment; `output()` is everything it printed so far.
+ */
+export function startKedgeUp(
+  dataDir: string,
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess & { output: () => string } {
+  const child = spawnTracked(
+    process.execPath,
+    [...KEDGE_CLI, '--data-dir', dataDir, 'up', ...FREE_PORT_FLAGS, ...args],
+    {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
