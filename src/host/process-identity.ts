@@ -19,17 +19,32 @@ export interface ProcessIdentity {
   startTime: string;
 }
 
-/** The start time of `pid` as `/proc` reports it, or undefined when the process is gone (or `/proc` is missing). */
-export function processStartTime(pid: number): string | undefined {
+/** The fields of `/proc/<pid>/stat` that Kedge reads. */
+export interface ProcessStat {
+  /** `R`, `S`, `Z` (zombie), … */
+  state: string;
+  /** Process group id. */
+  pgrp: number;
+  /** Clock ticks since boot (see {@link ProcessIdentity}). */
+  startTime: string;
+}
+
+/** `/proc/<pid>/stat` of `pid`, or undefined when the process is gone (or `/proc` is missing). */
+export function processStat(pid: number): ProcessStat | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z') return undefined;
-    return fields[19];
+    return { state: fields[0]!, pgrp: Number(fields[2]), startTime: fields[19]! };
   } catch {
     return undefined;
   }
+}
+
+/** The start time of `pid` as `/proc` reports it, or undefined when the process is gone or a zombie. */
+export function processStartTime(pid: number): string | undefined {
+  const stat = processStat(pid);
+  return stat && stat.state !== 'Z' ? stat.startTime : undefined;
 }
 
 /** True when the very process recorded in `identity` still runs (not a zombie, not a recycled pid). */

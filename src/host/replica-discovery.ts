@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { processStartTime, type ProcessIdentity } from './process-identity.ts';
+import { processStartTime, processStat, type ProcessIdentity } from './process-identity.ts';
 
 /**
  * The environment variable every replica carries: `<data-dir id>/<namespace>/<app>/<index>`. With it an engine
@@ -49,7 +49,7 @@ export function discoverReplicas(dataDir: string): DiscoveredReplica[] | undefin
   const found: DiscoveredReplica[] = [];
   for (const entry of entries) {
     const pid = Number(entry);
-    if (pid === process.pid || processGroupOf(pid) !== pid) continue;
+    if (pid === process.pid || processStat(pid)?.pgrp !== pid) continue;
     let environ: string;
     try {
       environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
@@ -64,15 +64,4 @@ export function discoverReplicas(dataDir: string): DiscoveredReplica[] | undefin
     found.push({ pid, startTime, namespace: parts[0]!, app: parts[1]!, index: Number(parts[2]) });
   }
   return found;
-}
-
-/** The process group of `pid` (field 5 of `/proc/<pid>/stat`), or undefined when it is gone. */
-function processGroupOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[2]);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { TrackedProcessRegistryEnv, type TrackedProcessRecord } from '../../src/host/tracked-process-hook.ts';
+import { processStat } from '../../src/host/process-identity.ts';
 
 /*
  * The test run's registry of started processes. Global setup creates a run directory and names it in
@@ -95,30 +96,13 @@ export function startedBy(records: TrackedProcessRecord[], roots: number[]): Tra
   return [...chosen];
 }
 
-interface ProcStat {
-  state: string;
-  pgrp: number;
-  startTime: string;
-}
-
-function procStat(pid: number): ProcStat | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, pgrp: Number(fields[2]), startTime: fields[19]! };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The live processes of the recorded group: its leader while it is the recorded process, and the members of
  * its process group that started no earlier. A process group id is not handed out again while any member of
  * the group exists, so members found under it belong to the recorded group. Zombies count as gone.
  */
 function liveMembers(record: TrackedProcessRecord): number[] {
-  const leader = procStat(record.pid);
+  const leader = processStat(record.pid);
   if (leader && leader.startTime !== record.startTime) return []; // pid recycled: the recorded group is gone
   const members: number[] = [];
   let entries: string[];
@@ -130,7 +114,7 @@ function liveMembers(record: TrackedProcessRecord): number[] {
   for (const entry of entries) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid <= 0) continue;
-    const stat = procStat(pid);
+    const stat = processStat(pid);
     if (!stat || stat.state === 'Z') continue;
     const inGroup = stat.pgrp === record.pid && BigInt(stat.startTime) >= BigInt(record.startTime);
     if (inGroup || (pid === record.pid && stat.startTime === record.startTime)) members.push(pid);
@@ -145,7 +129,7 @@ export function isRecordAlive(record: TrackedProcessRecord): boolean {
 
 function signalRecord(record: TrackedProcessRecord, signal: NodeJS.Signals): void {
   const members = liveMembers(record);
-  if (members.includes(record.pid) && procStat(record.pid)?.pgrp === record.pid) {
+  if (members.includes(record.pid) && processStat(record.pid)?.pgrp === record.pid) {
     try {
       process.kill(-record.pid, signal); // the whole group at once, forks in flight included
     } catch {
