@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppProbe } from '../api/app.ts';
 
@@ -53,8 +63,8 @@ export interface RegistryContents {
 
 /**
  * The host runtime's registry, `<dataDir>/host/replicas.json`. Written synchronously and durably on every
- * change: the new version goes to a temp file that is fsynced, the current version is renamed to
- * `replicas.json.prev`, the temp file is renamed into place, and the directory is fsynced. So after a crash
+ * change: the new version goes to a temp file that is fsynced, the current version is hard-linked to
+ * `replicas.json.prev`, the temp file is renamed over the current one, and the directory is fsynced. So after a crash
  * at any point one of the two files holds a complete recent version. An unchanged body is not rewritten.
  * Holds no environment values (they may carry secrets).
  */
@@ -112,8 +122,15 @@ export class ReplicaRegistry {
     } finally {
       closeSync(fd);
     }
-    // A missing current file (fresh data dir, or set aside as corrupt) leaves the previous version alone.
-    if (readRegistryFile(this.file).kind === 'ok') renameSync(this.file, this.previousFile);
+    // The current version becomes the previous one through a hard link, so `replicas.json` exists at every
+    // instant (a crash between two renames must not leave only `.prev`). A missing current file (fresh data
+    // dir, or set aside as corrupt) leaves the previous version alone.
+    if (readRegistryFile(this.file).kind === 'ok') {
+      const previousAside = `${this.previousFile}.${process.pid}.tmp`;
+      rmSync(previousAside, { force: true });
+      linkSync(this.file, previousAside);
+      renameSync(previousAside, this.previousFile);
+    }
     renameSync(aside, this.file);
     fsyncDirectory(dir);
     this.lastBody = body;
