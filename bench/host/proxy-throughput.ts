@@ -9,11 +9,15 @@
  * of a shared machine hit every target alike; the report gives each target's median req/s, p50 and p99 and
  * their ratios to direct. wrk is pinned to one CPU (`taskset -c <cpu>`). Prints markdown on stdout.
  * Needs `wrk` and, for the caddy target, `caddy` on PATH (Debian packages; bench-only).
+ * Proxy CPU per request is read from /proc (Caddy's process; this whole process for Kedge, every thread),
+ * replica CPU per request likewise. `--main-busy <ms>` blocks this process's main thread (where the engine
+ * runs) for that long in every 100 ms, as reconciles would.
  * Usage: node --import tsx bench/host/proxy-throughput.ts [--rounds 5] [--seconds 5] [--replicas 4]
  *        [--connections 16] [--threads 1] [--wrk-cpu 1] [--targets direct,kedge,caddy] [--before <dir>]
+ *        [--tree <name>=<dir> …] [--main-busy <ms>]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +34,8 @@ const REPLICAS = Number(arg('--replicas', '4'));
 const CONNECTIONS = Number(arg('--connections', '16'));
 const THREADS = Number(arg('--threads', '1'));
 const WRK_CPU = arg('--wrk-cpu', '1');
+/** Blocks this process's main thread (the engine's event loop) for this many ms in every 100 ms. */
+const MAIN_BUSY_MS = Number(arg('--main-busy', '0'));
 const BEFORE = process.argv.includes('--before') ? resolve(arg('--before', '')) : undefined;
 /** More source trees to compare, `--tree <name>=<dir>` (repeatable); each becomes a target of that name. */
 const TREES: Record<string, string> = {};
@@ -58,6 +64,10 @@ end
 
 interface Sample {
   rps: number;
+  /** CPU time of the proxy (µs per request): this process for Kedge (every thread), Caddy's process. */
+  proxyCpuUs: number;
+  /** CPU time of the replicas together (µs per request). */
+  replicaCpuUs: number;
   p50Us: number;
   p99Us: number;
   failed: number;
@@ -94,6 +104,31 @@ async function listening(port: number): Promise<void> {
   throw new Error(`nothing listens on 127.0.0.1:${port} after 20 s`);
 }
 
+const TICK_US = 10_000; // /proc/<pid>/stat counts CPU time in clock ticks of 10 ms (CLK_TCK 100)
+
+/** User + system CPU time of `pid` so far, in µs (from `/proc/<pid>/stat`, fields 14 and 15). */
+function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** CPU meters read around a wrk run: the proxy's and the replicas'. */
+interface Meters {
+  proxy: () => number;
+  replicas: () => number;
+}
+
+async function measure(port: number, seconds: number, script: string, meters: Meters): Promise<Sample> {
+  const proxy0 = meters.proxy();
+  const replicas0 = meters.replicas();
+  const sample = await wrk(port, seconds, script);
+  const requests = sample.rps * seconds || 1;
+  sample.proxyCpuUs = (meters.proxy() - proxy0) / requests;
+  sample.replicaCpuUs = (meters.replicas() - replicas0) / requests;
+  return sample;
+}
+
 function wrk(port: number, seconds: number, script: string): Promise<Sample> {
   const load = loadavg()[0]!;
   const args = [...['-c', WRK_CPU, 'wrk', '-t', String(THREADS), '-c', String(CONNECTIONS)]];
@@ -113,6 +148,8 @@ function wrk(port: number, seconds: number, script: string): Promise<Sample> {
         rps: r.requests! / (r.durationUs! / 1e6),
         p50Us: r.p50Us!,
         p99Us: r.p99Us!,
+        proxyCpuUs: 0,
+        replicaCpuUs: 0,
         failed: r.errors! + r.status!,
         load,
       });
@@ -122,6 +159,8 @@ function wrk(port: number, seconds: number, script: string): Promise<Sample> {
 
 interface Proxy {
   port: number;
+  /** CPU time used so far by the proxy, µs. */
+  cpu: () => number;
   close(): Promise<void>;
 }
 
@@ -136,7 +175,11 @@ async function kedgeProxy(root: string, backends: number[]): Promise<Proxy> {
   const port = await freeLoopbackPort();
   const proxy = await module.listenExposeProxy(port, { protocol: 'http', owner: "App 'default/web'" });
   proxy.setBackends(backends);
-  return { port, close: () => proxy.close() };
+  const self = () => {
+    const usage = process.cpuUsage();
+    return usage.user + usage.system;
+  };
+  return { port, cpu: self, close: () => proxy.close() };
 }
 
 async function caddyProxy(dir: string, backends: number[]): Promise<Proxy> {
@@ -155,6 +198,7 @@ async function caddyProxy(dir: string, backends: number[]): Promise<Proxy> {
   await listening(port);
   return {
     port,
+    cpu: () => cpuUs(child.pid!),
     close: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
@@ -181,13 +225,16 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop().finally(() => process.exit(130)));
   try {
     const backends: number[] = [];
+    const replicaPids: number[] = [];
     for (let i = 0; i < REPLICAS; i++) {
       const port = await freeLoopbackPort();
-      start(process.execPath, ['-e', APP], { PORT: String(port) });
+      replicaPids.push(start(process.execPath, ['-e', APP], { PORT: String(port) }).pid!);
       backends.push(port);
     }
+    const replicasCpu = () => replicaPids.reduce((sum, pid) => sum + cpuUs(pid), 0);
     await Promise.all(backends.map(listening));
     const ports: Record<string, number> = { direct: backends[0]! };
+    const meters: Record<string, Meters> = { direct: { proxy: () => 0, replicas: replicasCpu } };
     for (const target of TARGETS) {
       let proxy: Proxy | undefined;
       if (target === 'kedge') proxy = await kedgeProxy(resolve(import.meta.dirname, '../..'), backends);
@@ -198,7 +245,15 @@ async function main(): Promise<void> {
       if (proxy) {
         proxies.push(proxy);
         ports[target] = proxy.port;
+        meters[target] = { proxy: proxy.cpu, replicas: replicasCpu };
       }
+    }
+    if (MAIN_BUSY_MS > 0) {
+      // Stands in for an engine at work (reconciles, renders, store writes) on the thread a proxy may share.
+      const busy = setInterval(() => {
+        for (const t0 = performance.now(); performance.now() - t0 < MAIN_BUSY_MS;);
+      }, 100);
+      busy.unref();
     }
     say(`warming up ${TARGETS.join(', ')} (1 s each)`);
     for (const target of TARGETS) await wrk(ports[target]!, 1, script);
@@ -207,11 +262,12 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]!);
       for (const target of order) {
-        const sample = await wrk(ports[target]!, SECONDS, script);
+        const sample = await measure(ports[target]!, SECONDS, script, meters[target]!);
         samples[target]!.push(sample);
         say(
           `round ${round + 1} ${target}: ${sample.rps.toFixed(0)} req/s, p50 ${(sample.p50Us / 1000).toFixed(2)} ms, ` +
-            `p99 ${(sample.p99Us / 1000).toFixed(2)} ms, failed ${sample.failed}, load ${sample.load.toFixed(1)}`,
+            `p99 ${(sample.p99Us / 1000).toFixed(2)} ms, failed ${sample.failed}, CPU/request proxy ` +
+            `${sample.proxyCpuUs.toFixed(0)} µs replicas ${sample.replicaCpuUs.toFixed(0)} µs, load ${sample.load.toFixed(1)}`,
         );
       }
     }
@@ -224,13 +280,14 @@ async function main(): Promise<void> {
     console.log(
       `${cpus().length} CPUs, Node ${process.version}; ${REPLICAS} replicas; ` +
         `\`taskset -c ${WRK_CPU} wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s\` (keep-alive); ${ROUNDS} rounds; ` +
+        `main thread busy ${MAIN_BUSY_MS} ms every 100 ms; ` +
         `load average ${loadAtStart.map((l) => l.toFixed(1)).join(' ')} at start, ${loadAtEnd.map((l) => l.toFixed(1)).join(' ')} at end.`,
     );
     console.log('');
     console.log(
-      '| target | req/s (median) | req/s per round | p50 ms | p99 ms | failed | / direct req/s | / direct p99 |',
+      '| target | req/s (median) | req/s per round | p50 ms | p99 ms | failed | / direct req/s | / direct p99 | proxy CPU µs/req | replicas CPU µs/req |',
     );
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const target of TARGETS) {
       const s = samples[target]!;
       const rps = median(s.map((x) => x.rps));
@@ -238,7 +295,8 @@ async function main(): Promise<void> {
       console.log(
         `| ${target} | ${rps.toFixed(0)} | ${s.map((x) => x.rps.toFixed(0)).join(' / ')} | ` +
           `${(median(s.map((x) => x.p50Us)) / 1000).toFixed(2)} | ${(p99 / 1000).toFixed(2)} | ` +
-          `${s.reduce((n, x) => n + x.failed, 0)} | ${(rps / baseRps).toFixed(2)} | ${(p99 / baseP99).toFixed(2)} |`,
+          `${s.reduce((n, x) => n + x.failed, 0)} | ${(rps / baseRps).toFixed(2)} | ${(p99 / baseP99).toFixed(2)} | ` +
+          `${median(s.map((x) => x.proxyCpuUs)).toFixed(0)} | ${median(s.map((x) => x.replicaCpuUs)).toFixed(0)} |`,
       );
     }
   } finally {
