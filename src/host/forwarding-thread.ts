@@ -24,7 +24,8 @@ type Pending = { resolve: () => void; reject: (error: Error) => void; command: F
  * loop (reconciles, store writes) and never holds it up. Started with the first proxy, ended with the last
  * (it never keeps the process alive). Commands reach the thread in the order they are sent. If the thread
  * dies, it is started again and every live proxy is set up again (listen + backends): what was in flight is
- * lost, pending drains resolve, and new requests are served as before.
+ * lost, pending drains resolve, and new requests are served as before. A thread that dies before it ever
+ * answered is not started again: the calls waiting for it fail with the reason.
  */
 export class ForwardingThread {
   private static current: ForwardingThread | undefined;
@@ -52,12 +53,19 @@ export class ForwardingThread {
 
   /** Sends `command` and resolves when the thread has carried it out (rejects with its error). */
   call(command: ForwardingCommand): Promise<void> {
+    if (this.stopping)
+      return command.op === 'listen'
+        ? Promise.reject(new Error('the HTTP forwarding thread has stopped'))
+        : Promise.resolve();
     this.remember(command);
     const call = ++this.calls;
+    // The thread holds the process open only while someone waits for it.
+    this.worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(call, { resolve, reject, command });
       this.worker.postMessage({ ...command, call });
     }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
       if (command.op === 'close') this.endIfUnused();
     });
   }
@@ -93,19 +101,33 @@ export class ForwardingThread {
           { eval: true },
         );
     worker.unref();
+    let answered = false;
     worker.on('message', (reply: ForwardingReply) => {
+      answered = true;
       const pending = this.pending.get(reply.call);
       if (!pending) return;
       this.pending.delete(reply.call);
       if (reply.error === undefined) pending.resolve();
       else pending.reject(new Error(reply.error));
     });
-    worker.on('error', () => undefined); // 'exit' follows and restarts the thread
+    let failure = 'it exited';
+    worker.on('error', (error) => (failure = error.message)); // 'exit' follows
     worker.on('exit', () => {
       if (this.stopping) return;
-      this.restart();
+      // A thread that never answered cannot start (missing build, broken install): fail, do not loop.
+      if (answered) this.restart();
+      else this.fail(`the HTTP forwarding thread did not start: ${failure}`);
     });
     return worker;
+  }
+
+  /** The thread cannot start: every pending call fails with `message`; the next proxy tries a new thread. */
+  private fail(message: string): void {
+    this.stopping = true;
+    if (ForwardingThread.current === this) ForwardingThread.current = undefined;
+    for (const pending of this.pending.values()) pending.reject(new Error(message));
+    this.pending.clear();
+    this.live.clear();
   }
 
   /** After the thread died: a new one, every live proxy set up again, pending calls settled. */

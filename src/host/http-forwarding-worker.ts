@@ -45,7 +45,8 @@ async function carryOut(command: ForwardingCommand): Promise<void> {
 port.on('message', (command: ForwardingCommand) => {
   // Commands of one proxy are carried out in order: `backends` before a later `drain` sees the new set.
   const done = carryOut(command);
-  if (command.call === undefined) return;
+  // A command nobody waits for (a listen sent again after a restart) fails quietly rather than end the thread.
+  if (command.call === undefined) return void done.catch(() => undefined);
   const call = command.call;
   done.then(
     () => reply({ call }),
