@@ -15,7 +15,12 @@ await build({
   absWorkingDir: root,
   // Entry names are part of the runtime contract: bin/kedge.js imports dist/kedge.js, and the dev cluster
   // spawns dist/supervisor-main.js (see src/package-paths.ts).
-  entryPoints: { kedge: 'src/cli/main.ts', 'supervisor-main': 'src/devcluster/supervisor-main.ts' },
+  entryPoints: {
+    kedge: 'src/cli/main.ts',
+    'supervisor-main': 'src/devcluster/supervisor-main.ts',
+    // The expose proxies' forwarding thread (src/host/forwarding-thread.ts starts dist/http-forwarding-worker.js).
+    'http-forwarding-worker': 'src/host/http-forwarding-worker.ts',
+  },
   outdir,
   bundle: true,
   splitting: true,

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appSpecSchema } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
@@ -247,6 +248,31 @@ describe('host runtime: the http expose proxy', () => {
       req.end();
     });
     expect(echoed).toBe('ping through the tunnel');
+  });
+
+  it("answers through the expose port while the engine's event loop is blocked", async () => {
+    dataDir = await newDataDir();
+    engine = await startTestEngine(dataDir);
+    const expose = await freePort();
+    await deploy('busy', 'v1', { replicas: 1, expose: { port: expose } });
+
+    // A client on a thread of its own; this thread (the engine's) blocks until it got its answer or gave up.
+    const answer = new Int32Array(new SharedArrayBuffer(4));
+    const client = new Worker(
+      `const { workerData: { port, answer } } = require('node:worker_threads');
+      const done = (status) => { Atomics.store(answer, 0, status); Atomics.notify(answer, 0); };
+      require('node:http').get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode));
+      }).on('error', () => done(-1));`,
+      { eval: true, workerData: { port: expose, answer } },
+    );
+    try {
+      Atomics.wait(answer, 0, 0, 20_000);
+    } finally {
+      await client.terminate();
+    }
+    expect(Atomics.load(answer, 0)).toBe(200);
   });
 
   it('answers 503 after waiting when no replica is ready', async () => {

@@ -12,6 +12,18 @@ describe('BackendSet', () => {
     expect(await set.acquire(new Set([2]), Date.now())).toBeUndefined();
   });
 
+  it('take() hands out a backend at once, skipping those already tried, and none when all were', () => {
+    const set = new BackendSet();
+    expect(set.take()).toBeUndefined();
+    set.set([1, 2, 3]);
+    expect(set.take(new Set([1, 3]))).toBe(2);
+    expect(set.take(new Set([1, 2, 3]))).toBeUndefined();
+    const picked = [set.take(), set.take(), set.take()];
+    expect(picked.sort()).toEqual([1, 2, 3]);
+    set.close();
+    expect(set.take()).toBeUndefined();
+  });
+
   it('resolves idle() when the last use of a backend ends, not before', async () => {
     const set = new BackendSet();
     set.set([7]);

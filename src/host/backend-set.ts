@@ -5,8 +5,9 @@ export const WAIT_FOR_BACKEND_MS = 10_000;
 const RETRY_ALL_MS = 200;
 
 /**
- * The ready backend ports of one expose proxy, with what is in flight on each. Guarantees: {@link acquire}
- * hands out only ports of the current set, round-robin, and counts the use until {@link release}; a port
+ * The ready backend ports of one expose proxy, with what is in flight on each. Guarantees: {@link take} and
+ * {@link acquire} hand out only ports of the current set, round-robin, one per call (so a choice is made per
+ * request), and counts the use until {@link release}; a port
  * removed from the set is never handed out again; {@link idle} resolves the moment a port's count reaches
  * zero (event-driven, no polling), or at its timeout.
  */
@@ -35,13 +36,8 @@ export class BackendSet {
   async acquire(tried: Set<number>, deadline: number): Promise<number | undefined> {
     for (;;) {
       if (this.closed) return undefined;
-      const candidates = this.ports.filter((p) => !tried.has(p));
-      if (candidates.length > 0) {
-        this.next = (this.next + 1) % candidates.length;
-        const port = candidates[this.next]!;
-        this.inFlight.set(port, (this.inFlight.get(port) ?? 0) + 1);
-        return port;
-      }
+      const port = this.take(tried);
+      if (port !== undefined) return port;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
       await this.changed(Math.min(left, RETRY_ALL_MS));
@@ -49,7 +45,24 @@ export class BackendSet {
     }
   }
 
-  /** Ends one use of `port` handed out by {@link acquire}. */
+  /**
+   * Without waiting: a backend not in `tried` (round-robin), counted as in use, or undefined when there is
+   * none. The per-request fast path; {@link acquire} is the waiting one.
+   */
+  take(tried?: ReadonlySet<number>): number | undefined {
+    if (this.closed) return undefined;
+    const ports = this.ports;
+    for (let i = 0; i < ports.length; i++) {
+      this.next = (this.next + 1) % ports.length;
+      const port = ports[this.next]!;
+      if (tried?.has(port)) continue;
+      this.inFlight.set(port, (this.inFlight.get(port) ?? 0) + 1);
+      return port;
+    }
+    return undefined;
+  }
+
+  /** Ends one use of `port` handed out by {@link acquire} or {@link take}. */
   release(port: number): void {
     const count = (this.inFlight.get(port) ?? 0) - 1;
     if (count > 0) {

@@ -1,219 +1,44 @@
-import {
-  Agent,
-  createServer,
-  request,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { connectLoopback } from './connect-loopback.ts';
-import { BackendSet, WAIT_FOR_BACKEND_MS } from './backend-set.ts';
 import type { ExposeProxy } from './expose-proxy.ts';
-import { listenOnExposePort } from './expose-port.ts';
-import { endToEndHeaders, requestHeadersFor } from './forward-headers.ts';
-import { RequestBody } from './request-body.ts';
-
-type Outcome = 'done' | 'retry';
+import { ExposePortError } from './expose-port.ts';
+import { ForwardingThread } from './forwarding-thread.ts';
 
 /**
- * The `http` expose proxy: an HTTP/1.1 server that forwards each request to a ready backend, round-robin,
- * over a keep-alive agent per backend. Client connections stay with the proxy, so a backend leaving the set
- * gets no further request even from a keep-alive client. Guarantees: bodies stream both ways with
- * backpressure; hop-by-hop fields are not forwarded, `X-Forwarded-For/Proto/Host` are added; a request goes
- * to the next backend when its backend refused the connection, or reset a reused one before answering (for
- * an idempotent method: failed in any way before answering), as long as its body can still be replayed (see
- * {@link RequestBody}); with no backend, a request waits up to 10 s, then gets 503. Upgrade requests
- * (WebSocket) are tunnelled to one backend. {@link drain} resolves once no request (or tunnel) is in flight
- * on the backend, then closes its idle connections.
+ * The `http` expose proxy, as the engine sees it: an {@link HttpForwarder} (see there for what it guarantees:
+ * per-request backend choice among the ready replicas, forwarded fields, streaming, retries, upgrades,
+ * draining) that runs on the {@link ForwardingThread}, off the engine's event loop. Backend changes are
+ * sent in order, so a {@link drain} always sees the set given by every earlier {@link setBackends}.
  */
 export class HttpExposeProxy implements ExposeProxy {
   readonly protocol = 'http';
-  private readonly backends = new BackendSet();
-  private readonly agents = new Map<number, Agent>();
-  private readonly tunnels = new Set<Socket>();
 
   private constructor(
-    private readonly server: Server,
+    private readonly thread: ForwardingThread,
+    private readonly id: number,
     readonly port: number,
-    private readonly owner: string,
   ) {}
 
   /** Listens on 127.0.0.1:`port`; rejects with an ExposePortError when the port is taken. */
   static async listen(port: number, owner: string): Promise<HttpExposeProxy> {
-    // No request timeout: a slow upload or a long poll is the app's business, not the proxy's.
-    const server = createServer({ requestTimeout: 0 });
-    await listenOnExposePort(server, port, owner);
-    const proxy = new HttpExposeProxy(server, port, owner);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void proxy.forward(req, res));
-    server.on(
-      'upgrade',
-      (req: IncomingMessage, socket: Duplex, head: Buffer) => void proxy.tunnel(req, socket, head),
-    );
-    return proxy;
+    const thread = ForwardingThread.get();
+    const id = thread.newId();
+    try {
+      await thread.call({ op: 'listen', id, port, owner });
+    } catch (error) {
+      await thread.call({ op: 'close', id });
+      throw new ExposePortError((error as Error).message, { cause: error });
+    }
+    return new HttpExposeProxy(thread, id, port);
   }
 
   setBackends(ports: readonly number[]): void {
-    this.backends.set(ports);
+    this.thread.send({ op: 'backends', id: this.id, ports: [...ports] });
   }
 
-  async drain(port: number, timeoutMs: number): Promise<void> {
-    await this.backends.idle(port, timeoutMs);
-    if (this.backends.has(port)) return;
-    this.agents.get(port)?.destroy();
-    this.agents.delete(port);
+  drain(port: number, timeoutMs: number): Promise<void> {
+    return this.thread.call({ op: 'drain', id: this.id, port, timeoutMs });
   }
 
-  async close(): Promise<void> {
-    this.backends.close();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    for (const socket of this.tunnels) socket.destroy();
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
-    await closed;
+  close(): Promise<void> {
+    return this.thread.call({ op: 'close', id: this.id });
   }
-
-  private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const headers = requestHeadersFor(req);
-    const body = new RequestBody(req);
-    const tried = new Set<number>();
-    const deadline = Date.now() + WAIT_FOR_BACKEND_MS;
-    for (;;) {
-      const port = await this.backends.acquire(tried, deadline);
-      if (res.destroyed) {
-        if (port !== undefined) this.backends.release(port);
-        return;
-      }
-      if (port === undefined) {
-        const message = `no ready replica of ${this.owner} behind 127.0.0.1:${this.port}\n`;
-        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' }).end(message);
-        return;
-      }
-      tried.add(port);
-      if ((await this.attempt(port, req, res, headers, body)) === 'done') return;
-    }
-  }
-
-  /** One try on `port`: 'retry' when it failed before a response and the request may go elsewhere. */
-  private attempt(
-    port: number,
-    req: IncomingMessage,
-    res: ServerResponse,
-    headers: ReturnType<typeof requestHeadersFor>,
-    body: RequestBody,
-  ): Promise<Outcome> {
-    return new Promise((resolve) => {
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        this.backends.release(port);
-      };
-      let connected = false;
-      let responded = false;
-      const upstream = request({
-        host: '127.0.0.1',
-        port,
-        method: req.method,
-        path: req.url,
-        headers,
-        agent: this.agent(port),
-      });
-      upstream.on('socket', (socket: Socket) => {
-        const start = () => {
-          connected = true;
-          body.sendTo(upstream);
-        };
-        if (socket.connecting) socket.once('connect', start);
-        else start();
-      });
-      upstream.on('response', (answer: IncomingMessage) => {
-        responded = true;
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.rawHeaders));
-        answer.pipe(res);
-        answer.once('end', release);
-        answer.once('close', () => {
-          release();
-          if (!answer.complete) res.destroy();
-        });
-        resolve('done');
-      });
-      upstream.on('error', () => {
-        body.detach(upstream);
-        release();
-        if (responded) return;
-        // Not sent, or sent on a kept-alive connection the backend had closed, or safe to send again anyway.
-        if ((!connected || upstream.reusedSocket || body.idempotent) && body.replayable && !res.destroyed) {
-          resolve('retry');
-          return;
-        }
-        if (!res.headersSent)
-          res
-            .writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
-            .end(`replica of ${this.owner} failed to answer\n`);
-        else res.destroy();
-        resolve('done');
-      });
-      // The client went away before its response was complete: stop the backend request too.
-      res.once('close', () => {
-        if (!res.writableFinished) upstream.destroy();
-      });
-    });
-  }
-
-  /** Pipes an upgrade request (WebSocket) and everything after it to one backend, at TCP level. */
-  private async tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-    client.on('error', () => client.destroy());
-    const tried = new Set<number>();
-    const deadline = Date.now() + WAIT_FOR_BACKEND_MS;
-    for (;;) {
-      const port = await this.backends.acquire(tried, deadline);
-      if (port === undefined) {
-        client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-        return;
-      }
-      tried.add(port);
-      const upstream = await connectLoopback(port);
-      if (!upstream || client.destroyed) {
-        upstream?.destroy();
-        this.backends.release(port);
-        if (client.destroyed) return;
-        continue;
-      }
-      this.tunnels.add(upstream);
-      upstream.once('close', () => {
-        this.tunnels.delete(upstream);
-        this.backends.release(port);
-        client.destroy();
-      });
-      upstream.on('error', () => client.destroy());
-      client.once('close', () => upstream.destroy());
-      upstream.write(requestHead(req));
-      if (head.length > 0) upstream.write(head);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      return;
-    }
-  }
-
-  private agent(port: number): Agent {
-    let agent = this.agents.get(port);
-    if (!agent) this.agents.set(port, (agent = new Agent({ keepAlive: true, scheduling: 'lifo' })));
-    return agent;
-  }
-}
-
-/** The request line and fields of an upgrade request, as received, plus `X-Forwarded-For`. */
-function requestHead(req: IncomingMessage): string {
-  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() !== 'x-forwarded-for')
-      lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-  }
-  const before = req.headers['x-forwarded-for'];
-  const client = req.socket.remoteAddress ?? '127.0.0.1';
-  lines.push(`x-forwarded-for: ${before ? `${String(before)}, ${client}` : client}`);
-  return `${lines.join('\r\n')}\r\n\r\n`;
 }

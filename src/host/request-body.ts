@@ -3,6 +3,17 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 /** Idempotent methods (RFC 9110 §9.2.2): a retry after part of the body was sent is safe for them. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
+/** The method is idempotent: sending the request again is safe even if a backend saw it. */
+export function isIdempotent(method: string | undefined): boolean {
+  return IDEMPOTENT.has(method ?? '');
+}
+
+/** The request has a body (RFC 9112 §6.3: a `Transfer-Encoding`, or a `Content-Length` other than 0). */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+}
+
 /** How much of an idempotent request's body is kept to replay it to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
@@ -27,11 +38,6 @@ export class RequestBody {
       this.ended = true;
       this.target?.end();
     });
-  }
-
-  /** The method is idempotent: sending the request again is safe even if a backend saw it. */
-  get idempotent(): boolean {
-    return IDEMPOTENT.has(this.req.method ?? '');
   }
 
   get replayable(): boolean {
