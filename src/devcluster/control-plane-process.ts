@@ -33,6 +33,8 @@ export interface ControlPlaneProcessSpec {
   /** stdout and stderr are appended here, written by the process itself (no pipe through Node). */
   logFile: string;
   pidFile: string;
+  /** Environment of the process. Default: this process's. */
+  env?: NodeJS.ProcessEnv;
   /** Resolves true once the process serves; thrown errors count as "not yet". */
   ready: () => Promise<boolean>;
   timeoutMs?: number;
@@ -47,7 +49,7 @@ export async function startControlPlaneProcess(spec: ControlPlaneProcessSpec): P
   const log = openSync(spec.logFile, 'a');
   const child = (() => {
     try {
-      return spawn(spec.binary, spec.args, { detached: true, stdio: ['ignore', log, log] });
+      return spawn(spec.binary, spec.args, { detached: true, stdio: ['ignore', log, log], env: spec.env });
     } finally {
       closeSync(log);
     }
