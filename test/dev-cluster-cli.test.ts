@@ -28,7 +28,11 @@ let root: string;
 let dir: string;
 
 async function kedge(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return execFileTracked(process.execPath, ['--import', 'tsx', entry, 'dev', 'cluster', ...args, '--dir', dir], { timeoutMs: commandBudgetMs(args[0]!) });
+  return execFileTracked(
+    process.execPath,
+    ['--import', 'tsx', entry, 'dev', 'cluster', ...args, '--dir', dir],
+    { timeoutMs: commandBudgetMs(args[0]!) },
+  );
 }
 
 async function status(): Promise<DevClusterStatus> {
@@ -60,15 +64,33 @@ describe('kedge dev cluster', { timeout: testBudgetMs }, () => {
     expect(up.stdout).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}`);
 
     const running = await status();
-    expect(running).toMatchObject({ running: true, phase: 'ready', kubeconfigPath: join(dir, 'kubeconfig'), nodes: 1 });
-    expect(Object.keys(running.pids).sort()).toEqual(['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubeScheduler', 'kwok', 'owner']);
+    expect(running).toMatchObject({
+      running: true,
+      phase: 'ready',
+      kubeconfigPath: join(dir, 'kubeconfig'),
+      nodes: 1,
+    });
+    expect(Object.keys(running.pids).sort()).toEqual([
+      'etcd',
+      'kubeApiserver',
+      'kubeControllerManager',
+      'kubeScheduler',
+      'kwok',
+      'owner',
+    ]);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(join(dir, 'kubeconfig'));
     expect((await kubeConfig.makeApiClient(VersionApi).getCode()).gitVersion).toBe('v1.36.3');
     const nodes = (await kubeConfig.makeApiClient(CoreV1Api).listNode()).items;
-    expect(nodes.map((n) => [n.metadata?.name, n.status?.conditions?.find((c) => c.type === 'Ready')?.status])).toEqual([['kedge-node-0', 'True']]);
-    expect((await kedge('status')).stdout).toMatch(new RegExp(': running\nserver: https://127\\.0\\.0\\.1:\\d+\nkubeconfig: .*\nnodes: 1 \\(simulated by kwok\\)\n' +
-      'pids: supervisor \\d+, etcd \\d+, kube-apiserver \\d+, kube-controller-manager \\d+, kube-scheduler \\d+, kwok \\d+\n$'));
+    expect(
+      nodes.map((n) => [n.metadata?.name, n.status?.conditions?.find((c) => c.type === 'Ready')?.status]),
+    ).toEqual([['kedge-node-0', 'True']]);
+    expect((await kedge('status')).stdout).toMatch(
+      new RegExp(
+        ': running\nserver: https://127\\.0\\.0\\.1:\\d+\nkubeconfig: .*\nnodes: 1 \\(simulated by kwok\\)\n' +
+          'pids: supervisor \\d+, etcd \\d+, kube-apiserver \\d+, kube-controller-manager \\d+, kube-scheduler \\d+, kwok \\d+\n$',
+      ),
+    );
 
     expect((await kedge('down')).stdout).toContain(`stopped dev cluster in ${dir}`);
     expect((await kedge('down')).stdout).toBe(`no dev cluster running in ${dir}\n`);
@@ -94,7 +116,10 @@ describe('kedge dev cluster', { timeout: testBudgetMs }, () => {
     await kedge('up');
     const crashed = await status();
     process.kill(crashed.pids.owner ?? 0, 'SIGKILL');
-    await eventually(async () => !(await status()).running, { what: 'the cluster to report not running', timeoutMs: 2 * commandBudgetMs('status') });
+    await eventually(async () => !(await status()).running, {
+      what: 'the cluster to report not running',
+      timeoutMs: 2 * commandBudgetMs('status'),
+    });
 
     await kedge('up');
     const fresh = await status();
@@ -109,16 +134,22 @@ describe('kedge dev cluster', { timeout: testBudgetMs }, () => {
     const before = await status();
     process.kill(before.pids.kwok ?? 0, 'SIGKILL');
 
-    const failed = await eventually(async () => {
-      const now = await status();
-      return now.phase === 'failed' ? now : undefined;
-    }, { what: 'the cluster to report the dead kwok', timeoutMs: commandBudgetMs('down') });
+    const failed = await eventually(
+      async () => {
+        const now = await status();
+        return now.phase === 'failed' ? now : undefined;
+      },
+      { what: 'the cluster to report the dead kwok', timeoutMs: commandBudgetMs('down') },
+    );
     expect(failed.error).toMatch(/^kwok exited on its own \(code null, signal SIGKILL\)/);
     expect(failed.running).toBe(false);
     // The supervisor stopped the others before recording the failure, and then ends itself.
     const { owner, ...components } = before.pids;
     expect(Object.values(components).filter((pid) => pid !== undefined && isProcessAlive(pid))).toEqual([]);
-    await eventually(() => !isProcessAlive(owner ?? 0), { what: 'the supervisor to exit', timeoutMs: commandBudgetMs('down') });
+    await eventually(() => !isProcessAlive(owner ?? 0), {
+      what: 'the supervisor to exit',
+      timeoutMs: commandBudgetMs('down'),
+    });
     expect((await kedge('status')).stdout).toContain('last run failed: kwok exited on its own');
   });
 });

@@ -27,8 +27,11 @@ export interface BackgroundStart {
  * cluster is ready (up to `timeoutMs`, default 180 s). If a live cluster already owns `dir`, starts nothing.
  * When the supervisor gives up, throws `DevClusterError` quoting the end of its log.
  */
-export async function startBackgroundCluster(dir: string, binaries: ControlPlaneBinaries,
-  { timeoutMs = 180_000, nodes = 0 }: { timeoutMs?: number; nodes?: number } = {}): Promise<BackgroundStart> {
+export async function startBackgroundCluster(
+  dir: string,
+  binaries: ControlPlaneBinaries,
+  { timeoutMs = 180_000, nodes = 0 }: { timeoutMs?: number; nodes?: number } = {},
+): Promise<BackgroundStart> {
   const current = await readDevClusterStatus(dir);
   if (current.pids.owner !== undefined) return { started: false, status: current };
   const layout = clusterLayout(dir);
@@ -38,27 +41,34 @@ export async function startBackgroundCluster(dir: string, binaries: ControlPlane
   const log = openSync(logFile, 'a');
   const child = (() => {
     try {
-      return spawn(process.execPath, [...nodeEntryArgs('supervisor-main'), dir, binaries.dir, String(nodes)],
-        { detached: true, stdio: ['ignore', log, log], cwd: dir });
+      return spawn(
+        process.execPath,
+        [...nodeEntryArgs('supervisor-main'), dir, binaries.dir, String(nodes)],
+        { detached: true, stdio: ['ignore', log, log], cwd: dir },
+      );
     } finally {
       closeSync(log);
     }
   })();
   child.unref();
   recordStartedProcess(child.pid, `dev cluster supervisor of ${dir}`);
-  if (child.pid === undefined) throw new DevClusterError('ProcessFailed', `cannot start the supervisor for ${dir}`);
+  if (child.pid === undefined)
+    throw new DevClusterError('ProcessFailed', `cannot start the supervisor for ${dir}`);
   await writePidFile(layout.pidFiles.owner, child.pid);
   const pid = child.pid;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const state = await readClusterState(layout.state);
-    if (state?.phase === 'ready' && isProcessAlive(pid)) return { started: true, status: await readDevClusterStatus(dir) };
+    if (state?.phase === 'ready' && isProcessAlive(pid))
+      return { started: true, status: await readDevClusterStatus(dir) };
     if (!isProcessAlive(pid) || state?.phase === 'failed' || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await stopBackgroundCluster(dir);
-  throw new DevClusterError('ProcessFailed',
-    `the dev cluster in ${dir} did not become ready; last lines of ${logFile}:\n${await logTail(logFile)}`);
+  throw new DevClusterError(
+    'ProcessFailed',
+    `the dev cluster in ${dir} did not become ready; last lines of ${logFile}:\n${await logTail(logFile)}`,
+  );
 }
 
 /** Outcome of `stopBackgroundCluster`. */

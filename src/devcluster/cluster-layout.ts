@@ -20,7 +20,13 @@ export interface ClusterLayout {
 }
 
 /** The processes of a dev cluster, in start order; the last three run only in a cluster with nodes. */
-export const clusterComponents = ['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubeScheduler', 'kwok'] as const;
+export const clusterComponents = [
+  'etcd',
+  'kubeApiserver',
+  'kubeControllerManager',
+  'kubeScheduler',
+  'kwok',
+] as const;
 export type ClusterComponent = (typeof clusterComponents)[number];
 
 /** The name each component's binary, log file and messages carry. */
@@ -44,7 +50,9 @@ export function clusterLayout(dir: string): ClusterLayout {
     kwokHome: join(dir, 'kwok'),
     pidFiles: {
       owner: join(dir, 'owner.pid'),
-      ...(Object.fromEntries(clusterComponents.map((c) => [c, join(dir, `${componentNames[c]}.pid`)])) as Record<ClusterComponent, string>),
+      ...(Object.fromEntries(
+        clusterComponents.map((c) => [c, join(dir, `${componentNames[c]}.pid`)]),
+      ) as Record<ClusterComponent, string>),
     },
   };
 }

@@ -42,14 +42,19 @@ export function controlPlaneBinariesIn(dir: string): ControlPlaneBinaries {
  * kube-controller-manager, kube-scheduler and kwok, built only then (lazily: a cluster without nodes never
  * waits for them). Throws `DevClusterError` (BinariesUnavailable) with the script's last lines when it fails.
  */
-export async function locateControlPlaneBinaries(
-  { onProgress, env = process.env, nodes = false }: {
-    onProgress?: (line: string) => void;
-    env?: NodeJS.ProcessEnv;
-    nodes?: boolean;
-  } = {},
-): Promise<ControlPlaneBinaries> {
-  const child = spawn('bash', [buildScriptPath, ...(nodes ? ['--nodes'] : [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function locateControlPlaneBinaries({
+  onProgress,
+  env = process.env,
+  nodes = false,
+}: {
+  onProgress?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  nodes?: boolean;
+} = {}): Promise<ControlPlaneBinaries> {
+  const child = spawn('bash', [buildScriptPath, ...(nodes ? ['--nodes'] : [])], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const stdout: string[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
@@ -61,12 +66,16 @@ export async function locateControlPlaneBinaries(
     child.once('error', reject);
     child.once('close', resolve);
   }).catch((error: unknown) => {
-    throw new DevClusterError('BinariesUnavailable', `cannot run ${buildScriptPath}: ${String(error)}`, { cause: error });
+    throw new DevClusterError('BinariesUnavailable', `cannot run ${buildScriptPath}: ${String(error)}`, {
+      cause: error,
+    });
   });
   const dir = stdout.at(-1)?.trim();
   if (code !== 0 || !dir) {
-    throw new DevClusterError('BinariesUnavailable',
-      `building the control plane with ${buildScriptPath} failed (exit ${code}): ${stderr.slice(-10).join('\n')}`);
+    throw new DevClusterError(
+      'BinariesUnavailable',
+      `building the control plane with ${buildScriptPath} failed (exit ${code}): ${stderr.slice(-10).join('\n')}`,
+    );
   }
   return controlPlaneBinariesIn(dir);
 }

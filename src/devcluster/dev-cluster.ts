@@ -1,7 +1,12 @@
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterComponents, clusterLayout, type ClusterComponent, type ClusterLayout } from './cluster-layout.ts';
+import {
+  clusterComponents,
+  clusterLayout,
+  type ClusterComponent,
+  type ClusterLayout,
+} from './cluster-layout.ts';
 import { generateClusterPki, readClientCredentials } from './cluster-pki.ts';
 import { writeClusterState } from './cluster-state.ts';
 import { locateControlPlaneBinaries, type ControlPlaneBinaries } from './control-plane-binaries.ts';
@@ -69,7 +74,10 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   await mkdir(layout.logs, { recursive: true });
   const owner = await livePid(layout.pidFiles.owner, dir).catch(() => undefined);
   if (owner !== undefined && owner !== process.pid) {
-    throw new DevClusterError('ProcessFailed', `a dev cluster in ${dir} is owned by running process ${owner}`);
+    throw new DevClusterError(
+      'ProcessFailed',
+      `a dev cluster in ${dir} is owned by running process ${owner}`,
+    );
   }
   await stopStaleProcesses(layout);
   await writePidFile(layout.pidFiles.owner, process.pid);
@@ -77,7 +85,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   await writeClusterState(layout.state, { phase: 'starting', startedAt });
 
   const nodes = options.nodes ?? 0;
-  const binaries = options.binaries ??
+  const binaries =
+    options.binaries ??
     (await locateControlPlaneBinaries({ onProgress: options.onProgress, nodes: nodes > 0 }));
   const running: ControlPlaneProcess[] = [];
   let stopping = false;
@@ -97,27 +106,46 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     running.push(etcd);
     options.onProgress?.(`starting kube-apiserver (${binaries.kubeApiserver})`);
     apiserver = await startKubeApiserver(
-      { layout, pki, credentials, etcdUrl: etcd.clientUrl, withControllers: nodes > 0 }, binaries.kubeApiserver);
+      { layout, pki, credentials, etcdUrl: etcd.clientUrl, withControllers: nodes > 0 },
+      binaries.kubeApiserver,
+    );
     running.push(apiserver);
     await writeKubeconfig(layout.kubeconfig, apiserver.server, credentials);
     if (nodes > 0) {
       nodeComponents = await startNodeComponents({
-        layout, pki, credentials, server: apiserver.server, binaries, nodes, onProgress: options.onProgress,
+        layout,
+        pki,
+        credentials,
+        server: apiserver.server,
+        binaries,
+        nodes,
+        onProgress: options.onProgress,
         started: (child) => running.push(child),
       });
     }
     await writeClusterState(layout.state, {
-      phase: 'ready', server: apiserver.server, kubeconfigPath: layout.kubeconfig, startedAt,
-      readyAt: new Date().toISOString(), nodes,
-      ports: { kubeApiserver: apiserver.port, etcdClient: etcd.clientPort, etcdPeer: etcd.peerPort, ...nodeComponents?.ports },
+      phase: 'ready',
+      server: apiserver.server,
+      kubeconfigPath: layout.kubeconfig,
+      startedAt,
+      readyAt: new Date().toISOString(),
+      nodes,
+      ports: {
+        kubeApiserver: apiserver.port,
+        etcdClient: etcd.clientPort,
+        etcdPeer: etcd.peerPort,
+        ...nodeComponents?.ports,
+      },
     });
   } catch (error) {
     await stop();
-    if (!temporary) await writeClusterState(layout.state, { phase: 'failed', startedAt, error: String(error) });
+    if (!temporary)
+      await writeClusterState(layout.state, { phase: 'failed', startedAt, error: String(error) });
     throw error;
   }
-  const exited = Promise.race(running.map((child) => child.exited)).then(
-    (exit) => (stopping ? new Promise<never>(() => {}) : exit));
+  const exited = Promise.race(running.map((child) => child.exited)).then((exit) =>
+    stopping ? new Promise<never>(() => {}) : exit,
+  );
   return {
     kubeconfigPath: layout.kubeconfig,
     server: apiserver.server,
@@ -158,7 +186,10 @@ async function reapAbandonedClusters(): Promise<void> {
   for (const entry of entries) {
     const layout = clusterLayout(join(temporaryClustersRoot, entry));
     if ((await livePid(layout.pidFiles.owner)) !== undefined) continue;
-    const created = await stat(layout.dir).then((s) => s.mtimeMs, () => 0);
+    const created = await stat(layout.dir).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
     const hasOwner = (await stat(layout.pidFiles.owner).catch(() => undefined)) !== undefined;
     if (!hasOwner && Date.now() - created < setUpGraceMs) continue;
     await stopStaleProcesses(layout);

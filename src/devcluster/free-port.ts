@@ -13,7 +13,9 @@ export async function freeLoopbackPort(): Promise<number> {
     server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('the kernel assigned no loopback port'))));
+      server.close(() =>
+        port > 0 ? resolve(port) : reject(new Error('the kernel assigned no loopback port')),
+      );
     });
   });
 }

@@ -25,8 +25,12 @@ export interface KubeComponentConfig {
  * certificate (valid for 127.0.0.1, signed by the dev CA) and trusting the dev CA for clients. Resolves when
  * `/healthz` answers 200 (up to 60 s); a port taken meanwhile is retried with a new one.
  */
-export async function startKubeComponent(config: KubeComponentConfig, component: 'kubeControllerManager' | 'kubeScheduler',
-  binary: string, args: string[]): Promise<KubeComponentProcess> {
+export async function startKubeComponent(
+  config: KubeComponentConfig,
+  component: 'kubeControllerManager' | 'kubeScheduler',
+  binary: string,
+  args: string[],
+): Promise<KubeComponentProcess> {
   const { layout, pki, credentials } = config;
   const name = componentNames[component];
   return withFreeLoopbackPort(async (port) => {
@@ -37,8 +41,10 @@ export async function startKubeComponent(config: KubeComponentConfig, component:
         `--kubeconfig=${layout.kubeconfig}`,
         `--authentication-kubeconfig=${layout.kubeconfig}`,
         `--authorization-kubeconfig=${layout.kubeconfig}`,
-        '--bind-address=127.0.0.1', `--secure-port=${port}`,
-        `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        `--tls-cert-file=${pki.servingCert}`,
+        `--tls-private-key-file=${pki.servingKey}`,
         `--client-ca-file=${pki.caCert}`,
         '--leader-elect=false',
         '--profiling=false',
@@ -57,7 +63,10 @@ export async function startKubeComponent(config: KubeComponentConfig, component:
  * collector, namespaces, service accounts and their tokens, endpoints, nodes' lifecycle, …), signing
  * service-account tokens and CSRs with the dev cluster's keys.
  */
-export function startKubeControllerManager(config: KubeComponentConfig, binary: string): Promise<KubeComponentProcess> {
+export function startKubeControllerManager(
+  config: KubeComponentConfig,
+  binary: string,
+): Promise<KubeComponentProcess> {
   const { pki } = config;
   return startKubeComponent(config, 'kubeControllerManager', binary, [
     '--controllers=*',
@@ -71,6 +80,9 @@ export function startKubeControllerManager(config: KubeComponentConfig, binary: 
 }
 
 /** kube-scheduler with its default profile: places pods on the simulated nodes. */
-export function startKubeScheduler(config: KubeComponentConfig, binary: string): Promise<KubeComponentProcess> {
+export function startKubeScheduler(
+  config: KubeComponentConfig,
+  binary: string,
+): Promise<KubeComponentProcess> {
   return startKubeComponent(config, 'kubeScheduler', binary, []);
 }

@@ -55,13 +55,22 @@ export async function startNodeComponents(config: NodeComponentsConfig): Promise
 }
 
 // The service-account controller creates it shortly after the controller-manager starts.
-async function waitForDefaultServiceAccount(server: string, credentials: ClientCredentials, timeoutMs = 60_000): Promise<void> {
+async function waitForDefaultServiceAccount(
+  server: string,
+  credentials: ClientCredentials,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const res = await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, credentials).catch(() => undefined);
+    const res = await httpsGet(
+      `${server}/api/v1/namespaces/default/serviceaccounts/default`,
+      credentials,
+    ).catch(() => undefined);
     if (res?.status === 200) return;
     await sleep(100);
   }
-  throw new DevClusterError('NotReady',
-    `the controller-manager created no default ServiceAccount within ${timeoutMs / 1000} s; see its log kube-controller-manager.log`);
+  throw new DevClusterError(
+    'NotReady',
+    `the controller-manager created no default ServiceAccount within ${timeoutMs / 1000} s; see its log kube-controller-manager.log`,
+  );
 }

@@ -23,7 +23,12 @@ export function simulatedNode(index: number): object {
     metadata: {
       name,
       annotations: { [kwokNodeAnnotation]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+      },
     },
     spec: {},
     status: { allocatable: resources, capacity: resources },
@@ -31,23 +36,39 @@ export function simulatedNode(index: number): object {
 }
 
 /** Creates nodes `0 … count-1` through the API server at `server` (an existing one is left as it is). */
-export async function createSimulatedNodes(server: string, credentials: ClientCredentials, count: number): Promise<void> {
+export async function createSimulatedNodes(
+  server: string,
+  credentials: ClientCredentials,
+  count: number,
+): Promise<void> {
   for (let index = 0; index < count; index++) {
-    const res = await httpsRequest('POST', `${server}/api/v1/nodes`, credentials, { body: simulatedNode(index) });
+    const res = await httpsRequest('POST', `${server}/api/v1/nodes`, credentials, {
+      body: simulatedNode(index),
+    });
     if (res.status !== 201 && res.status !== 409) {
-      throw new DevClusterError('ProcessFailed', `cannot create node ${simulatedNodeName(index)} (HTTP ${res.status}): ${res.body.slice(0, 500)}`);
+      throw new DevClusterError(
+        'ProcessFailed',
+        `cannot create node ${simulatedNodeName(index)} (HTTP ${res.status}): ${res.body.slice(0, 500)}`,
+      );
     }
   }
 }
 
 /** How many of nodes `0 … count-1` have the condition Ready=True. */
-export async function readySimulatedNodes(server: string, credentials: ClientCredentials, count: number): Promise<number> {
+export async function readySimulatedNodes(
+  server: string,
+  credentials: ClientCredentials,
+  count: number,
+): Promise<number> {
   const res = await httpsGet(`${server}/api/v1/nodes?labelSelector=type%3Dkwok`, credentials);
   if (res.status !== 200) return 0;
   const names = new Set(Array.from({ length: count }, (_, i) => simulatedNodeName(i)));
   const items = (JSON.parse(res.body) as { items?: NodeLike[] }).items ?? [];
-  return items.filter((node) => names.has(node.metadata?.name ?? '') &&
-    node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+  return items.filter(
+    (node) =>
+      names.has(node.metadata?.name ?? '') &&
+      node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
 }
 
 interface NodeLike {

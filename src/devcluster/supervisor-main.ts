@@ -14,6 +14,8 @@ if (dir === undefined || binariesDir === undefined || !Number.isInteger(nodes) |
 try {
   process.exitCode = await runSupervisor(dir, binariesDir, nodes);
 } catch (error) {
-  process.stderr.write(`supervisor failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `supervisor failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exitCode = 1;
 }

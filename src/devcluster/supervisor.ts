@@ -40,7 +40,10 @@ export async function runSupervisor(dir: string, binariesDir: string, nodes = 0)
     await cluster.stop();
     return 0;
   }
-  const outcome = await Promise.race([stopped.then((signal) => ({ signal })), cluster.exited.then((exit) => ({ exit }))]);
+  const outcome = await Promise.race([
+    stopped.then((signal) => ({ signal })),
+    cluster.exited.then((exit) => ({ exit })),
+  ]);
   await cluster.stop();
   if ('signal' in outcome) {
     log('stopped');
@@ -48,7 +51,12 @@ export async function runSupervisor(dir: string, binariesDir: string, nodes = 0)
   }
   const error = `${outcome.exit.name} exited on its own (code ${outcome.exit.code}, signal ${outcome.exit.signal}); see ${layout.logs}`;
   log(error);
-  await writeClusterState(layout.state, { phase: 'failed', startedAt: new Date().toISOString(), nodes, error });
+  await writeClusterState(layout.state, {
+    phase: 'failed',
+    startedAt: new Date().toISOString(),
+    nodes,
+    error,
+  });
   return 1;
 }
 

@@ -81,8 +81,13 @@ export function kubeTestContext(options: KubeTestOptions = {}): KubeTestContext 
   if (nodes > 0) {
     beforeAll(async () => {
       const started = Date.now();
-      cluster = await startDevCluster({ nodes, onProgress: (line) => process.stderr.write(`[kube-nodes] ${line}\n`) });
-      process.stderr.write(`[kube-nodes] cluster with ${nodes} node(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      cluster = await startDevCluster({
+        nodes,
+        onProgress: (line) => process.stderr.write(`[kube-nodes] ${line}\n`),
+      });
+      process.stderr.write(
+        `[kube-nodes] cluster with ${nodes} node(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
       clients = kubeClients(cluster.kubeconfigPath);
     }, clusterWithNodesBudgetMs);
     afterAll(async () => {
@@ -90,7 +95,10 @@ export function kubeTestContext(options: KubeTestOptions = {}): KubeTestContext 
     }, 60_000);
   }
   const get = (): KubeClients => {
-    if (clients === undefined) throw new Error('the cluster with nodes of kubeTestContext({ nodes }) is only available from beforeAll on');
+    if (clients === undefined)
+      throw new Error(
+        'the cluster with nodes of kubeTestContext({ nodes }) is only available from beforeAll on',
+      );
     return clients;
   };
   let current: string | undefined;
@@ -98,13 +106,18 @@ export function kubeTestContext(options: KubeTestOptions = {}): KubeTestContext 
 
   beforeEach(async () => {
     current = `kedge-test-${randomBytes(4).toString('hex')}`;
-    await get().core.createNamespace({ body: { metadata: { name: current, labels: { 'kedge.dev/test': 'true' } } } });
+    await get().core.createNamespace({
+      body: { metadata: { name: current, labels: { 'kedge.dev/test': 'true' } } },
+    });
   });
   afterEach(async () => {
     for (const recorder of watches.splice(0)) recorder.stop();
     const name = current;
     current = undefined;
-    if (name !== undefined) await get().core.deleteNamespace({ name }).catch(() => undefined);
+    if (name !== undefined)
+      await get()
+        .core.deleteNamespace({ name })
+        .catch(() => undefined);
   });
 
   const apply = <T extends KubernetesObject>(object: T, fieldManager = testFieldManager): Promise<T> =>
@@ -133,17 +146,21 @@ export function kubeTestContext(options: KubeTestOptions = {}): KubeTestContext 
       return get().version;
     },
     namespace: () => {
-      if (current === undefined) throw new Error('kubeTestContext().namespace() is only available inside a test');
+      if (current === undefined)
+        throw new Error('kubeTestContext().namespace() is only available inside a test');
       return current;
     },
     apply,
     applyCrd: async (crd) => {
       await apply({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', ...crd });
       const name = crd.metadata?.name ?? '';
-      await eventually(async () => {
-        const read = await get().apiextensions.readCustomResourceDefinition({ name });
-        return read.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-      }, { what: `CRD ${name} to be Established` });
+      await eventually(
+        async () => {
+          const read = await get().apiextensions.readCustomResourceDefinition({ name });
+          return read.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+        },
+        { what: `CRD ${name} to be Established` },
+      );
     },
     watch: async (path, query = {}) => {
       const recorder = await startWatch(get().kubeConfig, path, query);
@@ -177,7 +194,11 @@ function kubeClients(path: string): KubeClients {
   };
 }
 
-async function startWatch(kubeConfig: KubeConfig, path: string, query: Record<string, string>): Promise<WatchRecorder> {
+async function startWatch(
+  kubeConfig: KubeConfig,
+  path: string,
+  query: Record<string, string>,
+): Promise<WatchRecorder> {
   const events: WatchEvent[] = [];
   let error: unknown;
   const controller = await new Watch(kubeConfig).watch(
