@@ -195,11 +195,9 @@ describe('Kustomization with wait: true on a cluster with nodes', () => {
       '  wait: true\n  timeout: 2m\n',
     );
     await appliedCommit(t, 'web', repo.revParse());
-    expect(
-      (await kube.core.listNamespacedPod({ namespace: own })).items.map(
-        (p) => p.status?.phase,
-      ),
-    ).toEqual(['Running']);
+    expect((await kube.core.listNamespacedPod({ namespace: own })).items.map((p) => p.status?.phase)).toEqual(
+      ['Running'],
+    );
 
     // The next commit keeps only a ConfigMap in the test's namespace.
     const removed = repo.commit({
