@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd from Go modules (no release downloads) into a cache dir.
-# Usage: scripts/build-control-plane.sh            -> prints the directory holding both binaries
+# Builds the dev/test control plane from Go modules (no release downloads) into a cache dir.
+# Usage: scripts/build-control-plane.sh           -> kube-apiserver and etcd; prints the directory holding them
+#        scripts/build-control-plane.sh --nodes   -> also kube-controller-manager, kube-scheduler and kwok
+#                                                   (a cluster whose simulated nodes run pods); same output
 # Env:   KEDGE_CONTROL_PLANE_DIR  use prebuilt binaries from there (checked, not built)
 #        XDG_CACHE_HOME           cache root (default ~/.cache)
-# A cold build takes about 5-6 minutes on 2 cores (kube-apiserver dominates); a warm one under a second.
+# Cold on 2 cores: about 5-6 minutes for the API server and etcd, about as long again for the node components.
+# A warm call takes well under a second.
 set -euo pipefail
 
 K8S_VERSION="${KEDGE_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${KEDGE_ETCD_VERSION:-v3.6.16}"
+KWOK_VERSION="${KEDGE_KWOK_VERSION:-v0.8.0}"
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
+# kwok's own stage files, copied from its module next to the binary: its default node and pod lifecycle
+# (kwokctl's defaults) and the chaos stage that fails the containers of pods labelled for it.
+kwok_stages=kwok-stages.yaml
+kwok_stage_files=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
+  pod/chaos/pod-container-running-failed.yaml)
+
+binaries=(kube-apiserver etcd)
+case "${1:-}" in
+  "") ;;
+  --nodes) binaries+=(kube-controller-manager kube-scheduler kwok) ;;
+  *) echo "usage: $0 [--nodes]" >&2; exit 2 ;;
+esac
 
 started=$(date +%s)
 step() { printf '[control-plane %4ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
@@ -26,12 +43,16 @@ with_heartbeat() {
   wait "$pid"
 }
 
-runnable() { [ -x "$1/kube-apiserver" ] && [ -x "$1/etcd" ] &&
-  "$1/kube-apiserver" --version >/dev/null 2>&1 && "$1/etcd" --version >/dev/null 2>&1; }
+# Every binary answers --version without side effects; kwok comes with the stages it is started with.
+runs() {
+  [ -x "$1/$2" ] && "$1/$2" --version >/dev/null 2>&1 || return 1
+  [ "$2" != kwok ] || [ -s "$1/$kwok_stages" ]
+}
+runnable() { local b; for b in "${binaries[@]}"; do runs "$1" "$b" || return 1; done; }
 
 if [ -n "${KEDGE_CONTROL_PLANE_DIR:-}" ]; then
   if runnable "$KEDGE_CONTROL_PLANE_DIR"; then echo "$KEDGE_CONTROL_PLANE_DIR"; exit 0; fi
-  echo "KEDGE_CONTROL_PLANE_DIR=$KEDGE_CONTROL_PLANE_DIR does not hold runnable kube-apiserver and etcd binaries" >&2
+  echo "KEDGE_CONTROL_PLANE_DIR=$KEDGE_CONTROL_PLANE_DIR does not hold runnable ${binaries[*]} binaries" >&2
   exit 1
 fi
 
@@ -59,10 +80,12 @@ build_etcd() {
   mv "$out/etcd.tmp" "$out/etcd"
 }
 
-build_apiserver() {
-  local dir="$work/kube-apiserver" gomod
+# The wrapper module of the Kubernetes components, written once per build and shared by all three.
+kube_module() {
+  local dir="$work/kubernetes" gomod
+  if [ -f "$dir/go.sum" ]; then echo "$dir"; return; fi
   mkdir -p "$dir"
-  step "kube-apiserver $K8S_VERSION: downloading k8s.io/kubernetes go.mod"
+  step "kubernetes $K8S_VERSION: downloading k8s.io/kubernetes go.mod"
   gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [ -f "$gomod" ] || { echo "could not download k8s.io/kubernetes@$K8S_VERSION" >&2; exit 1; }
   # The staging modules are required at v0.0.0 and replaced by local paths upstream: point each at its
@@ -71,7 +94,7 @@ build_apiserver() {
   staging=$(awk '/^require/,/^\)/' "$gomod" | awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' | sort -u)
   [ -n "$staging" ] || { echo "found no staging modules in $gomod" >&2; exit 1; }
   {
-    echo "module kedge.dev/control-plane/kube-apiserver"
+    echo "module kedge.dev/control-plane/kubernetes"
     echo
     echo "go $(go env GOVERSION | sed 's/^go//; s/\.[0-9]*$//')"
     echo
@@ -81,9 +104,19 @@ build_apiserver() {
     for m in $staging; do echo "	$m => $m $STAGING_VERSION"; done
     echo ")"
   } >"$dir/go.mod"
-  printf 'package tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >"$dir/tools.go"
-  step "kube-apiserver $K8S_VERSION: resolving $(echo "$staging" | wc -l) staging modules at $STAGING_VERSION"
+  {
+    printf 'package tools\n\nimport (\n'
+    printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' kube-apiserver kube-controller-manager kube-scheduler
+    printf ')\n'
+  } >"$dir/tools.go"
+  step "kubernetes $K8S_VERSION: resolving $(echo "$staging" | wc -l) staging modules at $STAGING_VERSION"
   (cd "$dir" && go mod tidy >/dev/null 2>"$work/tidy.log") || { cat "$work/tidy.log" >&2; exit 1; }
+  echo "$dir"
+}
+
+build_kube() {
+  local name="$1" what="$2" dir
+  dir=$(kube_module)
   local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
   local now; now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   local ld="-s -w"
@@ -91,15 +124,55 @@ build_apiserver() {
     ld="$ld -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=$now"
   done
-  step "kube-apiserver $K8S_VERSION: compiling (the long step: about 4-5 minutes cold on 2 cores)"
-  with_heartbeat "kube-apiserver $K8S_VERSION" \
-    bash -c 'cd "$1" && go build -trimpath -ldflags "$2" -o "$3" k8s.io/kubernetes/cmd/kube-apiserver' \
-    _ "$dir" "$ld" "$out/kube-apiserver.tmp"
-  mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
+  step "$name $K8S_VERSION: compiling ($what)"
+  with_heartbeat "$name $K8S_VERSION" \
+    bash -c 'cd "$1" && go build -trimpath -ldflags "$2" -o "$3" "k8s.io/kubernetes/cmd/$4"' \
+    _ "$dir" "$ld" "$out/$name.tmp" "$name"
+  mv "$out/$name.tmp" "$out/$name"
 }
 
-[ -x "$out/etcd" ] && "$out/etcd" --version >/dev/null 2>&1 || build_etcd
-[ -x "$out/kube-apiserver" ] && "$out/kube-apiserver" --version >/dev/null 2>&1 || build_apiserver
+build_kwok() {
+  local dir="$work/kwok"
+  mkdir -p "$dir"
+  step "kwok $KWOK_VERSION: resolving modules"
+  printf 'package tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' >"$dir/tools.go"
+  (cd "$dir" && go mod init kedge.dev/control-plane/kwok >/dev/null 2>&1 &&
+    go get "sigs.k8s.io/kwok@$KWOK_VERSION" >"$work/kwok-get.log" 2>&1) || { cat "$work/kwok-get.log" >&2; exit 1; }
+  # kwok talks to this cluster's API server: build it against the same Kubernetes libraries (kwok names an
+  # older patch release), which also lets it reuse what compiling the Kubernetes components left in Go's cache.
+  local pins
+  pins=$(cd "$dir" && go list -m all | awk -v v="$STAGING_VERSION" '$1 ~ /^k8s\.io\// && $2 ~ /^v0\.[0-9]+\.[0-9]+$/ {print $1 "@" v}')
+  if [ -n "$pins" ]; then
+    step "kwok $KWOK_VERSION: pinning $(echo "$pins" | wc -l) Kubernetes modules at $STAGING_VERSION"
+    # shellcheck disable=SC2086
+    (cd "$dir" && go get $pins >>"$work/kwok-get.log" 2>&1) || { cat "$work/kwok-get.log" >&2; exit 1; }
+  fi
+  (cd "$dir" && go mod tidy >>"$work/kwok-get.log" 2>&1) || { cat "$work/kwok-get.log" >&2; exit 1; }
+  step "kwok $KWOK_VERSION: compiling (about 2-3 minutes cold)"
+  with_heartbeat "kwok $KWOK_VERSION" \
+    bash -c 'cd "$1" && go build -trimpath -ldflags "-s -w" -o "$2" sigs.k8s.io/kwok/cmd/kwok' \
+    _ "$dir" "$out/kwok.tmp"
+  local module f
+  module=$(cd "$dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  for f in "${kwok_stage_files[@]}"; do
+    [ -f "$module/kustomize/stage/$f" ] || { echo "kwok $KWOK_VERSION has no stage file kustomize/stage/$f" >&2; exit 1; }
+    printf -- '---\n# sigs.k8s.io/kwok@%s kustomize/stage/%s\n' "$KWOK_VERSION" "$f"
+    cat "$module/kustomize/stage/$f"
+  done >"$out/$kwok_stages.tmp"
+  mv "$out/$kwok_stages.tmp" "$out/$kwok_stages"
+  mv "$out/kwok.tmp" "$out/kwok"
+}
+
+for b in "${binaries[@]}"; do
+  runs "$out" "$b" && continue
+  case "$b" in
+    etcd) build_etcd ;;
+    kube-apiserver) build_kube kube-apiserver "the long step: about 4-5 minutes cold on 2 cores" ;;
+    kube-controller-manager) build_kube kube-controller-manager "about 3-4 minutes cold, less after kube-apiserver" ;;
+    kube-scheduler) build_kube kube-scheduler "about 1-2 minutes after the controller-manager" ;;
+    kwok) build_kwok ;;
+  esac
+done
 runnable "$out" || { echo "built binaries in $out are not runnable" >&2; exit 1; }
-step "done: $("$out/kube-apiserver" --version), etcd $("$out/etcd" --version | head -1 | awk '{print $3}')"
+step "done: ${binaries[*]} ($("$out/kube-apiserver" --version), etcd $("$out/etcd" --version | head -1 | awk '{print $3}'))"
 echo "$out"

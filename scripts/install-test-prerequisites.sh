@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond npm packages: Debian packages (real git servers, sshd, gpg, openssl),
-# the kube-apiserver + etcd binaries and Kedge's kustomize renderer (built once from Go modules, then cached).
+# the control plane (kube-apiserver, etcd, and for the tests on a cluster with nodes kube-controller-manager,
+# kube-scheduler and kwok) and Kedge's kustomize renderer (built once from Go modules, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Builds on first use (about 5-6 minutes on 2 cores), then reuses the cache; fails loudly if the build fails.
-bash scripts/build-control-plane.sh >/dev/null
+# Builds on first use, then reuses the cache; fails loudly if the build fails. Cold on an idle 2-core machine:
+# about 5-6 minutes for kube-apiserver and etcd, about as long again for the node components (see
+# docs/control-plane.md); built here so that no test waits for a build.
+bash scripts/build-control-plane.sh --nodes >/dev/null
 
 # Kedge's confined kustomize renderer (tools/kustomize-build): a few minutes cold, then cached by source hash.
 bash scripts/build-kustomize.sh >/dev/null

@@ -8,14 +8,35 @@ export interface ClusterLayout {
   pki: string;
   /** etcd's data directory; removed when the cluster stops. */
   etcdData: string;
-  /** One log file per process: `etcd.log`, `kube-apiserver.log`, `supervisor.log`. */
+  /** One log file per process: `etcd.log`, `kube-apiserver.log`, …, `supervisor.log`. */
   logs: string;
   kubeconfig: string;
   /** `state.json`: phase, server URL and ports of the current or last run. */
   state: string;
+  /** Home dir of kwok, so that a `~/.kwok/kwok.yaml` of the user is not loaded on top of the cluster's stages. */
+  kwokHome: string;
   /** Pid files: the owning process (test run or supervisor) and each process group leader. */
-  pidFiles: { owner: string; etcd: string; kubeApiserver: string };
+  pidFiles: { owner: string } & Record<ClusterComponent, string>;
 }
+
+/** The processes of a dev cluster, in start order; the last three run only in a cluster with nodes. */
+export const clusterComponents = [
+  'etcd',
+  'kubeApiserver',
+  'kubeControllerManager',
+  'kubeScheduler',
+  'kwok',
+] as const;
+export type ClusterComponent = (typeof clusterComponents)[number];
+
+/** The name each component's binary, log file and messages carry. */
+export const componentNames: Record<ClusterComponent, string> = {
+  etcd: 'etcd',
+  kubeApiserver: 'kube-apiserver',
+  kubeControllerManager: 'kube-controller-manager',
+  kubeScheduler: 'kube-scheduler',
+  kwok: 'kwok',
+};
 
 /** The file layout of the cluster in `dir`. Pure: creates nothing. */
 export function clusterLayout(dir: string): ClusterLayout {
@@ -26,7 +47,13 @@ export function clusterLayout(dir: string): ClusterLayout {
     logs: join(dir, 'logs'),
     kubeconfig: join(dir, 'kubeconfig'),
     state: join(dir, 'state.json'),
-    pidFiles: { owner: join(dir, 'owner.pid'), etcd: join(dir, 'etcd.pid'), kubeApiserver: join(dir, 'kube-apiserver.pid') },
+    kwokHome: join(dir, 'kwok'),
+    pidFiles: {
+      owner: join(dir, 'owner.pid'),
+      ...(Object.fromEntries(
+        clusterComponents.map((c) => [c, join(dir, `${componentNames[c]}.pid`)]),
+      ) as Record<ClusterComponent, string>),
+    },
   };
 }
 

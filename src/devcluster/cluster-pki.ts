@@ -40,33 +40,98 @@ export async function generateClusterPki(dir: string): Promise<ClusterPki> {
     serviceAccountPublicKey: file('sa.pub'),
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(dir, 'create the CA', ['req', '-x509', ...ec, '-keyout', pki.caKey, '-out', pki.caCert,
-    '-days', '3650', '-subj', '/CN=kedge-dev-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature']);
+  await openssl(dir, 'create the CA', [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    pki.caKey,
+    '-out',
+    pki.caCert,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=kedge-dev-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+  ]);
   await issue(dir, pki, 'serving', pki.servingKey, pki.servingCert, '/CN=kube-apiserver', [
-    'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ]);
   await issue(dir, pki, 'admin', pki.adminKey, pki.adminCert, '/O=system:masters/CN=kedge-admin', [
-    'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment',
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=clientAuth',
   ]);
-  await openssl(dir, 'create the service-account key', ['genpkey', '-algorithm', 'EC', '-pkeyopt',
-    'ec_paramgen_curve:P-256', '-out', pki.serviceAccountKey]);
-  await openssl(dir, 'derive the service-account public key', ['pkey', '-in', pki.serviceAccountKey, '-pubout',
-    '-out', pki.serviceAccountPublicKey]);
+  await openssl(dir, 'create the service-account key', [
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    pki.serviceAccountKey,
+  ]);
+  await openssl(dir, 'derive the service-account public key', [
+    'pkey',
+    '-in',
+    pki.serviceAccountKey,
+    '-pubout',
+    '-out',
+    pki.serviceAccountPublicKey,
+  ]);
   return pki;
 }
 
-async function issue(dir: string, pki: ClusterPki, name: string, key: string, cert: string, subject: string,
-  extensions: string[]): Promise<void> {
+async function issue(
+  dir: string,
+  pki: ClusterPki,
+  name: string,
+  key: string,
+  cert: string,
+  subject: string,
+  extensions: string[],
+): Promise<void> {
   const csr = join(dir, `${name}.csr`);
   const extFile = join(dir, `${name}.ext`);
-  await openssl(dir, `create the ${name} key and request`, ['req', '-new', '-newkey', 'ec', '-pkeyopt',
-    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
+  await openssl(dir, `create the ${name} key and request`, [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    subject,
+  ]);
   await writeFile(extFile, `${extensions.join('\n')}\n`);
-  await openssl(dir, `sign the ${name} certificate`, ['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey',
-    pki.caKey, '-CAcreateserial', '-days', '365', '-extfile', extFile, '-out', cert]);
+  await openssl(dir, `sign the ${name} certificate`, [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    pki.caCert,
+    '-CAkey',
+    pki.caKey,
+    '-CAcreateserial',
+    '-days',
+    '365',
+    '-extfile',
+    extFile,
+    '-out',
+    cert,
+  ]);
   await rm(csr, { force: true });
   await rm(extFile, { force: true });
 }
@@ -77,15 +142,24 @@ async function openssl(dir: string, step: string, args: string[]): Promise<void>
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new DevClusterError('CertificatesFailed', missing
-      ? 'cannot run openssl: install the openssl package'
-      : `openssl failed to ${step} in ${dir}: ${stderr || String(error)}`, { cause: error });
+    throw new DevClusterError(
+      'CertificatesFailed',
+      missing
+        ? 'cannot run openssl: install the openssl package'
+        : `openssl failed to ${step} in ${dir}: ${stderr || String(error)}`,
+      { cause: error },
+    );
   }
 }
 
 /** Reads the PEM files a client needs: CA, client certificate and key. */
-export async function readClientCredentials(pki: ClusterPki): Promise<{ ca: string; cert: string; key: string }> {
-  const [ca, cert, key] = await Promise.all([readFile(pki.caCert, 'utf8'), readFile(pki.adminCert, 'utf8'),
-    readFile(pki.adminKey, 'utf8')]);
+export async function readClientCredentials(
+  pki: ClusterPki,
+): Promise<{ ca: string; cert: string; key: string }> {
+  const [ca, cert, key] = await Promise.all([
+    readFile(pki.caCert, 'utf8'),
+    readFile(pki.adminCert, 'utf8'),
+    readFile(pki.adminKey, 'utf8'),
+  ]);
   return { ca, cert, key };
 }

@@ -6,7 +6,15 @@ export interface ClusterState {
   /** `https://127.0.0.1:<port>` once ready. */
   server?: string;
   kubeconfigPath?: string;
-  ports?: { kubeApiserver: number; etcdClient: number; etcdPeer: number };
+  ports?: {
+    kubeApiserver: number;
+    etcdClient: number;
+    etcdPeer: number;
+    kubeControllerManager?: number;
+    kubeScheduler?: number;
+  };
+  /** Simulated nodes asked for (0: no controller-manager, scheduler or kwok). */
+  nodes?: number;
   startedAt: string;
   readyAt?: string;
   /** Why the run failed or ended on its own (phase `failed`). */

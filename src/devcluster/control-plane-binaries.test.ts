@@ -11,11 +11,14 @@ describe('locateControlPlaneBinaries', () => {
     try {
       const progress: string[] = [];
       const failure = await locateControlPlaneBinaries({
-        env: { ...process.env, KEDGE_CONTROL_PLANE_DIR: empty }, onProgress: (line) => progress.push(line),
+        env: { ...process.env, KEDGE_CONTROL_PLANE_DIR: empty },
+        onProgress: (line) => progress.push(line),
       }).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(DevClusterError);
       expect((failure as DevClusterError).reason).toBe('BinariesUnavailable');
-      expect((failure as DevClusterError).message).toContain(`KEDGE_CONTROL_PLANE_DIR=${empty} does not hold runnable`);
+      expect((failure as DevClusterError).message).toContain(
+        `KEDGE_CONTROL_PLANE_DIR=${empty} does not hold runnable`,
+      );
       expect(progress.join('\n')).not.toContain('compiling');
     } finally {
       await rm(empty, { recursive: true, force: true });

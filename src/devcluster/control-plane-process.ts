@@ -33,6 +33,8 @@ export interface ControlPlaneProcessSpec {
   /** stdout and stderr are appended here, written by the process itself (no pipe through Node). */
   logFile: string;
   pidFile: string;
+  /** Environment of the process. Default: this process's. */
+  env?: NodeJS.ProcessEnv;
   /** Resolves true once the process serves; thrown errors count as "not yet". */
   ready: () => Promise<boolean>;
   timeoutMs?: number;
@@ -47,7 +49,7 @@ export async function startControlPlaneProcess(spec: ControlPlaneProcessSpec): P
   const log = openSync(spec.logFile, 'a');
   const child = (() => {
     try {
-      return spawn(spec.binary, spec.args, { detached: true, stdio: ['ignore', log, log] });
+      return spawn(spec.binary, spec.args, { detached: true, stdio: ['ignore', log, log], env: spec.env });
     } finally {
       closeSync(log);
     }
@@ -68,13 +70,17 @@ export async function startControlPlaneProcess(spec: ControlPlaneProcessSpec): P
     exited.then((exit) => ({ exit })),
     waitReady(spec.ready, spec.timeoutMs ?? 60_000).then((ready) => ({ ready })),
   ]);
-  if ('ready' in outcome && outcome.ready) return { name: spec.name, pid, logFile: spec.logFile, exited, stop };
+  if ('ready' in outcome && outcome.ready)
+    return { name: spec.name, pid, logFile: spec.logFile, exited, stop };
   await stop();
-  const why = 'exit' in outcome
-    ? `exited (code ${outcome.exit.code}, signal ${outcome.exit.signal})`
-    : `was not ready within ${(spec.timeoutMs ?? 60_000) / 1000} s`;
-  throw new DevClusterError('exit' in outcome ? 'ProcessFailed' : 'NotReady',
-    `${spec.name} ${why}; last lines of ${spec.logFile}:\n${await logTail(spec.logFile)}`);
+  const why =
+    'exit' in outcome
+      ? `exited (code ${outcome.exit.code}, signal ${outcome.exit.signal})`
+      : `was not ready within ${(spec.timeoutMs ?? 60_000) / 1000} s`;
+  throw new DevClusterError(
+    'exit' in outcome ? 'ProcessFailed' : 'NotReady',
+    `${spec.name} ${why}; last lines of ${spec.logFile}:\n${await logTail(spec.logFile)}`,
+  );
 }
 
 async function waitReady(ready: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {

@@ -1,10 +1,6 @@
 /** Why a dev cluster operation failed; stable names for callers that branch on them. */
 export type DevClusterErrorReason =
-  | 'BinariesUnavailable'
-  | 'CertificatesFailed'
-  | 'ProcessFailed'
-  | 'NotReady'
-  | 'StopFailed';
+  'BinariesUnavailable' | 'CertificatesFailed' | 'ProcessFailed' | 'NotReady' | 'StopFailed';
 
 /**
  * The one error type of `src/devcluster`. The message is lowercase, names the process, file or directory

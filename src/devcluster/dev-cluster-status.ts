@@ -1,4 +1,4 @@
-import { clusterLayout } from './cluster-layout.ts';
+import { clusterComponents, clusterLayout, type ClusterComponent } from './cluster-layout.ts';
 import { readClusterState, type ClusterState } from './cluster-state.ts';
 import { livePid } from './pid-file.ts';
 
@@ -13,8 +13,10 @@ export interface DevClusterStatus {
   kubeconfigPath?: string;
   /** Loopback ports in use while it runs. */
   ports?: ClusterState['ports'];
+  /** Simulated nodes of the current or last run (0: no controller-manager, scheduler or kwok). */
+  nodes: number;
   /** Pids of the processes that are alive right now; the owner is the supervisor (or a test run). */
-  pids: { owner?: number; etcd?: number; kubeApiserver?: number };
+  pids: { owner?: number } & Partial<Record<ClusterComponent, number>>;
   /** Why the last run failed, when it did. */
   error?: string;
 }
@@ -26,11 +28,8 @@ export interface DevClusterStatus {
 export async function readDevClusterStatus(dir: string): Promise<DevClusterStatus> {
   const layout = clusterLayout(dir);
   const state = await readClusterState(layout.state);
-  const pids = {
-    owner: await livePid(layout.pidFiles.owner, dir),
-    etcd: await livePid(layout.pidFiles.etcd, dir),
-    kubeApiserver: await livePid(layout.pidFiles.kubeApiserver, dir),
-  };
+  const pids: DevClusterStatus['pids'] = { owner: await livePid(layout.pidFiles.owner, dir) };
+  for (const component of clusterComponents) pids[component] = await livePid(layout.pidFiles[component], dir);
   const alive = pids.owner !== undefined;
   const phase = state?.phase ?? 'absent';
   return {
@@ -41,6 +40,7 @@ export async function readDevClusterStatus(dir: string): Promise<DevClusterStatu
     server: alive ? state?.server : undefined,
     kubeconfigPath: alive ? state?.kubeconfigPath : undefined,
     ports: alive ? state?.ports : undefined,
+    nodes: state?.nodes ?? 0,
     pids: Object.fromEntries(Object.entries(pids).filter(([, pid]) => pid !== undefined)),
     error: state?.error,
   };

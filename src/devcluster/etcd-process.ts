@@ -34,11 +34,16 @@ export async function startEtcd(layout: ClusterLayout, binary: string): Promise<
         name: 'etcd',
         binary,
         args: [
-          '--name=kedge-dev', `--data-dir=${layout.etcdData}`,
-          `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`,
-          `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
-          `--initial-cluster=kedge-dev=${peerUrl}`, '--initial-cluster-state=new',
-          '--unsafe-no-fsync', '--log-level=warn',
+          '--name=kedge-dev',
+          `--data-dir=${layout.etcdData}`,
+          `--listen-client-urls=${clientUrl}`,
+          `--advertise-client-urls=${clientUrl}`,
+          `--listen-peer-urls=${peerUrl}`,
+          `--initial-advertise-peer-urls=${peerUrl}`,
+          `--initial-cluster=kedge-dev=${peerUrl}`,
+          '--initial-cluster-state=new',
+          '--unsafe-no-fsync',
+          '--log-level=warn',
         ],
         logFile: join(layout.logs, 'etcd.log'),
         pidFile: layout.pidFiles.etcd,
@@ -53,5 +58,7 @@ export async function startEtcd(layout: ClusterLayout, binary: string): Promise<
       if (!(error instanceof DevClusterError) || !/address already in use/.test(error.message)) throw error;
     }
   }
-  throw lastError instanceof Error ? lastError : new DevClusterError('ProcessFailed', 'etcd could not bind free ports');
+  throw lastError instanceof Error
+    ? lastError
+    : new DevClusterError('ProcessFailed', 'etcd could not bind free ports');
 }

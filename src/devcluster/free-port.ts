@@ -13,7 +13,9 @@ export async function freeLoopbackPort(): Promise<number> {
     server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('the kernel assigned no loopback port'))));
+      server.close(() =>
+        port > 0 ? resolve(port) : reject(new Error('the kernel assigned no loopback port')),
+      );
     });
   });
 }
@@ -28,4 +30,22 @@ export async function isLoopbackPortOpen(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * Runs `start` with a free loopback port, and again with a new port (up to `attempts` times, default 3)
+ * when it fails because another process took the port between picking and binding (its error message says
+ * `address already in use`). Any other failure is thrown at once.
+ */
+export async function withFreeLoopbackPort<T>(start: (port: number) => Promise<T>, attempts = 3): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await start(await freeLoopbackPort());
+    } catch (error) {
+      lastError = error;
+      if (!(error instanceof Error) || !/address already in use/.test(error.message)) throw error;
+    }
+  }
+  throw lastError;
 }

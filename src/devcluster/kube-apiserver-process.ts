@@ -19,16 +19,21 @@ export interface KubeApiserverConfig {
   pki: ClusterPki;
   credentials: ClientCredentials;
   etcdUrl: string;
+  /** A controller-manager will run: enable the ServiceAccount admission plugin, as on a real cluster. */
+  withControllers?: boolean;
 }
 
 const attempts = 3;
 
 /**
  * Starts kube-apiserver on a free port bound to 127.0.0.1 only, with RBAC, client-certificate auth against
- * the dev CA, service-account signing keys and no ServiceAccount admission (no controller-manager creates
- * tokens). Resolves when `/readyz` answers 200 and the `default` namespace exists (up to 120 s).
+ * the dev CA, service-account signing keys, and ServiceAccount admission only `withControllers` (without a
+ * controller-manager no namespace gets its `default` ServiceAccount, and every pod would be refused). Resolves when `/readyz` answers 200 and the `default` namespace exists (up to 120 s).
  */
-export async function startKubeApiserver(config: KubeApiserverConfig, binary: string): Promise<KubeApiserverProcess> {
+export async function startKubeApiserver(
+  config: KubeApiserverConfig,
+  binary: string,
+): Promise<KubeApiserverProcess> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const port = await freeLoopbackPort();
@@ -51,22 +56,30 @@ export async function startKubeApiserver(config: KubeApiserverConfig, binary: st
       if (!(error instanceof DevClusterError) || !/address already in use/.test(error.message)) throw error;
     }
   }
-  throw lastError instanceof Error ? lastError : new DevClusterError('ProcessFailed', 'kube-apiserver could not bind a free port');
+  throw lastError instanceof Error
+    ? lastError
+    : new DevClusterError('ProcessFailed', 'kube-apiserver could not bind a free port');
 }
 
-function apiserverArgs({ layout, pki, etcdUrl }: KubeApiserverConfig, port: number): string[] {
+function apiserverArgs(
+  { layout, pki, etcdUrl, withControllers }: KubeApiserverConfig,
+  port: number,
+): string[] {
   return [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
     `--cert-dir=${layout.pki}`,
-    `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
     `--client-ca-file=${pki.caCert}`,
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${pki.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     '--authorization-mode=RBAC',
     '--service-cluster-ip-range=10.0.0.0/24',
-    '--disable-admission-plugins=ServiceAccount',
+    ...(withControllers ? [] : ['--disable-admission-plugins=ServiceAccount']),
     '--allow-privileged=true',
     '--profiling=false',
   ];

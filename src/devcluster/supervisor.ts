@@ -1,23 +1,21 @@
-import { join } from 'node:path';
 import { clusterLayout } from './cluster-layout.ts';
 import { writeClusterState } from './cluster-state.ts';
-import type { ControlPlaneBinaries } from './control-plane-binaries.ts';
+import { controlPlaneBinariesIn } from './control-plane-binaries.ts';
 import { startDevCluster, stopStaleProcesses, type DevCluster } from './dev-cluster.ts';
 
 const stopSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /**
  * The body of the detached supervisor process behind `kedge dev cluster up`: starts the cluster in `dir`
- * and keeps etcd and kube-apiserver running until SIGTERM, SIGINT or SIGHUP, then stops both and cleans
- * up (exit code 0). A stop signal during start-up ends the half-started processes at once. When etcd or
- * kube-apiserver dies on its own, the other is stopped, `state.json` records phase `failed` with the
- * reason, and the exit code is 1. Progress goes to stdout (the supervisor log).
+ * (with `nodes` simulated nodes, see `startDevCluster`) and keeps its processes running until SIGTERM,
+ * SIGINT or SIGHUP, then stops them all and cleans up (exit code 0). A stop signal during start-up ends the
+ * half-started processes at once. When any of them dies on its own, the others are stopped, `state.json`
+ * records phase `failed` naming the one that died, and the exit code is 1. Progress goes to stdout (the
+ * supervisor log).
  */
-export async function runSupervisor(dir: string, binariesDir: string): Promise<number> {
+export async function runSupervisor(dir: string, binariesDir: string, nodes = 0): Promise<number> {
   const layout = clusterLayout(dir);
-  const binaries: ControlPlaneBinaries = {
-    dir: binariesDir, etcd: join(binariesDir, 'etcd'), kubeApiserver: join(binariesDir, 'kube-apiserver'),
-  };
+  const binaries = controlPlaneBinariesIn(binariesDir);
   let signalled: NodeJS.Signals | undefined;
   let cluster: DevCluster | undefined;
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
@@ -32,7 +30,7 @@ export async function runSupervisor(dir: string, binariesDir: string): Promise<n
     }
   });
   try {
-    cluster = await startDevCluster({ dir, binaries, onProgress: log });
+    cluster = await startDevCluster({ dir, binaries, nodes, onProgress: log });
   } catch (error) {
     log(`start failed: ${String(error)}`);
     return signalled === undefined ? 1 : 0;
@@ -42,7 +40,10 @@ export async function runSupervisor(dir: string, binariesDir: string): Promise<n
     await cluster.stop();
     return 0;
   }
-  const outcome = await Promise.race([stopped.then((signal) => ({ signal })), cluster.exited.then((exit) => ({ exit }))]);
+  const outcome = await Promise.race([
+    stopped.then((signal) => ({ signal })),
+    cluster.exited.then((exit) => ({ exit })),
+  ]);
   await cluster.stop();
   if ('signal' in outcome) {
     log('stopped');
@@ -50,7 +51,12 @@ export async function runSupervisor(dir: string, binariesDir: string): Promise<n
   }
   const error = `${outcome.exit.name} exited on its own (code ${outcome.exit.code}, signal ${outcome.exit.signal}); see ${layout.logs}`;
   log(error);
-  await writeClusterState(layout.state, { phase: 'failed', startedAt: new Date().toISOString(), error });
+  await writeClusterState(layout.state, {
+    phase: 'failed',
+    startedAt: new Date().toISOString(),
+    nodes,
+    error,
+  });
   return 1;
 }
 
