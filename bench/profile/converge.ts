@@ -28,6 +28,10 @@ const arg = (name: string): string | undefined => {
 const N = Number(arg('--n') ?? '100');
 const before = arg('--before');
 const keep = process.argv.includes('--keep');
+/** Only the converge phase (start → all Ready), e.g. for a slow baseline. */
+const convergeOnly = process.argv.includes('--converge-only');
+/** Profile only this checkout (built), instead of this one. */
+const only = arg('--pkg');
 const here = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const say = (line: string) => process.stderr.write(`[profile] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,11 +108,15 @@ const ready = (s: Status | undefined) =>
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** User and system CPU seconds of a live process (its own, not its children's), from /proc/<pid>/stat. */
-function processCpuSplit(pid: number): { user: number; sys: number } {
+/**
+ * User and system CPU seconds of a live process, from /proc/<pid>/stat, and those of its reaped children
+ * (`kustomize-build` and `git` processes) separately.
+ */
+function processCpuSplit(pid: number): { user: number; sys: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / CLOCK_TICKS, sys: Number(fields[12]) / CLOCK_TICKS };
+  const at = (i: number) => Number(fields[i]) / CLOCK_TICKS;
+  return { user: at(11), sys: at(12), children: at(13) + at(14) };
 }
 
 interface Phase {
@@ -116,6 +124,7 @@ interface Phase {
   wallS: number;
   userS: number;
   sysS: number;
+  childrenS: number;
 }
 
 async function runOne(
@@ -165,7 +174,7 @@ async function runOne(
     const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
     const pid = child.pid!;
     const phases: Phase[] = [];
-    let mark = { at: started, cpu: { user: 0, sys: 0 } };
+    let mark = { at: started, cpu: { user: 0, sys: 0, children: 0 } };
     const cpuNow = () => processCpuSplit(pid);
     const phase = (name: string) => {
       const cpu = cpuNow();
@@ -175,9 +184,10 @@ async function runOne(
         wallS: (now - mark.at) / 1000,
         userS: cpu.user - mark.cpu.user,
         sysS: cpu.sys - mark.cpu.sys,
+        childrenS: cpu.children - mark.cpu.children,
       });
       say(
-        `${label}: ${name} ${((now - mark.at) / 1000).toFixed(2)} s, cpu user ${(cpu.user - mark.cpu.user).toFixed(2)} sys ${(cpu.sys - mark.cpu.sys).toFixed(2)}`,
+        `${label}: ${name} ${((now - mark.at) / 1000).toFixed(2)} s, cpu user ${(cpu.user - mark.cpu.user).toFixed(2)} sys ${(cpu.sys - mark.cpu.sys).toFixed(2)} children ${(cpu.children - mark.cpu.children).toFixed(2)}`,
       );
       mark = { at: now, cpu };
     };
@@ -194,6 +204,7 @@ async function runOne(
       phase('start → ready');
       await waitAll(dataDir, ready, 'all Ready', 60 * 60_000);
       phase(`converge: all ${N} Ready`);
+      if (convergeOnly) return await finish();
       const store = await openSqliteStore(dataDir);
       const tokens = new Map<string, string>();
       for (let i = 0; i < N; i++) {
@@ -223,6 +234,14 @@ async function runOne(
         60 * 60_000,
       );
       phase(`new commit: all ${N} at the new revision`);
+      return await finish();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    async function finish() {
       const peakMiB = peakRssBytes(pid) / 2 ** 20;
       child.kill('SIGTERM');
       await exited;
@@ -232,11 +251,6 @@ async function runOne(
       if (keep) say(`${label}: profile kept at ${join(profDir, prof)}`);
       say(`${label}: warning/error log lines: ${warnings}`);
       return { phases, peakMiB, top, totalS };
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
     }
   } finally {
     if (!keep) rmSync(work, { recursive: true, force: true });
@@ -244,10 +258,9 @@ async function runOne(
 }
 
 say(`N = ${N}, load ${load()}, ${new Date().toISOString()}`);
-const runs: { label: string; pkg: string }[] = [
-  ...(before ? [{ label: 'before', pkg: resolve(before) }] : []),
-  { label: 'this checkout', pkg: here },
-];
+const runs: { label: string; pkg: string }[] = only
+  ? [{ label: only, pkg: resolve(only) }]
+  : [...(before ? [{ label: 'before', pkg: resolve(before) }] : []), { label: 'this checkout', pkg: here }];
 const results = [];
 for (const run of runs) results.push({ ...run, ...(await runOne(run.label, run.pkg)) });
 say(`load at end ${load()}`);
@@ -255,19 +268,19 @@ say(`load at end ${load()}`);
 const out: string[] = [];
 out.push(`N = ${N}, ${new Date().toISOString()}, load at end ${load()}`, '');
 out.push(
-  `| phase | ${results.map((r) => `${r.label}: wall / user / sys`).join(' | ')} |${results.length > 1 ? ' ratio wall / CPU |' : ''}`,
+  `| phase | ${results.map((r) => `${r.label}: wall / user / sys / children CPU s`).join(' | ')} |${results.length > 1 ? ' ratio wall / CPU (incl. children) |' : ''}`,
 );
 out.push(`|---|${results.map(() => '---').join('|')}|${results.length > 1 ? '---|' : ''}`);
 for (let p = 0; p < results[0]!.phases.length; p++) {
   const cells = results.map((r) => {
     const ph = r.phases[p]!;
-    return `${ph.wallS.toFixed(2)} s / ${ph.userS.toFixed(2)} / ${ph.sysS.toFixed(2)}`;
+    return `${ph.wallS.toFixed(2)} s / ${ph.userS.toFixed(2)} / ${ph.sysS.toFixed(2)} / ${ph.childrenS.toFixed(2)}`;
   });
   let ratio = '';
   if (results.length > 1) {
     const a = results[0]!.phases[p]!;
     const b = results[results.length - 1]!.phases[p]!;
-    ratio = ` ${(b.wallS / a.wallS).toFixed(2)}× / ${((b.userS + b.sysS) / Math.max(0.01, a.userS + a.sysS)).toFixed(2)}× |`;
+    ratio = ` ${(b.wallS / a.wallS).toFixed(2)}× / ${((b.userS + b.sysS + b.childrenS) / Math.max(0.01, a.userS + a.sysS + a.childrenS)).toFixed(2)}× |`;
   }
   out.push(`| ${results[0]!.phases[p]!.name} | ${cells.join(' | ')} |${ratio}`);
 }
