@@ -124,7 +124,7 @@ export class KustomizationReconciler implements Reconciler {
       const artifact = await this.reconcileSource(run);
       run.status.lastAttemptedRevision = artifact.revision;
       // Extracted only on a render cache miss, once per revision for all its Kustomizations (ArtifactTrees).
-      const tree = this.#trees.lease(sourceKeyOf(object), artifact);
+      const tree = this.#trees.lease(sourceKeyOf(object), artifact, context.signal);
       try {
         const objects = await this.reconcileBuild(run, tree, artifact);
         await this.reconcileApply(run, objects, tree);

@@ -23,6 +23,8 @@ export class ArtifactTrees {
   readonly #trees = new Map<string, Tree>();
   /** Source (`Kind/namespace/name`) → digest of its current artifact. */
   readonly #current = new Map<string, string>();
+  /** Aborts downloads in flight when the engine stops (one reconcile's abort does not: others may wait on it). */
+  readonly #stop = new AbortController();
 
   constructor(private readonly options: { artifactRoot?: string; tmpRoot?: string } = {}) {}
 
@@ -34,14 +36,15 @@ export class ArtifactTrees {
   /**
    * A lease on `artifact` of `source`, extracted lazily: a reconcile whose render is cached never extracts.
    * The first lease of a source also records its artifact as current (later changes come from {@link current}).
+   * `signal` ends this reconcile's wait for the extraction, not the extraction other reconciles may share.
    */
-  lease(source: string, artifact: ArtifactRef): ArtifactLease {
+  lease(source: string, artifact: ArtifactRef, signal?: AbortSignal): ArtifactLease {
     if (!this.#current.has(source)) this.#current.set(source, artifact.digest);
     let held: Tree | undefined;
     return {
       root: async () => {
         held ??= this.#acquire(artifact);
-        return (await held.extracted).root;
+        return (await abortable(held.extracted, signal)).root;
       },
       release: async () => {
         if (!held) return;
@@ -64,6 +67,7 @@ export class ArtifactTrees {
 
   /** Removes every tree (engine stop). */
   async close(): Promise<void> {
+    this.#stop.abort(new Error('engine shutting down'));
     const trees = [...this.#trees.values()];
     this.#trees.clear();
     this.#current.clear();
@@ -84,7 +88,7 @@ export class ArtifactTrees {
       const extracted = fetchArtifact(
         artifact,
         this.options.artifactRoot,
-        undefined,
+        this.#stop.signal,
         this.options.tmpRoot ?? tmpdir(),
       );
       const created: Tree = { extracted, users: 0 };
@@ -107,4 +111,24 @@ export class ArtifactTrees {
       () => undefined,
     );
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the promise itself runs on). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
