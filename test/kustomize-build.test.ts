@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -30,7 +30,6 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const render = (opts: Partial<RenderOptions>) => renderKustomization({ root: fixtures, ...opts });
 const ids = (objs: KObject[]) => objs.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
 const find = (objs: KObject[], kind: string, name: string): KObject => {
   const found = objs.find((o) => o.kind === kind && o.metadata.name === name);
@@ -39,6 +38,16 @@ const find = (objs: KObject[], kind: string, name: string): KObject => {
 };
 const containerImage = (obj: KObject) =>
   (obj.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image;
+
+/** Every path under `dir` with its content (directories as ''), to prove a render wrote nothing there. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath, entry.name);
+    out[path.relative(dir, full)] = entry.isFile() ? await readFile(full, 'utf8') : entry.isDirectory() ? '' : 'other';
+  }
+  return out;
+}
 
 async function tree(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(scratch, 'tree-'));
@@ -49,16 +58,33 @@ async function tree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-describe('renderKustomization', () => {
+describe.each([
+  { mode: 'on a private copy', shared: false },
+  { mode: 'from a shared root, in a private overlay dir', shared: true },
+])('renderKustomization $mode', ({ shared }) => {
+  // The shared mode creates (and removes) its overlay dirs inside the root: give it a copy of the fixtures.
+  let root = fixtures;
+  beforeAll(async () => {
+    if (!shared) return;
+    root = await mkdtemp(path.join(scratch, 'shared-'));
+    await cp(fixtures, root, { recursive: true });
+  });
+  const render = (opts: Partial<RenderOptions>) => renderKustomization({ root, sharedRoot: shared, ...opts });
+  const renderIn = (tree: string, opts: Partial<RenderOptions>) => renderKustomization({ root: tree, sharedRoot: shared, ...opts });
+
   it('generates a kustomization for plain YAML, recursing, taking sub-kustomizations whole, ignoring non-YAML', async () => {
     const objs = await render({ path: 'plain' });
     expect(ids(objs).sort()).toEqual(['ConfigMap//raw-script', 'ConfigMap//settings', 'Deployment//web', 'Secret//token']);
   });
 
-  it('leaves the artifact untouched (renders on a copy)', async () => {
+  it('leaves the artifact untouched, with nothing left behind', async () => {
+    const before = await snapshot(root);
     await render({ path: 'plain', overlay: { namePrefix: 'x-' } });
-    expect(await readdir(path.join(fixtures, 'plain'))).not.toContain('kustomization.yaml');
-    expect(await readFile(path.join(fixtures, 'app/overlay/kustomization.yaml'), 'utf8')).not.toContain('x-');
+    await render({ path: 'app/overlay', overlay: { namePrefix: 'x-' } });
+    await render({ path: 'missing-resource' }).catch(() => undefined);
+    expect(await readdir(path.join(root, 'plain'))).not.toContain('kustomization.yaml');
+    expect(await readFile(path.join(root, 'app/overlay/kustomization.yaml'), 'utf8')).not.toContain('x-');
+    expect(await snapshot(root)).toEqual(before);
   });
 
   it('builds an existing kustomization with a base, keeping its own images', async () => {
@@ -145,12 +171,12 @@ describe('renderKustomization', () => {
 
   it('renders nothing from a directory without manifests', async () => {
     const root = await tree({ 'empty/notes.txt': 'hello' });
-    expect(await renderKustomization({ root, path: 'empty' })).toEqual([]);
+    expect(await renderIn(root, { path: 'empty' })).toEqual([]);
   });
 
   it('refuses plain YAML that does not decode, naming the file', async () => {
     const root = await tree({ 'apps/ok.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n', 'apps/bad.yaml': 'a: [\n' });
-    await expect(renderKustomization({ root, path: 'apps' })).rejects.toThrow(
+    await expect(renderIn(root, { path: 'apps' })).rejects.toThrow(
       /failed to decode Kubernetes YAML from apps\/bad\.yaml/,
     );
   });
@@ -159,8 +185,8 @@ describe('renderKustomization', () => {
     const root = await tree({
       'app/kustomization.yaml': 'resources:\n  - ../../outside.yaml\n',
     });
-    await expect(renderKustomization({ root, path: 'app' })).rejects.toThrow(BuildError);
-    await expect(renderKustomization({ root, path: 'app' })).rejects.toThrow(/'\.\.\/\.\.\/outside\.yaml'.*outside the artifact root/);
+    await expect(renderIn(root, { path: 'app' })).rejects.toThrow(BuildError);
+    await expect(renderIn(root, { path: 'app' })).rejects.toThrow(/'\.\.\/\.\.\/outside\.yaml'.*outside the artifact root/);
   });
 
   it.each([['../'], ['apps/../../x']])('rejects spec.path %s escaping the root', async (p) => {
@@ -173,7 +199,7 @@ describe('renderKustomization', () => {
 
   it('serves an unchanged revision from the cache without building', async () => {
     const cache = new RenderCache();
-    const opts = { path: 'app/overlay', digest: `sha256:${'a'.repeat(64)}`, cache, overlay: { namePrefix: 'c-' } };
+    const opts = { path: 'app/overlay', digest: `sha256:${'a'.repeat(64)}`, cache, cacheSlot: 'default/app', overlay: { namePrefix: 'c-' } };
     const first = await render(opts);
     const second = await render({ ...opts, overlay: { namePrefix: 'c-' } });
     expect(second).toEqual(first);

@@ -321,6 +321,38 @@ describe('kustomize builds are confined to the artifact root', () => {
   });
 });
 
+// The controller renders from one extracted tree shared by every Kustomization of a revision, writing its
+// kustomization file into a private overlay dir beside spec.path: the same table must hold through it.
+describe("shared-root renders (the controller's) are confined the same way", () => {
+  it.each(cases)('control: $field reads a file inside the root', async (c) => {
+    const { root } = await layout(c, 'inside');
+    const { out, error } = await outcome(
+      renderKustomization({ root, path: 'app', sharedRoot: true }).then((o) => JSON.stringify(o)),
+    );
+    expect(error?.message ?? '').not.toMatch(/outside the artifact root/);
+    if (c.leaks) {
+      expect(error).toBeUndefined();
+      expect(out.includes(SECRET) || out.includes(SECRET_B64)).toBe(true);
+    }
+  });
+
+  describe.each(vias)('by %s', (via) => {
+    it.each(cases)('refuses $field outside the root, leaking nothing', async (c) => {
+      const { root } = await layout(c, via);
+      const { out, error } = await outcome(
+        renderKustomization({ root, path: 'app', sharedRoot: true }).then((o) => JSON.stringify(o)),
+      );
+      expect(error).toBeInstanceOf(BuildError);
+      expect(error!.message).toMatch(/outside the artifact root|new root '.*' cannot be absolute/);
+      expect(error!.message).not.toContain('.kedge-overlay-');
+      for (const text of [out, error!.message, (error as BuildError).file ?? '']) {
+        expect(text).not.toContain(SECRET);
+        expect(text).not.toContain(SECRET_B64);
+      }
+    });
+  });
+});
+
 describe('kustomization files', () => {
   it('refuses a kustomization file that is a symlink out of the root, leaving its target untouched', async () => {
     const base = await mkdtemp(path.join(scratch, 'kfile-'));

@@ -23,11 +23,13 @@ import { ReconcileError, StallingError, WaitingError, errorMessage } from '../ru
 import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
 import { ReconcileRun } from '../runtime/reconcile-run.ts';
-import type { Store } from '../store/store.ts';
-import { fetchArtifact, type ArtifactRef } from './kustomization/artifact-fetch.ts';
+import type { Store, WatchEvent } from '../store/store.ts';
+import type { ArtifactRef } from './kustomization/artifact-fetch.ts';
+import { ArtifactTrees, type ArtifactLease } from './kustomization/artifact-trees.ts';
 import { formatChangeSet, type ChangeEntry } from './kustomization/change-set.ts';
 import { applyToCluster, identityOfEntry, pruneFromCluster } from './kustomization/cluster-target.ts';
 import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
+import { KustomizationIndex, sourceKeyOf } from './kustomization/kustomization-index.ts';
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
 import { applyToStore, pruneFromStore } from './kustomization/store-target.ts';
 import { renderOptionsOf } from './kustomization/render-options.ts';
@@ -87,11 +89,15 @@ export class KustomizationReconciler implements Reconciler {
   readonly #drift = new Map<string, { watch: DriftWatch; signature: string }>();
   readonly #waits = new Map<string, { source: string; revision: string; abort: AbortController }>();
   readonly #targets = new Map<string, KubeTarget>();
+  readonly #trees: ArtifactTrees;
+  readonly #index: KustomizationIndex;
 
   constructor(private readonly deps: KustomizationReconcilerDeps) {
+    this.#trees = new ArtifactTrees({ artifactRoot: deps.artifactRoot, tmpRoot: deps.scratchDir });
+    this.#index = new KustomizationIndex(deps.store);
     this.watches = [
-      { kind: GitRepositoryKind, map: (event) => this.#onSource(event.object as GitRepository) },
-      { kind: KustomizationKind, map: (event) => this.#dependentsOf(event.object as Kustomization) },
+      { kind: GitRepositoryKind, map: (event) => this.#onSource(event) },
+      { kind: KustomizationKind, map: (event) => this.#dependentsOf(event) },
     ];
   }
 
@@ -100,6 +106,7 @@ export class KustomizationReconciler implements Reconciler {
     let object = (await this.deps.store.get(ref)) as Kustomization | undefined;
     if (!object) {
       this.#stopDrift(key);
+      this.deps.renderCache?.delete(key);
       return {};
     }
     if (object.metadata.deletionTimestamp) return this.#finalize(object, context);
@@ -116,12 +123,13 @@ export class KustomizationReconciler implements Reconciler {
       await this.reconcileDependencies(run);
       const artifact = await this.reconcileSource(run);
       run.status.lastAttemptedRevision = artifact.revision;
-      const extracted = await fetchArtifact(artifact, this.deps.artifactRoot, context.signal, this.deps.scratchDir);
+      // Extracted only on a render cache miss, once per revision for all its Kustomizations (ArtifactTrees).
+      const tree = this.#trees.lease(sourceKeyOf(object), artifact, context.signal);
       try {
-        const objects = await this.reconcileBuild(run, extracted.root, artifact);
-        await this.reconcileApply(run, objects, extracted.root);
+        const objects = await this.reconcileBuild(run, tree, artifact);
+        await this.reconcileApply(run, objects, tree);
       } finally {
-        await extracted.dispose();
+        await tree.release();
       }
       await this.reconcileHealth(run);
       run.status.lastAppliedRevision = artifact.revision;
@@ -169,19 +177,20 @@ export class KustomizationReconciler implements Reconciler {
     return artifact;
   }
 
-  /** Render the artifact with the spec's overlay and substitutions (cached by digest, path and inputs). */
-  private async reconcileBuild(run: Run, root: string, artifact: ArtifactRef): Promise<KObject[]> {
+  /** Render the artifact with the spec's overlay and substitutions; the cache (digest, path, inputs) is asked first. */
+  private async reconcileBuild(run: Run, tree: ArtifactLease, artifact: ArtifactRef): Promise<KObject[]> {
     const spec = run.object.spec!;
-    const where = { root, path: spec.path, cache: this.deps.renderCache, digest: artifact.digest, tmpRoot: this.deps.scratchDir };
+    const cache = { cache: this.deps.renderCache, cacheSlot: refString(run.ref), digest: artifact.digest };
+    const where = { root: () => tree.root(), sharedRoot: true, path: spec.path, ...cache, tmpRoot: this.deps.scratchDir };
     return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 
   /** Apply to the store and the cluster, record the inventory, prune what left it, watch for drift. */
-  private async reconcileApply(run: Run, objects: KObject[], root: string): Promise<void> {
+  private async reconcileApply(run: Run, objects: KObject[], tree: ArtifactLease): Promise<void> {
     const spec = run.object.spec!;
     run.cluster = await this.#clusterFor(run.object);
     const config: TargetConfig = { cluster: run.cluster !== undefined, remote: spec.kubeConfig !== undefined };
-    const split = await splitTargets(objects, config, { root, path: spec.path ?? '' });
+    const split = await splitTargets(objects, config, { root: () => tree.root(), path: spec.path ?? '' });
     const inventory: InventoryEntry[] = [];
     if (split.store.length > 0) {
       const artifact = run.artifact!;
@@ -289,6 +298,7 @@ export class KustomizationReconciler implements Reconciler {
   async #finalize(object: Kustomization, context: ReconcileContext): Promise<ReconcileResult> {
     const ref = { kind: KustomizationKind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
     this.#stopDrift(refString(ref));
+    this.deps.renderCache?.delete(refString(ref));
     this.#waits.get(refString(ref))?.abort.abort();
     const spec = object.spec!;
     const entries = object.status?.inventory?.entries ?? [];
@@ -383,33 +393,30 @@ export class KustomizationReconciler implements Reconciler {
   }
 
   /** A source changed: reconcile its Kustomizations that have not seen its revision; abort waits on an older one. */
-  async #onSource(source: GitRepository): Promise<ObjectRef[]> {
-    const revision = source.status?.artifact?.revision;
+  async #onSource(event: WatchEvent): Promise<ObjectRef[]> {
+    const source = event.object as GitRepository;
+    const artifact = event.type === 'DELETED' ? undefined : source.status?.artifact;
     const namespace = source.metadata.namespace ?? 'default';
+    const sourceKey = `${GitRepositoryKind}/${namespace}/${source.metadata.name}`;
+    await this.#trees.current(sourceKey, artifact?.digest);
+    const revision = artifact?.revision;
     if (!revision) return [];
     for (const wait of this.#waits.values()) {
       if (wait.source === `${namespace}/${source.metadata.name}` && wait.revision !== revision) wait.abort.abort();
     }
-    const all = (await this.deps.store.list(KustomizationKind)) as Kustomization[];
-    return all
-      .filter((k) => {
-        const s = k.spec?.sourceRef;
-        return s?.kind === GitRepositoryKind && s.name === source.metadata.name && (s.namespace ?? k.metadata.namespace ?? 'default') === namespace;
-      })
-      .filter((k) => k.status?.lastAttemptedRevision !== revision || k.status.lastAppliedRevision !== revision)
-      .map(refOfKustomization);
+    return (await this.#index.usingSource(sourceKey))
+      .filter((k) => k.lastAttemptedRevision !== revision || k.lastAppliedRevision !== revision)
+      .map((k) => k.ref);
   }
 
   /** A Kustomization became ready: reconcile those that depend on it and are not ready yet. */
-  async #dependentsOf(dependency: Kustomization): Promise<ObjectRef[]> {
+  async #dependentsOf(event: WatchEvent): Promise<ObjectRef[]> {
+    await this.#index.observe(event);
+    const dependency = event.object as Kustomization;
     const ready = dependency.status?.conditions?.find((c) => c.type === Conditions.Ready)?.status === 'True';
-    if (!ready) return [];
-    const namespace = dependency.metadata.namespace ?? 'default';
-    const all = (await this.deps.store.list(KustomizationKind)) as Kustomization[];
-    return all
-      .filter((k) => k.spec?.dependsOn?.some((d) => d.name === dependency.metadata.name && (d.namespace ?? k.metadata.namespace ?? 'default') === namespace))
-      .filter((k) => k.status?.conditions?.find((c) => c.type === Conditions.Ready)?.reason === Reasons.DependencyNotReady)
-      .map(refOfKustomization);
+    if (!ready || event.type === 'DELETED') return [];
+    const key = `${dependency.metadata.namespace ?? 'default'}/${dependency.metadata.name}`;
+    return (await this.#index.dependentsOf(key)).filter((k) => k.readyReason === Reasons.DependencyNotReady).map((k) => k.ref);
   }
 
   /** One event per apply listing what was created, configured and deleted (Flux's format). */
@@ -436,12 +443,13 @@ export class KustomizationReconciler implements Reconciler {
     }
   }
 
-  /** Stops drift watches and closes cluster connections. */
-  close(): void {
+  /** Stops drift watches, closes cluster connections and removes the extracted artifacts. */
+  async close(): Promise<void> {
     for (const key of [...this.#drift.keys()]) this.#stopDrift(key);
     for (const wait of this.#waits.values()) wait.abort.abort();
     for (const target of this.#targets.values()) target.close();
     this.#targets.clear();
+    await this.#trees.close();
   }
 }
 
@@ -463,10 +471,6 @@ async function recordIntended(run: Run, intended: readonly InventoryEntry[]): Pr
 /** Inventory entries in id order, as Flux lists them. */
 function sortedEntries(entries: InventoryEntry[]): InventoryEntry[] {
   return entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-function refOfKustomization(k: Kustomization): ObjectRef {
-  return { kind: KustomizationKind, namespace: k.metadata.namespace ?? 'default', name: k.metadata.name };
 }
 
 /** `spec.healthChecks` split by target: Kedge kinds are checked in the store, the rest in the cluster. */

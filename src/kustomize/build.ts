@@ -23,10 +23,12 @@ export class BuildError extends Error {
  * reaches — resources, components, generators, transformers, validators, patches, generator `files`/`envs`,
  * replacements, openapi schemas — must lie inside `root`; anything else fails the build naming the file.
  * Returns the YAML stream. Throws `BuildError`, or `RendererUnavailableError` when the renderer cannot be had.
+ * `shownAs`: the directory messages name instead of `dir` (a private overlay directory standing for it).
  */
-export async function kustomizeBuild(root: string, dir: string): Promise<string> {
+export async function kustomizeBuild(root: string, dir: string, shownAs: string = dir): Promise<string> {
   const renderer = await locateRenderer();
   const target = path.relative(root, dir) || '.';
+  const shown = path.relative(root, shownAs) || '.';
   const roots = [...new Set([root, await realpath(root)])];
   return new Promise((resolve, reject) => {
     execFile(
@@ -35,8 +37,9 @@ export async function kustomizeBuild(root: string, dir: string): Promise<string>
       { env: {}, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' },
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
-        const words = relativise(stderr.trim() || error.message, roots);
-        const file = namedFile(words, target);
+        let words = relativise(stderr.trim() || error.message, roots);
+        if (shown !== target) words = words.split(target).join(shown);
+        const file = namedFile(words, shown);
         const where = file && !words.includes(file) ? ` (in ${file})` : '';
         reject(new BuildError(`kustomize build failed: ${words}${where}`, file));
       },

@@ -1,6 +1,7 @@
 import { readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, parseAllDocuments, parseDocument } from 'yaml';
+import { isOverlayDirName } from './overlay-dir.ts';
 import type { KustomizeOverlay } from './overlay.ts';
 
 /** The file names kustomize recognises, in its order of preference. */
@@ -16,26 +17,36 @@ export class GenerateError extends Error {
 export type GenerateAction = 'created' | 'unchanged';
 
 /**
- * Prepares `dir` for `kustomize build` exactly as Flux's generator does, editing files in place (call it on a
- * copy). Without a kustomization file it writes `kustomization.yaml` listing, in lexical walk order, every
- * `.yaml`/`.yml` file below `dir` and every sub-directory holding its own kustomization file (not descended
- * into); other files are ignored, and a YAML file that does not decode fails with its path relative to `root`.
- * Then the overlay fields are written into the kustomization file. `commonMetadata` is not written: Flux sets
- * it on the objects after the build.
+ * Prepares `dir` for `kustomize build` exactly as Flux's generator does. Without a kustomization file it writes
+ * `kustomization.yaml` listing, in lexical walk order, every `.yaml`/`.yml` file below `dir` and every
+ * sub-directory holding its own kustomization file (not descended into); other files and Kedge's private overlay
+ * directories (`.kedge-overlay-*`) are ignored, and a YAML file that does not decode fails with its path relative
+ * to `root`. Then the overlay fields are written into the kustomization file. `commonMetadata` is not written:
+ * Flux sets it on the objects after the build.
+ *
+ * The result is written into `into`: by default `dir` itself (edited in place: call it on a copy), or a private
+ * directory that mirrors `dir` (see `makeOverlayDir`), where the file is created anew and never written through
+ * a link, so `dir` and everything under it are only read.
  */
-export async function generateKustomization(root: string, dir: string, overlay: KustomizeOverlay = {}): Promise<GenerateAction> {
-  let file = await findKustomizationFile(dir);
+export async function generateKustomization(root: string, dir: string, overlay: KustomizeOverlay = {}, into: string = dir): Promise<GenerateAction> {
+  const file = await findKustomizationFile(dir);
   if (file) await assertInside(root, file);
   let action: GenerateAction = 'unchanged';
-  if (!file) {
+  let text: string;
+  let source: string;
+  if (file) {
+    text = await readFile(file, 'utf8');
+    source = file;
+  } else {
     const resources = await scanResources(root, dir, dir);
-    file = path.join(dir, 'kustomization.yaml');
     const kus: Record<string, unknown> = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' };
     if (resources.length > 0) kus.resources = resources;
-    await writeFile(file, JSON.stringify(kus));
+    text = JSON.stringify(kus);
+    source = path.join(dir, 'kustomization.yaml');
     action = 'created';
   }
-  await applyOverlay(root, dir, file, overlay);
+  const rewritten = await applyOverlay(root, dir, text, path.relative(root, source).split(path.sep).join('/'), overlay);
+  await writeFile(path.join(into, path.basename(source)), rewritten, into === dir ? undefined : { flag: 'wx' });
   return action;
 }
 
@@ -62,6 +73,7 @@ async function scanResources(root: string, base: string, dir: string): Promise<s
   const found: string[] = [];
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
+    if (isOverlayDirName(entry.name)) continue;
     const full = path.join(dir, entry.name);
     const rel = `./${path.relative(base, full).split(path.sep).join('/')}`;
     if (entry.isDirectory()) {
@@ -90,9 +102,9 @@ function isMappingOrEmpty(contents: unknown): boolean {
   return isMap(contents);
 }
 
-async function applyOverlay(root: string, dir: string, file: string, overlay: KustomizeOverlay): Promise<void> {
-  const doc = parseDocument(await readFile(file, 'utf8'));
-  const where = path.relative(root, file).split(path.sep).join('/');
+/** The kustomization `text` (of the file `where`) with the overlay fields written in. */
+async function applyOverlay(root: string, dir: string, text: string, where: string, overlay: KustomizeOverlay): Promise<string> {
+  const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new GenerateError(`failed to parse ${where}: ${doc.errors[0]?.message.split('\n')[0]}`);
   const kus = (doc.toJS() ?? {}) as Record<string, unknown>;
 
@@ -112,7 +124,7 @@ async function applyOverlay(root: string, dir: string, file: string, overlay: Ku
   }
   // kustomize refuses a kustomization without any field; Flux's rewrite always leaves one.
   if (Object.keys(kus).every((key) => key === 'apiVersion' || key === 'kind')) kus.buildMetadata = ['originAnnotations'];
-  await writeFile(file, JSON.stringify(kus));
+  return JSON.stringify(kus);
 }
 
 async function components(root: string, dir: string, overlay: KustomizeOverlay): Promise<string[]> {

@@ -13,23 +13,29 @@ describe('RenderCache', () => {
     expect(renderKeyOf(a)).not.toBe(renderKeyOf({ ...a, substitutions: { substitute: { v: '1' } } }));
   });
 
-  it('evicts the least recently used entry beyond capacity', () => {
-    const cache = new RenderCache(2);
-    cache.set(key('a'), [obj('a')]);
-    cache.set(key('b'), [obj('b')]);
-    expect(cache.get(key('a'))).toEqual([obj('a')]);
-    cache.set(key('c'), [obj('c')]);
-    expect(cache.get(key('b'))).toBeUndefined();
-    expect(cache.get(key('a'))).toBeDefined();
-    expect(cache.size).toBe(2);
-    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 2, misses: 1 });
+  it('keeps one render per Kustomization, whatever their number, until it is replaced or deleted', () => {
+    const cache = new RenderCache();
+    for (let i = 0; i < 1000; i++) cache.set(`default/app-${i}`, key('a'), [obj(`a-${i}`)]);
+    expect(cache.size).toBe(1000);
+    expect(cache.get('default/app-0', key('a'))).toEqual([obj('a-0')]);
+    expect(cache.get('default/app-999', key('a'))).toEqual([obj('a-999')]);
+    // Another revision misses and then replaces the slot's render.
+    expect(cache.get('default/app-0', key('b'))).toBeUndefined();
+    cache.set('default/app-0', key('b'), [obj('b-0')]);
+    expect(cache.get('default/app-0', key('a'))).toBeUndefined();
+    expect(cache.get('default/app-0', key('b'))).toEqual([obj('b-0')]);
+    expect(cache.size).toBe(1000);
+    cache.delete('default/app-0');
+    expect(cache.size).toBe(999);
+    expect(cache.get('default/app-0', key('b'))).toBeUndefined();
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 3, misses: 3 });
   });
 
   it('hands out copies, so a caller cannot corrupt the cache', () => {
     const cache = new RenderCache();
-    cache.set(key('a'), [obj('a')]);
-    const got = cache.get(key('a'));
+    cache.set('default/a', key('a'), [obj('a')]);
+    const got = cache.get('default/a', key('a'));
     if (got?.[0]) got[0].metadata.name = 'mutated';
-    expect(cache.get(key('a'))).toEqual([obj('a')]);
+    expect(cache.get('default/a', key('a'))).toEqual([obj('a')]);
   });
 });

@@ -30,42 +30,39 @@ export function renderKeyOf(key: RenderKey): string {
 }
 
 /**
- * A least-recently-used cache of rendered objects, so an unchanged revision is never rebuilt. Values are
- * copied in and out: callers may mutate what they get. `hits`, `misses` and `size` are observable.
+ * The last render of each live Kustomization, so an unchanged revision is never fetched, extracted or rebuilt.
+ * One entry per slot (a Kustomization's `namespace/name`): a render with another key replaces it, and the owner
+ * drops it with {@link RenderCache.delete} when the Kustomization goes. Memory is bounded by the live
+ * Kustomizations, not by a capacity that a large N would overflow at every interval. Values are copied in and
+ * out: callers may mutate what they get. `hits`, `misses` and `size` are observable.
  */
 export class RenderCache {
-  private readonly entries = new Map<string, KObject[]>();
+  private readonly entries = new Map<string, { key: string; objects: KObject[] }>();
   hits = 0;
   misses = 0;
-
-  /** @param capacity Maximum number of renders kept. Default 256. */
-  constructor(readonly capacity = 256) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  get(key: RenderKey): KObject[] | undefined {
-    const id = renderKeyOf(key);
-    const found = this.entries.get(id);
-    if (!found) {
+  /** The slot's render when it was made from `key`, else undefined. */
+  get(slot: string, key: RenderKey): KObject[] | undefined {
+    const found = this.entries.get(slot);
+    if (!found || found.key !== renderKeyOf(key)) {
       this.misses += 1;
       return undefined;
     }
     this.hits += 1;
-    this.entries.delete(id);
-    this.entries.set(id, found);
-    return structuredClone(found);
+    return structuredClone(found.objects);
   }
 
-  set(key: RenderKey, objects: KObject[]): void {
-    const id = renderKeyOf(key);
-    this.entries.delete(id);
-    this.entries.set(id, structuredClone(objects));
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
+  /** Records the slot's render of `key`, replacing the one it had. */
+  set(slot: string, key: RenderKey, objects: KObject[]): void {
+    this.entries.set(slot, { key: renderKeyOf(key), objects: structuredClone(objects) });
+  }
+
+  /** Forgets the slot (its Kustomization was deleted). */
+  delete(slot: string): void {
+    this.entries.delete(slot);
   }
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import type { KObject } from '../api/meta.ts';
 import { BuildError, kustomizeBuild, splitDocuments } from './build.ts';
-import { generateKustomization } from './generate.ts';
+import { generateKustomization, KustomizationFileNames } from './generate.ts';
+import { isOverlayDirName, makeOverlayDir } from './overlay-dir.ts';
 import type { KustomizeOverlay } from './overlay.ts';
 import type { RenderCache } from './render-cache.ts';
 import { resolveInside } from './safe-extract.ts';
@@ -12,15 +13,27 @@ import { mergeVariables, substituteDocument, validateVariableNames, type Substit
 
 /** What to render and how. */
 export interface RenderOptions {
-  /** The extracted artifact. Never modified: the render works on a copy. */
-  root: string;
+  /**
+   * The extracted artifact, or what provides it (called only on a cache miss, so a hit needs no artifact).
+   * Never modified: the render works in a private copy, or with `sharedRoot` in a private overlay directory.
+   */
+  root: string | (() => Promise<string>);
+  /**
+   * The root is shared with concurrent renders (the engine's extracted-artifact cache): its files are only read.
+   * The render writes its kustomization file into a private directory beside `path` that links to the entries
+   * of `path` (see `makeOverlayDir`), so its cost does not grow with the artifact; for `path` = the root, into
+   * a private copy as without this flag. Default false: a private copy of the whole root.
+   */
+  sharedRoot?: boolean;
   /** `spec.path`, relative to the root. Default: the root. */
   path?: string;
   overlay?: KustomizeOverlay;
   /** `spec.postBuild` inputs; leave undefined when the Kustomization has no `postBuild`. */
   substitutions?: Substitutions;
-  /** With `digest`, a hit returns the cached objects without building. */
+  /** With `digest` and `cacheSlot`, a hit returns the cached objects without building (or reading the root). */
   cache?: RenderCache;
+  /** The cache entry this render replaces: the Kustomization's `namespace/name`. */
+  cacheSlot?: string;
   /** The artifact digest (`sha256:<hex>`), the cache's notion of "same revision". */
   digest?: string;
   /** Where the working copy is made (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
@@ -40,21 +53,45 @@ export async function renderKustomization(opts: RenderOptions): Promise<KObject[
   const key = opts.digest
     ? { digest: opts.digest, path: opts.path ?? '', overlay: opts.overlay, substitutions: opts.substitutions }
     : undefined;
-  const cached = key && opts.cache?.get(key);
+  const cache = key && opts.cacheSlot ? opts.cache : undefined;
+  const cached = cache?.get(opts.cacheSlot!, key!);
   if (cached) return cached;
 
   const vars = opts.substitutions ? mergeVariables(opts.substitutions) : {};
   validateVariableNames(vars);
 
+  const root = typeof opts.root === 'string' ? opts.root : await opts.root();
+  const stream = await build(root, opts);
+  const objects = splitDocuments(stream).map((doc) => finish(doc, vars, opts));
+  cache?.set(opts.cacheSlot!, key!, objects);
+  return objects;
+}
+
+/** Generates the kustomization with the overlay and builds it, never writing a file of `root`. */
+async function build(root: string, opts: RenderOptions): Promise<string> {
+  if (opts.sharedRoot) {
+    const realRoot = await realpath(root);
+    const dir = await resolveInside(realRoot, opts.path ?? '');
+    if (dir !== realRoot) {
+      const own = await makeOverlayDir(realRoot, dir, KustomizationFileNames);
+      try {
+        await generateKustomization(realRoot, dir, opts.overlay, own.dir);
+        return await kustomizeBuild(realRoot, own.dir, dir);
+      } finally {
+        await own.dispose();
+      }
+    }
+  }
   const work = await realpath(await mkdtemp(path.join(opts.tmpRoot ?? tmpdir(), 'kedge-render-')));
   try {
-    await cp(opts.root, work, { recursive: true, verbatimSymlinks: true });
+    await cp(root, work, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (from) => !isOverlayDirName(path.basename(from)),
+    });
     const dir = await resolveInside(work, opts.path ?? '');
     await generateKustomization(work, dir, opts.overlay);
-    const stream = await kustomizeBuild(work, dir);
-    const objects = splitDocuments(stream).map((doc) => finish(doc, vars, opts));
-    if (key) opts.cache?.set(key, objects);
-    return objects;
+    return await kustomizeBuild(work, dir);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ export async function renderOptionsOf(
   store: Store,
   namespace: string,
   spec: NonNullable<Kustomization['spec']>,
-  where: Pick<RenderOptions, 'root' | 'path' | 'cache' | 'digest' | 'tmpRoot'>,
+  where: Omit<RenderOptions, 'overlay' | 'substitutions'>,
 ): Promise<RenderOptions> {
   return {
     ...where,

@@ -35,11 +35,14 @@ export function targetOf(apiVersion: string, kind: string, config: TargetConfig)
   return config.cluster ? 'cluster' : undefined;
 }
 
-/** Splits rendered objects between the targets; throws NoTargetError naming every object nobody accepts. */
+/**
+ * Splits rendered objects between the targets; throws NoTargetError naming every object nobody accepts (then, and
+ * only then, the artifact `root` is read, to name their files).
+ */
 export async function splitTargets(
   objects: KObject[],
   config: TargetConfig,
-  where: { root: string; path: string },
+  where: { root: string | (() => Promise<string>); path: string },
 ): Promise<Record<TargetName, KObject[]>> {
   const split: Record<TargetName, KObject[]> = { store: [], cluster: [] };
   const orphans: KObject[] = [];
@@ -49,7 +52,8 @@ export async function splitTargets(
     else orphans.push(object);
   }
   if (orphans.length > 0) {
-    const files = await sourceFiles(where.root, where.path);
+    const root = typeof where.root === 'string' ? where.root : await where.root();
+    const files = await sourceFiles(root, where.path);
     const names = orphans.map((o) => {
       const file = files.get(`${o.kind}/${o.metadata.name}`) ?? files.get(o.kind);
       return `${o.kind} '${o.metadata.name}'${file ? ` (${file})` : ''}`;
