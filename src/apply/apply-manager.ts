@@ -191,7 +191,7 @@ export class ApplyManager {
         continue;
       }
       if (live && policy === 'Override')
-        await this.#cleanup(path, live as Live, options.fieldManager ?? DefaultFieldManager, entry);
+        await this.#cleanup(path, live, options.fieldManager ?? DefaultFieldManager, entry);
       try {
         await this.#apply(path, desired, options, false);
       } catch (error) {
@@ -272,7 +272,7 @@ export class ApplyManager {
     });
     const policy = ssaPolicy(desired);
     if (reconcileDisabled(desired) || policy === 'Ignore') return plan('skipped', false);
-    const watched = options.watched?.(ref) as Live | undefined;
+    const watched = options.watched?.(ref);
     if (watched && inSync(desired, watched, policy, options)) return plan('unchanged', false, watched);
     if (resource.namespaced && absentNamespaces.has(ref.namespace))
       return { ...plan('created', true), absent: true };

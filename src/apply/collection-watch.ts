@@ -113,7 +113,10 @@ export class CollectionWatch {
       },
       // A closed stream (the server's watch timeout, a dropped connection) resumes from the last resourceVersion
       // seen: the server replays every change since, or answers 410 and we re-list. A failed request re-lists.
-      (error: unknown) => end(error ? (error instanceof Error ? error : new Error(String(error))) : 'resume'),
+      (error: unknown) =>
+        end(
+          error ? (error instanceof Error ? error : new Error(`watch ${this.opts.path} failed`)) : 'resume',
+        ),
     );
     if (this.#stopped || ended) controller.abort();
     else this.#abort = controller;
