@@ -62,10 +62,19 @@ function apiRequestCounts(kubeconfig: string): Map<string, number> {
   return counts;
 }
 
-/** Requests between two readings (the second reading's own GET excluded), total and by verb/resource. */
+/**
+ * Requests between two readings on the resources the clients here touch — namespaces, configmaps and discovery
+ * (no resource) — the second reading's own GET excluded. The control plane's own traffic (leases, endpoints,
+ * its controllers) is left out: it grows with the window, not with the client.
+ */
 function delta(before: Map<string, number>, after: Map<string, number>): { total: number; top: string } {
   after.set('GET ', (after.get('GET ') ?? 0) - 1);
-  const diff = [...after].map(([k, n]) => [k, n - (before.get(k) ?? 0)] as const).filter(([, n]) => n > 0);
+  const client = (key: string): boolean =>
+    ['', 'namespaces', 'configmaps'].includes(key.slice(key.indexOf(' ') + 1));
+  const diff = [...after]
+    .filter(([k]) => client(k))
+    .map(([k, n]) => [k, n - (before.get(k) ?? 0)] as const)
+    .filter(([, n]) => n > 0);
   diff.sort((a, b) => b[1] - a[1]);
   return {
     total: diff.reduce((a, [, n]) => a + n, 0),

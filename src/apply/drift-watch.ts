@@ -8,6 +8,9 @@ import { isOwnedBy, withOwnerLabels, type Owner } from './owner-labels.ts';
 import type { SharedInformer } from './shared-informer.ts';
 import { jsonEqual } from './semantic-diff.ts';
 
+/** How long an object missing from a shared informer at start may take to arrive before it is read. */
+const INFORMER_CATCH_UP_MS = 2000;
+
 /** An out-of-band change to an applied object. */
 export interface DriftEvent {
   /** Inventory id. */
@@ -90,15 +93,22 @@ export class DriftWatch {
             onError: (error) => this.options.onError?.(error),
           }),
         );
-        this.#onList(
-          refs,
-          new Map(
-            refs.flatMap((ref) => {
-              const live = informer.get(objectId(ref));
-              return live ? [[objectId(ref), live] as const] : [];
-            }),
-          ),
-        );
+        const present = refs.filter((ref) => informer.get(objectId(ref)));
+        this.#onList(present, informer.all);
+        // An object applied a moment ago may not have reached a shared informer yet: look again shortly, then
+        // read the server for what is still missing (deleted, or our labels removed).
+        const missing = refs.filter((ref) => !informer.get(objectId(ref)));
+        if (missing.length > 0) {
+          const timer = setTimeout(
+            () =>
+              this.#onList(
+                missing.filter((ref) => !informer.get(objectId(ref))),
+                informer.all,
+              ),
+            INFORMER_CATCH_UP_MS,
+          );
+          this.#unsubscribe.push(() => clearTimeout(timer));
+        }
       }
     } catch (error) {
       this.stop();

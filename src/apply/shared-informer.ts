@@ -76,6 +76,11 @@ export class SharedInformer {
     return this.#objects.get(id);
   }
 
+  /** Every object held, by inventory id. */
+  get all(): ReadonlyMap<string, KubeObject> {
+    return this.#objects;
+  }
+
   /** Listed and watching, with no failure since the last list: what it holds is the server's state less in-flight events. */
   get healthy(): boolean {
     return this.#healthy;
