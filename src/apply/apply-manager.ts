@@ -2,10 +2,19 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ApplyError, KubeApiError, isNotFound } from './errors.ts';
 import { cleanupPatch } from './field-manager-cleanup.ts';
 import { waitForHealthy } from './health.ts';
+import { computeStatus } from './kstatus.ts';
+import { manifestDrift } from './manifest-drift.ts';
 import { isClusterDefinition, sortForApply } from './kind-order.ts';
 import type { KubeTarget } from './kube-client.ts';
-import { identityOf, objectId, objectLabel, versionOf, type KubeObject, type ObjectIdentity } from './object-id.ts';
-import { withOwnerLabels, type Owner } from './owner-labels.ts';
+import {
+  identityOf,
+  objectId,
+  objectLabel,
+  versionOf,
+  type KubeObject,
+  type ObjectIdentity,
+} from './object-id.ts';
+import { isOwnedBy, withOwnerLabels, type Owner } from './owner-labels.ts';
 import { hasDrifted, jsonEqual, withoutVolatileFields } from './semantic-diff.ts';
 import { forceEnabled, reconcileDisabled, ssaPolicy } from './ssa-annotations.ts';
 import { resourcePath, type ApiResource } from './api-discovery.ts';
@@ -24,6 +33,15 @@ export interface ApplyOptions {
   /** How long to wait for CRDs/Namespaces of the first stage, and for a forced delete. Default 60 s. */
   waitTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * The live objects as a watch holds them (a drift watch's informers). Pass it only when every manifest is the
+   * one last applied successfully: an object the watch shows matching its manifest (subset comparison, see
+   * `manifestDrift`), owned by `owner` and needing no field-manager cleanup is `unchanged` without a request.
+   * Anything else is read and dry-run compared as usual.
+   */
+  watched?: (ref: ObjectIdentity) => KubeObject | undefined;
+  /** Called before the first write of each stage with the objects about to be written (record them first). */
+  beforeWrite?: (entries: readonly ChangeSetEntry[]) => Promise<void>;
 }
 
 /** What applying did to one object, after Flux's ssa ChangeSetEntry. */
@@ -54,7 +72,23 @@ export interface DiffEntry {
 }
 
 type Live = KubeObject & { metadata: KubeObject['metadata'] & { uid?: string; resourceVersion?: string } };
-interface Planned { desired: KubeObject; resource: ApiResource; path: string; entry: ChangeSetEntry; write: boolean }
+interface Planned {
+  desired: KubeObject;
+  resource: ApiResource;
+  path: string;
+  entry: ChangeSetEntry;
+  write: boolean;
+  /** Known not to exist (its Namespace was created by this apply): written without a read or a dry-run. */
+  absent?: boolean;
+  /** The object as last read or written, for the stage wait. */
+  state?: Live;
+}
+
+/** One drifted object to re-apply: its applied manifest and the live object as the drift watch saw it. */
+export interface Reapply {
+  desired: KubeObject;
+  live: KubeObject | undefined;
+}
 
 /**
  * Server-side apply of rendered objects, after Flux's ssa ResourceManager. Every object gets the owner labels
@@ -73,38 +107,123 @@ export class ApplyManager {
     const definitions = objects.filter(isClusterDefinition);
     const rest = objects.filter((o) => !isClusterDefinition(o));
     const entries: ChangeSetEntry[] = [];
+    const absentNamespaces = new Set<string>();
     if (definitions.length > 0) {
-      const applied = await this.applyAll(definitions, options);
-      entries.push(...applied);
-      const waitFor = applied.filter((e) => e.action !== 'skipped').map((e) => e.ref);
-      await waitForHealthy(this.target, waitFor, { timeoutMs: options.waitTimeoutMs ?? 60_000, signal: options.signal });
+      const applied = await this.#applyStage(definitions, options, absentNamespaces);
+      entries.push(...applied.map((p) => p.entry));
+      for (const p of applied)
+        if (p.entry.ref.kind === 'Namespace' && p.entry.action === 'created')
+          absentNamespaces.add(p.entry.ref.name);
+      // What the apply answered (or the read showed) is already Current needs no watch: a Namespace, mostly.
+      const waitFor = applied
+        .filter((p) => p.entry.action !== 'skipped' && computeStatus(p.state).status !== 'Current')
+        .map((p) => p.entry.ref);
+      await waitForHealthy(this.target, waitFor, {
+        timeoutMs: options.waitTimeoutMs ?? 60_000,
+        signal: options.signal,
+      });
     }
-    entries.push(...(await this.applyAll(rest, options)));
+    entries.push(...(await this.#applyStage(rest, options, absentNamespaces)).map((p) => p.entry));
     return entries;
   }
 
-  /** Applies one stage: dry-runs every object (sorted in Flux's order), then writes those that drifted. */
+  /** Applies one stage: plans every object (sorted in Flux's order), then writes those that drifted. */
   async applyAll(objects: readonly KubeObject[], options: ApplyOptions): Promise<ChangeSetEntry[]> {
+    return (await this.#applyStage(objects, options, new Set())).map((p) => p.entry);
+  }
+
+  /**
+   * Plans every object — unchanged per the watched state, created without a read in a Namespace this apply
+   * created, else read + server-side dry-run — then writes those that drifted.
+   */
+  async #applyStage(
+    objects: readonly KubeObject[],
+    options: ApplyOptions,
+    absentNamespaces: ReadonlySet<string>,
+  ): Promise<Planned[]> {
     const planned: Planned[] = [];
     for (const obj of sortForApply(objects)) {
       options.signal?.throwIfAborted();
-      planned.push(await this.#plan(withOwnerLabels(obj, options.owner), options));
+      planned.push(await this.#plan(withOwnerLabels(obj, options.owner), options, absentNamespaces));
     }
-    for (const p of planned) {
-      if (!p.write) continue;
+    const writes = planned.filter((p) => p.write);
+    if (writes.length > 0) await options.beforeWrite?.(writes.map((p) => p.entry));
+    for (const p of writes) {
       options.signal?.throwIfAborted();
-      await this.#apply(p.path, p.desired, options, false).catch((error: unknown) => {
-        throw applyError(p.entry, 'apply failed', error);
+      p.state = await this.#apply(p.path, p.desired, options, false).catch((error: unknown) => {
+        throw applyError(p.entry, p.absent ? 'create failed' : 'apply failed', error);
       });
     }
-    return planned.map((p) => p.entry);
+    return planned;
+  }
+
+  /**
+   * Re-applies drifted objects from their applied manifests (owner labels included), without a read or a
+   * dry-run: the drift watch already compared them with the live state. Keeps the ssa policies (a live or
+   * desired `Ignore`/`reconcile: disabled` is left alone, `IfNotPresent` only re-creates), the field-manager
+   * cleanup under Override, and force on immutable fields. Returns one entry per object.
+   */
+  async reapply(items: readonly Reapply[], options: ApplyOptions): Promise<ChangeSetEntry[]> {
+    const out: ChangeSetEntry[] = [];
+    for (const { desired: manifest, live } of items) {
+      options.signal?.throwIfAborted();
+      const desired = withOwnerLabels(manifest, options.owner);
+      const resource = await this.target.discovery.resourceFor(desired.apiVersion, desired.kind);
+      normalizeNamespace(desired, resource);
+      const ref = identityOf(desired);
+      const path = resourcePath(resource, ref.namespace, ref.name);
+      const entry: ChangeSetEntry = {
+        id: objectId(ref),
+        subject: objectLabel(ref),
+        version: versionOf(desired.apiVersion),
+        action: live ? 'configured' : 'created',
+        ref,
+      };
+      const policy = ssaPolicy(desired);
+      if (
+        reconcileDisabled(desired) ||
+        policy === 'Ignore' ||
+        reconcileDisabled(live) ||
+        ssaPolicy(live) === 'Ignore' ||
+        (live && policy === 'IfNotPresent')
+      ) {
+        out.push({ ...entry, action: 'skipped' });
+        continue;
+      }
+      if (live && policy === 'Override')
+        await this.#cleanup(path, live, options.fieldManager ?? DefaultFieldManager, entry);
+      try {
+        await this.#apply(path, desired, options, false);
+      } catch (error) {
+        const force = options.force === true || forceEnabled(desired) || forceEnabled(live);
+        if (!live || !isImmutableError(error) || !force)
+          throw applyError(
+            entry,
+            isImmutableError(error) && !force
+              ? 'immutable field detected (enable force to recreate the object)'
+              : 'apply failed',
+            error,
+            isImmutableError(error),
+          );
+        await this.#deleteAndWait(path, entry, options);
+        await this.#apply(path, desired, options, false).catch((retry: unknown) => {
+          throw applyError(entry, 'apply failed after recreation', retry);
+        });
+        entry.action = 'created';
+      }
+      out.push(entry);
+    }
+    return out;
   }
 
   /**
    * What applying `object` (with the owner labels) would do, without writing: `created` when it does not exist,
    * else a server-side dry-run apply compared with the live object, ignoring volatile fields.
    */
-  async diff(object: KubeObject, options: Pick<ApplyOptions, 'owner' | 'fieldManager' | 'signal'>): Promise<DiffEntry> {
+  async diff(
+    object: KubeObject,
+    options: Pick<ApplyOptions, 'owner' | 'fieldManager' | 'signal'>,
+  ): Promise<DiffEntry> {
     const desired = withOwnerLabels(object, options.owner);
     const resource = await this.target.discovery.resourceFor(desired.apiVersion, desired.kind);
     if (!resource.namespaced) delete desired.metadata.namespace;
@@ -118,20 +237,49 @@ export class ApplyManager {
     return { ...entry, action: jsonEqual(before, merged) ? 'unchanged' : 'configured', live: before, merged };
   }
 
-  async #plan(desired: KubeObject, options: ApplyOptions): Promise<Planned> {
-    const resource = await this.target.discovery.resourceFor(desired.apiVersion, desired.kind).catch((error: unknown) => {
-      throw new ApplyError(objectId(identityOf(desired)), `${objectLabel(identityOf(desired))}: ${(error as Error).message}`, false, { cause: error });
-    });
+  async #plan(
+    desired: KubeObject,
+    options: ApplyOptions,
+    absentNamespaces: ReadonlySet<string>,
+  ): Promise<Planned> {
+    const resource = await this.target.discovery
+      .resourceFor(desired.apiVersion, desired.kind)
+      .catch((error: unknown) => {
+        throw new ApplyError(
+          objectId(identityOf(desired)),
+          `${objectLabel(identityOf(desired))}: ${(error as Error).message}`,
+          false,
+          { cause: error },
+        );
+      });
     normalizeNamespace(desired, resource);
     const ref = identityOf(desired);
-    const entry: ChangeSetEntry = { id: objectId(ref), subject: objectLabel(ref), version: versionOf(desired.apiVersion), action: 'unchanged', ref };
+    const entry: ChangeSetEntry = {
+      id: objectId(ref),
+      subject: objectLabel(ref),
+      version: versionOf(desired.apiVersion),
+      action: 'unchanged',
+      ref,
+    };
     const path = resourcePath(resource, ref.namespace, ref.name);
-    const plan = (action: ApplyAction, write: boolean): Planned => ({ desired, resource, path, entry: { ...entry, action }, write });
+    const plan = (action: ApplyAction, write: boolean, state?: Live): Planned => ({
+      desired,
+      resource,
+      path,
+      entry: { ...entry, action },
+      write,
+      state,
+    });
+    const policy = ssaPolicy(desired);
+    if (reconcileDisabled(desired) || policy === 'Ignore') return plan('skipped', false);
+    const watched = options.watched?.(ref);
+    if (watched && inSync(desired, watched, policy, options)) return plan('unchanged', false, watched);
+    if (resource.namespaced && absentNamespaces.has(ref.namespace))
+      return { ...plan('created', true), absent: true };
     let live = await this.#get(path).catch((error: unknown) => {
       throw applyError(entry, 'read failed', error);
     });
-    const policy = ssaPolicy(desired);
-    if (reconcileDisabled(desired) || policy === 'Ignore' || reconcileDisabled(live) || ssaPolicy(live) === 'Ignore') return plan('skipped', false);
+    if (reconcileDisabled(live) || ssaPolicy(live) === 'Ignore') return plan('skipped', false);
     if (live && policy === 'IfNotPresent') return plan('skipped', false);
     if (options.dryRunCompare === false) return plan(live ? 'configured' : 'created', true);
     let dryRun: Live;
@@ -139,8 +287,15 @@ export class ApplyManager {
       dryRun = await this.#apply(path, desired, options, true);
     } catch (error) {
       const force = options.force === true || forceEnabled(desired) || forceEnabled(live);
-      if (!live || !isImmutableError(error)) throw applyError(entry, 'dry-run failed', error, isImmutableError(error));
-      if (!force) throw applyError(entry, 'immutable field detected (enable force to recreate the object)', error, true);
+      if (!live || !isImmutableError(error))
+        throw applyError(entry, 'dry-run failed', error, isImmutableError(error));
+      if (!force)
+        throw applyError(
+          entry,
+          'immutable field detected (enable force to recreate the object)',
+          error,
+          true,
+        );
       await this.#deleteAndWait(path, entry, options);
       live = undefined;
       dryRun = await this.#apply(path, desired, options, true).catch((retry: unknown) => {
@@ -148,14 +303,24 @@ export class ApplyManager {
       });
     }
     let cleaned = false;
-    if (live && policy === 'Override') cleaned = await this.#cleanup(path, live, options.fieldManager ?? DefaultFieldManager, entry);
+    if (live && policy === 'Override')
+      cleaned = await this.#cleanup(path, live, options.fieldManager ?? DefaultFieldManager, entry);
     if (!live) return plan('created', true);
-    return cleaned || hasDrifted(live, dryRun) ? plan('configured', true) : plan('unchanged', false);
+    return cleaned || hasDrifted(live, dryRun) ? plan('configured', true) : plan('unchanged', false, live);
   }
 
-  #apply(path: string, desired: KubeObject, options: Pick<ApplyOptions, 'fieldManager' | 'signal'>, dryRun: boolean): Promise<Live> {
+  #apply(
+    path: string,
+    desired: KubeObject,
+    options: Pick<ApplyOptions, 'fieldManager' | 'signal'>,
+    dryRun: boolean,
+  ): Promise<Live> {
     return this.target.rest.request<Live>('PATCH', path, {
-      query: { fieldManager: options.fieldManager ?? DefaultFieldManager, force: 'true', dryRun: dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: options.fieldManager ?? DefaultFieldManager,
+        force: 'true',
+        dryRun: dryRun ? 'All' : undefined,
+      },
       body: desired,
       contentType: 'application/apply-patch+yaml',
       signal: options.signal,
@@ -174,30 +339,64 @@ export class ApplyManager {
   async #cleanup(path: string, live: Live, fieldManager: string, entry: ChangeSetEntry): Promise<boolean> {
     const patch = cleanupPatch(live, fieldManager);
     if (patch.length === 0) return false;
-    await this.target.rest.request('PATCH', path, { body: patch, contentType: 'application/json-patch+json', query: { fieldManager } }).catch((error: unknown) => {
-      throw applyError(entry, 'metadata.managedFields cleanup failed', error);
-    });
+    await this.target.rest
+      .request('PATCH', path, {
+        body: patch,
+        contentType: 'application/json-patch+json',
+        query: { fieldManager },
+      })
+      .catch((error: unknown) => {
+        throw applyError(entry, 'metadata.managedFields cleanup failed', error);
+      });
     return true;
   }
 
   async #deleteAndWait(path: string, entry: ChangeSetEntry, options: ApplyOptions): Promise<void> {
-    await this.target.rest.request('DELETE', path, { body: { propagationPolicy: 'Background' } }).catch((error: unknown) => {
-      if (!isNotFound(error)) throw applyError(entry, 'immutable field detected, failed to delete object', error);
-    });
+    await this.target.rest
+      .request('DELETE', path, { body: { propagationPolicy: 'Background' } })
+      .catch((error: unknown) => {
+        if (!isNotFound(error))
+          throw applyError(entry, 'immutable field detected, failed to delete object', error);
+      });
     // Finalizers may hold the object a while; Flux polls the same way before re-creating it.
     const deadline = Date.now() + (options.waitTimeoutMs ?? 60_000);
     while ((await this.#get(path)) !== undefined) {
-      if (Date.now() > deadline) throw new ApplyError(entry.id, `${entry.subject}: immutable field detected, timeout waiting for the object to be deleted`, true);
+      if (Date.now() > deadline)
+        throw new ApplyError(
+          entry.id,
+          `${entry.subject}: immutable field detected, timeout waiting for the object to be deleted`,
+          true,
+        );
       await delay(200, undefined, { signal: options.signal });
     }
   }
+}
+
+/**
+ * The watched live object already is what applying `desired` would leave: ours, not being deleted, not left
+ * alone by a live annotation, every manifest field present with its value, and nothing for the field-manager
+ * cleanup to take over. Holds only when `desired` is the manifest last applied (see ApplyOptions.watched).
+ */
+function inSync(desired: KubeObject, live: Live, policy: string, options: ApplyOptions): boolean {
+  if (
+    (live.metadata as { deletionTimestamp?: string }).deletionTimestamp ||
+    !isOwnedBy(live as never, options.owner)
+  )
+    return false;
+  if (reconcileDisabled(live) || ssaPolicy(live) === 'Ignore' || policy === 'IfNotPresent') return false;
+  if (policy === 'Override' && cleanupPatch(live, options.fieldManager ?? DefaultFieldManager).length > 0)
+    return false;
+  return manifestDrift(desired, live).length === 0;
 }
 
 /** A namespaced object needs a namespace; a cluster-scoped one loses any it was given. */
 function normalizeNamespace(desired: KubeObject, resource: ApiResource): void {
   if (!resource.namespaced) delete desired.metadata.namespace;
   else if (!desired.metadata.namespace) {
-    throw new ApplyError(objectId(identityOf(desired)), `${objectLabel(identityOf(desired))}: namespace not specified for a namespaced kind`);
+    throw new ApplyError(
+      objectId(identityOf(desired)),
+      `${objectLabel(identityOf(desired))}: namespace not specified for a namespaced kind`,
+    );
   }
 }
 

@@ -23,14 +23,16 @@ export interface CollectionWatchOptions {
 
 /**
  * List-then-watch of one collection, like a client-go reflector: lists, watches from the list's
- * resourceVersion, and re-lists when the watch ends or expires (410), so no change is missed. Idle cost is one
- * open HTTP stream; no polling. `stop()` closes the stream and cancels pending retries.
+ * resourceVersion, resumes from the last resourceVersion it saw (events and bookmarks) when the server ends the
+ * watch, and re-lists when the watch expires (410) or fails, so no change is missed. Idle cost is one open HTTP
+ * stream; no polling. `stop()` closes the stream and cancels pending retries.
  */
 export class CollectionWatch {
   #stopped = false;
   #abort: AbortController | undefined;
   #retry: NodeJS.Timeout | undefined;
   #listAbort = new AbortController();
+  #resourceVersion = '';
 
   constructor(private readonly opts: CollectionWatchOptions) {}
 
@@ -52,25 +54,40 @@ export class CollectionWatch {
     const { rest, path, labelSelector, fieldSelector } = this.opts;
     let list: { metadata?: { resourceVersion?: string }; items?: KubeObject[] };
     try {
-      list = await rest.request('GET', path, { query: { labelSelector, fieldSelector }, signal: this.#listAbort.signal });
+      list = await rest.request('GET', path, {
+        query: { labelSelector, fieldSelector },
+        signal: this.#listAbort.signal,
+      });
     } catch (error) {
       if (first) throw error;
       this.#fail(error);
       return;
     }
     if (this.#stopped) return;
-    this.opts.onList((list.items ?? []).map((item) => ({ ...item, apiVersion: this.opts.apiVersion, kind: this.opts.kind })));
-    await this.#watch(list.metadata?.resourceVersion ?? '');
+    this.#resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.opts.onList(
+      (list.items ?? []).map((item) => ({ ...item, apiVersion: this.opts.apiVersion, kind: this.opts.kind })),
+    );
+    await this.#watch(this.#resourceVersion);
   }
 
   async #watch(resourceVersion: string): Promise<void> {
     let ended = false;
-    const end = (error: unknown): void => {
+    const startedAt = Date.now();
+    const end = (how: 'resume' | 'relist' | Error): void => {
       if (ended) return;
       ended = true;
       if (this.#stopped) return;
-      if (error) this.#fail(error);
-      else void this.#cycle(false).catch((e: unknown) => this.#fail(e));
+      if (how instanceof Error) return this.#fail(how);
+      const next = (): void => {
+        if (this.#stopped) return;
+        if (how === 'resume' && this.#resourceVersion)
+          void this.#watch(this.#resourceVersion).catch((e: unknown) => this.#fail(e));
+        else void this.#cycle(false).catch((e: unknown) => this.#fail(e));
+      };
+      // A stream that closes at once (a server shutting down) is not retried in a tight loop.
+      if (Date.now() - startedAt < 1000) this.#retry = setTimeout(next, 1000);
+      else next();
     };
     const query: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
     if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
@@ -81,10 +98,25 @@ export class CollectionWatch {
       this.opts.path,
       query,
       (type: string, object: KubeObject & { code?: number }) => {
-        if (type === 'ERROR') end(object.code === 410 ? null : new Error(`watch ${this.opts.path}: ${String((object as { message?: string }).message)}`));
-        else if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.opts.onEvent(type, object);
+        // 410 Gone: the resourceVersion left the server's window; only a re-list can tell what changed since.
+        if (type === 'ERROR')
+          end(
+            object.code === 410
+              ? 'relist'
+              : new Error(`watch ${this.opts.path}: ${String((object as { message?: string }).message)}`),
+          );
+        else if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK') {
+          const rv = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+          if (rv) this.#resourceVersion = rv;
+          if (type !== 'BOOKMARK') this.opts.onEvent(type, object);
+        }
       },
-      (error: unknown) => end(error),
+      // A closed stream (the server's watch timeout, a dropped connection) resumes from the last resourceVersion
+      // seen: the server replays every change since, or answers 410 and we re-list. A failed request re-lists.
+      (error: unknown) =>
+        end(
+          error ? (error instanceof Error ? error : new Error(`watch ${this.opts.path} failed`)) : 'resume',
+        ),
     );
     if (this.#stopped || ended) controller.abort();
     else this.#abort = controller;

@@ -1,13 +1,15 @@
-import { resourcePath } from './api-discovery.ts';
 import { DefaultFieldManager } from './apply-manager.ts';
-import { CollectionWatch } from './collection-watch.ts';
-import { isNotFound } from './errors.ts';
+import { KubeApiError, isNotFound } from './errors.ts';
 import type { KubeTarget } from './kube-client.ts';
 import { applyEntry, formatPath, hasPath, leafPaths, valueAt } from './managed-fields.ts';
 import { identityOf, objectId, objectLabel, type KubeObject, type ObjectIdentity } from './object-id.ts';
 import { manifestDrift } from './manifest-drift.ts';
-import { isOwnedBy, ownerSelector, withOwnerLabels, type Owner } from './owner-labels.ts';
+import { isOwnedBy, withOwnerLabels, type Owner } from './owner-labels.ts';
+import type { SharedInformer } from './shared-informer.ts';
 import { jsonEqual } from './semantic-diff.ts';
+
+/** How long an object missing from a shared informer at start may take to arrive before it is read. */
+const INFORMER_CATCH_UP_MS = 2000;
 
 /** An out-of-band change to an applied object. */
 export interface DriftEvent {
@@ -40,21 +42,26 @@ export interface DriftWatchOptions {
 }
 
 /**
- * Watches the objects an owner applied (one list-then-watch per kind, filtered by the owner labels) and
- * reports, as soon as the watch event arrives, a deletion or a change to a field we applied: per the applied
- * manifest when given ({@link DriftWatchOptions.applied}), else a field owned by our field manager (per
- * `metadata.managedFields`). Changes by other managers to fields we do not set (an HPA's replicas, a
- * controller's annotation) and our own applies are not drift. Idle cost: open watch streams, no polling.
+ * Watches the objects an owner applied and reports, as soon as the watch event arrives, a deletion or a change
+ * to a field we applied: per the applied manifest when given ({@link DriftWatchOptions.applied}), else a field
+ * owned by our field manager (per `metadata.managedFields`). Changes by other managers to fields we do not set
+ * (an HPA's replicas, a controller's annotation) and our own applies are not drift. It listens to the target's
+ * shared informers (one list-then-watch per kind for every owner, see {@link KubeTarget.informerFor}), so a
+ * Kustomization adds no request and no stream of its own. Idle cost: nothing but those streams.
  */
 export class DriftWatch {
-  readonly #watches: CollectionWatch[] = [];
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #informers = new Map<string, SharedInformer>();
   readonly #baseline = new Map<string, KubeObject>();
   readonly #tracked: Map<string, ObjectIdentity>;
   readonly #manifests = new Map<string, KubeObject>();
   readonly #fieldManager: string;
   #stopped = false;
 
-  constructor(private readonly target: KubeTarget, private readonly options: DriftWatchOptions) {
+  constructor(
+    private readonly target: KubeTarget,
+    private readonly options: DriftWatchOptions,
+  ) {
     this.#tracked = new Map(options.objects.map((ref) => [objectId(ref), ref]));
     this.#fieldManager = options.fieldManager ?? DefaultFieldManager;
     for (const [id, ref] of this.#tracked) {
@@ -69,25 +76,39 @@ export class DriftWatch {
   /** Resolves when every watch has its initial state; from then on every drift is reported. */
   async start(): Promise<void> {
     const byKind = new Map<string, ObjectIdentity[]>();
-    for (const ref of this.#tracked.values()) byKind.set(`${ref.apiVersion}|${ref.kind}`, [...(byKind.get(`${ref.apiVersion}|${ref.kind}`) ?? []), ref]);
+    for (const ref of this.#tracked.values())
+      byKind.set(`${ref.apiVersion}|${ref.kind}`, [
+        ...(byKind.get(`${ref.apiVersion}|${ref.kind}`) ?? []),
+        ref,
+      ]);
     try {
-      for (const refs of byKind.values()) {
-        const resource = await this.target.discovery.resourceFor(refs[0]!.apiVersion, refs[0]!.kind);
-        const namespaces = new Set(refs.map((r) => r.namespace));
-        const namespace = resource.namespaced && namespaces.size === 1 ? refs[0]!.namespace : undefined;
-        const watch = new CollectionWatch({
-          kubeConfig: this.target.kubeConfig,
-          rest: this.target.rest,
-          apiVersion: refs[0]!.apiVersion,
-          kind: refs[0]!.kind,
-          path: resourcePath(resource, namespace),
-          labelSelector: ownerSelector(this.options.owner),
-          onList: (items) => this.#onList(refs, items),
-          onEvent: (type, obj) => (type === 'DELETED' ? this.#onDeleted(obj) : this.#onChanged(obj)),
-          onError: (error) => this.options.onError?.(error),
-        });
-        this.#watches.push(watch);
-        await watch.start();
+      for (const [key, refs] of byKind) {
+        const informer = await this.#informerFor(refs);
+        if (this.#stopped) return;
+        this.#informers.set(key, informer);
+        this.#unsubscribe.push(
+          informer.subscribe({
+            onList: (items) => this.#onList(refs, items),
+            onEvent: (type, obj) => (type === 'DELETED' ? this.#onDeleted(obj) : this.#onChanged(obj)),
+            onError: (error) => this.options.onError?.(error),
+          }),
+        );
+        const present = refs.filter((ref) => informer.get(objectId(ref)));
+        this.#onList(present, informer.all);
+        // An object applied a moment ago may not have reached a shared informer yet: look again shortly, then
+        // read the server for what is still missing (deleted, or our labels removed).
+        const missing = refs.filter((ref) => !informer.get(objectId(ref)));
+        if (missing.length > 0) {
+          const timer = setTimeout(
+            () =>
+              this.#onList(
+                missing.filter((ref) => !informer.get(objectId(ref))),
+                informer.all,
+              ),
+            INFORMER_CATCH_UP_MS,
+          );
+          this.#unsubscribe.push(() => clearTimeout(timer));
+        }
       }
     } catch (error) {
       this.stop();
@@ -95,15 +116,63 @@ export class DriftWatch {
     }
   }
 
-  /** Closes every watch; no callback fires afterwards. */
+  /** Stops listening; no callback fires afterwards. */
   stop(): void {
     this.#stopped = true;
-    for (const watch of this.#watches.splice(0)) watch.stop();
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#informers.clear();
     this.#baseline.clear();
   }
 
-  #onList(refs: ObjectIdentity[], items: KubeObject[]): void {
-    const byId = new Map(items.map((item) => [objectId(identityOf(item)), item]));
+  /** Every informer this watch uses holds the server's state (listed, watching, no failure since). */
+  get synced(): boolean {
+    return (
+      !this.#stopped && this.#informers.size > 0 && [...this.#informers.values()].every((i) => i.healthy)
+    );
+  }
+
+  /** The object as the watch last saw it (any owner's labels); undefined when absent or not tracked. */
+  live(ref: ObjectIdentity): KubeObject | undefined {
+    return this.#informers.get(`${ref.apiVersion}|${ref.kind}`)?.get(objectId(ref));
+  }
+
+  /** The applied manifest of a tracked object, with the owner labels. */
+  manifest(id: string): KubeObject | undefined {
+    return this.#manifests.get(id);
+  }
+
+  /** The tracked object of an inventory id. */
+  tracked(id: string): ObjectIdentity | undefined {
+    return this.#tracked.get(id);
+  }
+
+  /** Per the watched state: the object is gone, no longer ours, or differs from its manifest. */
+  differs(id: string): boolean {
+    const ref = this.#tracked.get(id);
+    const manifest = this.#manifests.get(id);
+    if (!ref || !manifest) return true;
+    const live = this.live(ref);
+    return !live || !isOwnedBy(live as never, this.options.owner) || manifestDrift(manifest, live).length > 0;
+  }
+
+  /** The shared informer of a kind: cluster-wide, else (not allowed to list it cluster-wide) the one namespace. */
+  async #informerFor(refs: ObjectIdentity[]): Promise<SharedInformer> {
+    const { apiVersion, kind } = refs[0]!;
+    try {
+      return await this.target.informerFor(apiVersion, kind);
+    } catch (error) {
+      const namespaces = new Set(refs.map((r) => r.namespace));
+      if (
+        !(error instanceof KubeApiError && error.code === 403) ||
+        namespaces.size !== 1 ||
+        refs[0]!.namespace === ''
+      )
+        throw error;
+      return this.target.informerFor(apiVersion, kind, refs[0]!.namespace);
+    }
+  }
+
+  #onList(refs: ObjectIdentity[], byId: ReadonlyMap<string, KubeObject>): void {
     for (const ref of refs) {
       const id = objectId(ref);
       const item = byId.get(id);
@@ -122,7 +191,9 @@ export class DriftWatch {
     const manifest = this.#manifests.get(id);
     if (manifest && (obj.metadata as { deletionTimestamp?: string }).deletionTimestamp) return;
     if (!manifest && !before) return;
-    const fields = manifest ? manifestDrift(manifest, obj) : ownedFieldChanges(before!, obj, this.#fieldManager);
+    const fields = manifest
+      ? manifestDrift(manifest, obj)
+      : ownedFieldChanges(before!, obj, this.#fieldManager);
     if (fields.length > 0) this.#emit(ref, false, fields);
   }
 
@@ -137,8 +208,16 @@ export class DriftWatch {
     void this.#readLive(ref).then(
       (live) => {
         const manifest = this.#manifests.get(id);
-        if (live && (manifest || before) && !isOwnedBy(live as { metadata?: { labels?: Record<string, string> } }, this.options.owner)) {
-          this.#emit(ref, false, manifest ? manifestDrift(manifest, live) : ownedFieldChanges(before!, live, this.#fieldManager));
+        if (
+          live &&
+          (manifest || before) &&
+          !isOwnedBy(live as { metadata?: { labels?: Record<string, string> } }, this.options.owner)
+        ) {
+          this.#emit(
+            ref,
+            false,
+            manifest ? manifestDrift(manifest, live) : ownedFieldChanges(before!, live, this.#fieldManager),
+          );
         } else if (!live) this.#emit(ref, true, []);
       },
       (error: unknown) => this.options.onError?.(error),
@@ -164,7 +243,8 @@ function sameObject(manifest: ObjectIdentity, ref: ObjectIdentity): boolean {
   return (
     manifest.kind === ref.kind &&
     manifest.name === ref.name &&
-    manifest.apiVersion.split('/').slice(0, -1).join('/') === ref.apiVersion.split('/').slice(0, -1).join('/') &&
+    manifest.apiVersion.split('/').slice(0, -1).join('/') ===
+      ref.apiVersion.split('/').slice(0, -1).join('/') &&
     (ref.namespace === '' || manifest.namespace === ref.namespace)
   );
 }
@@ -179,6 +259,8 @@ export function ownedFieldChanges(before: KubeObject, after: KubeObject, fieldMa
   if (!was?.fieldsV1) return [];
   if (now && now.time !== was.time) return [];
   return leafPaths(was.fieldsV1)
-    .filter((path) => !jsonEqual(valueAt(before, path), valueAt(after, path)) && !hasPath(now?.fieldsV1, path))
+    .filter(
+      (path) => !jsonEqual(valueAt(before, path), valueAt(after, path)) && !hasPath(now?.fieldsV1, path),
+    )
     .map(formatPath);
 }

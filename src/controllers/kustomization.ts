@@ -15,6 +15,7 @@ import type { KubeTarget } from '../apply/kube-client.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
+import { computeStatus } from '../apply/kstatus.ts';
 import { deletesInventory } from '../apply/prune.ts';
 import type { Owner } from '../apply/owner-labels.ts';
 import type { RenderCache } from '../kustomize/render-cache.ts';
@@ -23,11 +24,18 @@ import { ReconcileError, StallingError, WaitingError, errorMessage } from '../ru
 import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
 import { ReconcileRun } from '../runtime/reconcile-run.ts';
+import { KeyLock } from '../runtime/key-lock.ts';
+import { PriorityLane } from '../runtime/priority-lane.ts';
 import type { Store, WatchEvent } from '../store/store.ts';
 import type { ArtifactRef } from './kustomization/artifact-fetch.ts';
 import { ArtifactTrees, type ArtifactLease } from './kustomization/artifact-trees.ts';
 import { formatChangeSet, type ChangeEntry } from './kustomization/change-set.ts';
-import { applyToCluster, identityOfEntry, pruneFromCluster } from './kustomization/cluster-target.ts';
+import {
+  applyToCluster,
+  identityOfEntry,
+  pruneFromCluster,
+  undoClusterDrift,
+} from './kustomization/cluster-target.ts';
 import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
 import { KustomizationIndex, sourceKeyOf } from './kustomization/kustomization-index.ts';
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
@@ -36,6 +44,13 @@ import { renderOptionsOf } from './kustomization/render-options.ts';
 import { splitTargets, targetOf, type TargetConfig } from './kustomization/target-split.ts';
 
 const CONTROLLER = 'kustomize-controller';
+/**
+ * Every this many reconciles of an unchanged set in a row, compare with a read and a server-side dry-run per
+ * object instead of the drift watch's state: the backstop for a change a watch never delivered.
+ */
+export const FULL_COMPARE_EVERY = 24;
+/** Drift undos running at once, beside (never behind) the reconcile workers. */
+const DRIFT_UNDO_CONCURRENCY = 4;
 const REVISION_ANNOTATION = 'kustomize.toolkit.fluxcd.io/revision';
 
 /** Kustomization's owned conditions: Healthy (when waiting) bears on Ready. */
@@ -55,12 +70,25 @@ export interface KustomizationReconcilerDeps {
   enqueue(ref: ObjectRef): void;
 }
 
+/** The drift watch of a Kustomization's applied cluster set, and what undoing drift needs. */
+interface DriftState {
+  watch: DriftWatch;
+  /** Hash of the applied manifests: a reconcile of another set stops the watch. */
+  signature: string;
+  ref: ObjectRef;
+  target: KubeTarget;
+  /** Applies that used the watched state since the last full compare. */
+  inSyncApplies: number;
+}
+
 /** Everything one reconcile of one Kustomization works on. */
 class Run extends ReconcileRun<Kustomization> {
   readonly owner: Owner;
   /** Objects applied in this run, per target, for health checks. */
   applied: { cluster: ObjectIdentity[]; store: ObjectRef[] } = { cluster: [], store: [] };
   cluster?: KubeTarget;
+  /** The cluster apply wrote nothing (everything unchanged or skipped). */
+  clusterUnchanged = false;
   readonly changes: ChangeEntry[] = [];
   artifact?: ArtifactRef;
   readonly started = Date.now();
@@ -86,7 +114,10 @@ export class KustomizationReconciler implements Reconciler {
   readonly kind = KustomizationKind;
   readonly controllerName = CONTROLLER;
   readonly watches: RelatedWatch[];
-  readonly #drift = new Map<string, { watch: DriftWatch; signature: string }>();
+  readonly #drift = new Map<string, DriftState>();
+  /** Held by a reconcile's apply–prune–watch step and by a drift undo of the same Kustomization. */
+  readonly #applying = new KeyLock();
+  readonly #undo = new PriorityLane<string>(DRIFT_UNDO_CONCURRENCY, (key, ids) => this.#undoDrift(key, ids));
   readonly #waits = new Map<string, { source: string; revision: string; abort: AbortController }>();
   readonly #targets = new Map<string, KubeTarget>();
   readonly #trees: ArtifactTrees;
@@ -137,12 +168,16 @@ export class KustomizationReconciler implements Reconciler {
       outcome = toReconcileError(error);
     }
     await run.finish(READY_SUMMARY, outcome, {
-      success: { reason: Reasons.ReconciliationSucceeded, message: `Applied revision: ${run.status.lastAppliedRevision ?? ''}` },
+      success: {
+        reason: Reasons.ReconciliationSucceeded,
+        message: `Applied revision: ${run.status.lastAppliedRevision ?? ''}`,
+      },
     });
     await this.#recordResult(run, outcome);
     if (outcome instanceof StallingError || outcome instanceof WaitingError) throw outcome;
     const retryMs = parseDuration(spec.retryInterval ?? spec.interval);
-    if (outcome !== undefined) throw new WaitingError((outcome as ReconcileError).reason, errorMessage(outcome), retryMs);
+    if (outcome !== undefined)
+      throw new WaitingError((outcome as ReconcileError).reason, errorMessage(outcome), retryMs);
     return { requeueAfterMs: parseDuration(spec.interval) };
   }
 
@@ -163,13 +198,25 @@ export class KustomizationReconciler implements Reconciler {
   /** The source's current artifact; waits (watching the source) while it has none. */
   private async reconcileSource(run: Run): Promise<ArtifactRef> {
     const sourceRef = run.object.spec!.sourceRef;
-    const ref = { kind: sourceRef.kind, namespace: sourceRef.namespace ?? run.ref.namespace, name: sourceRef.name };
+    const ref = {
+      kind: sourceRef.kind,
+      namespace: sourceRef.namespace ?? run.ref.namespace,
+      name: sourceRef.name,
+    };
     const retry = parseDuration(DEFAULT_DEPENDENCY_REQUEUE);
     if (sourceRef.kind !== GitRepositoryKind) {
-      throw new StallingError(Reasons.ArtifactFailed, `source kind ${String(sourceRef.kind)} is not supported by Kedge yet: use a GitRepository`);
+      throw new StallingError(
+        Reasons.ArtifactFailed,
+        `source kind ${String(sourceRef.kind)} is not supported by Kedge yet: use a GitRepository`,
+      );
     }
     const source = (await this.deps.store.get(ref)) as GitRepository | undefined;
-    if (!source) throw new WaitingError(Reasons.ArtifactFailed, `Source '${refString(ref)}' not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`, retry);
+    if (!source)
+      throw new WaitingError(
+        Reasons.ArtifactFailed,
+        `Source '${refString(ref)}' not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`,
+        retry,
+      );
     const artifact = source.status?.artifact;
     // Not fetched yet: wait quietly, as for a dependency (no warning); the source watch enqueues us when it has one.
     if (!artifact) throw new WaitingError(Reasons.DependencyNotReady, awaitingArtifact(ref, source), retry);
@@ -185,8 +232,15 @@ export class KustomizationReconciler implements Reconciler {
     return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 
-  /** Apply to the store and the cluster, record the inventory, prune what left it, watch for drift. */
+  /**
+   * Apply to the store and the cluster, record the inventory, prune what left it, watch for drift — never while
+   * a drift undo of the same Kustomization runs.
+   */
   private async reconcileApply(run: Run, objects: KObject[], tree: ArtifactLease): Promise<void> {
+    await this.#applying.run(refString(run.ref), () => this.#applyAndPrune(run, objects, tree));
+  }
+
+  async #applyAndPrune(run: Run, objects: KObject[], tree: ArtifactLease): Promise<void> {
     const spec = run.object.spec!;
     run.cluster = await this.#clusterFor(run.object);
     const config: TargetConfig = { cluster: run.cluster !== undefined, remote: spec.kubeConfig !== undefined };
@@ -195,7 +249,9 @@ export class KustomizationReconciler implements Reconciler {
     if (split.store.length > 0) {
       const artifact = run.artifact!;
       const origin = { artifactPath: artifact.path, revision: artifact.revision };
-      const result = await applyToStore(this.deps.store, split.store, run.owner, origin, { beforeWrite: (intended) => recordIntended(run, intended) });
+      const result = await applyToStore(this.deps.store, split.store, run.owner, origin, {
+        beforeWrite: (intended) => recordIntended(run, intended),
+      });
       run.changes.push(...result.changes);
       inventory.push(...result.inventory);
       run.applied.store = result.inventory.map((e) => {
@@ -207,19 +263,31 @@ export class KustomizationReconciler implements Reconciler {
     const signature = createHash('sha256').update(JSON.stringify(split.cluster)).digest('hex');
     if (this.#drift.get(key)?.signature !== signature) this.#stopDrift(key);
     if (split.cluster.length > 0) {
-      const result = await applyToCluster(run.cluster!, split.cluster, { owner: run.owner, force: spec.force, signal: run.context.signal });
+      const result = await applyToCluster(run.cluster!, split.cluster, {
+        owner: run.owner,
+        force: spec.force,
+        signal: run.context.signal,
+        watched: this.#watchedState(key),
+        beforeWrite: (intended) => recordIntended(run, intended),
+      });
       run.changes.push(...result.changes);
       inventory.push(...result.inventory);
       run.applied.cluster = result.applied;
+      run.clusterUnchanged = result.changes.every((c) => c.action === 'unchanged' || c.action === 'skipped');
     }
     const pruneError = await this.#prune(run, inventory, config);
     await this.#recordChanges(run);
     if (pruneError) throw pruneError;
-    if (split.cluster.length > 0 && !this.#drift.has(key)) await this.#startDrift(run, split.cluster, signature);
+    if (split.cluster.length > 0 && !this.#drift.has(key))
+      await this.#startDrift(run, split.cluster, signature);
   }
 
   /** Delete objects of the previous inventory missing from `inventory`; failed deletes stay in it. */
-  async #prune(run: Run, inventory: InventoryEntry[], config: TargetConfig): Promise<ReconcileError | undefined> {
+  async #prune(
+    run: Run,
+    inventory: InventoryEntry[],
+    config: TargetConfig,
+  ): Promise<ReconcileError | undefined> {
     const current = new Set(inventory.map((e) => e.id));
     const stale = (run.status.inventory?.entries ?? []).filter((e) => !current.has(e.id));
     const kept: InventoryEntry[] = [];
@@ -228,7 +296,8 @@ export class KustomizationReconciler implements Reconciler {
       const result = await this.#pruneEntries(run.owner, run.cluster, stale, config, run.context.signal);
       run.changes.push(...result.changes);
       kept.push(...result.failed);
-      if (result.errors.length > 0) error = new ReconcileError(Reasons.PruneFailed, `prune failed: ${result.errors.join('; ')}`);
+      if (result.errors.length > 0)
+        error = new ReconcileError(Reasons.PruneFailed, `prune failed: ${result.errors.join('; ')}`);
     }
     run.status.inventory = { entries: sortedEntries([...inventory, ...kept]) };
     return error;
@@ -241,12 +310,18 @@ export class KustomizationReconciler implements Reconciler {
     config: TargetConfig,
     signal?: AbortSignal,
   ): Promise<{ changes: ChangeEntry[]; failed: InventoryEntry[]; errors: string[] }> {
-    const forStore = entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store');
+    const forStore = entries.filter(
+      (e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store',
+    );
     const forCluster = entries.filter((e) => !forStore.includes(e));
     const fromStore = await pruneFromStore(this.deps.store, forStore, owner);
     const fromCluster = cluster
       ? await pruneFromCluster(cluster, forCluster, owner, signal)
-      : { changes: [], failed: forCluster, errors: forCluster.length > 0 ? ['no cluster configured to prune from'] : [] };
+      : {
+          changes: [],
+          failed: forCluster,
+          errors: forCluster.length > 0 ? ['no cluster configured to prune from'] : [],
+        };
     return {
       changes: [...fromStore.changes, ...fromCluster.changes],
       failed: [...fromStore.failed, ...fromCluster.failed],
@@ -274,16 +349,33 @@ export class KustomizationReconciler implements Reconciler {
     const key = refString(run.ref);
     const abort = new AbortController();
     const source = spec.sourceRef;
-    this.#waits.set(key, { source: `${source.namespace ?? run.ref.namespace}/${source.name}`, revision, abort });
+    this.#waits.set(key, {
+      source: `${source.namespace ?? run.ref.namespace}/${source.name}`,
+      revision,
+      abort,
+    });
     const signal = AbortSignal.any([abort.signal, run.context.signal]);
     const started = Date.now();
     try {
-      if (targets.cluster.length > 0 && run.cluster) await waitForHealthy(run.cluster, targets.cluster, { timeoutMs, signal });
-      await waitForStoreHealthy(this.deps.store, targets.store, { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)), signal });
+      if (targets.cluster.length > 0 && run.cluster && !this.#healthyPerWatch(run, targets.cluster))
+        await waitForHealthy(run.cluster, targets.cluster, { timeoutMs, signal });
+      await waitForStoreHealthy(this.deps.store, targets.store, {
+        timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+        signal,
+      });
     } catch (error) {
       if (abort.signal.aborted) {
-        run.conditions.mark(Conditions.Healthy, 'Unknown', Reasons.Progressing, 'health check cancelled: a new revision is available');
-        throw new WaitingError(Reasons.Progressing, `health check for revision ${revision} cancelled: a new revision is available`, 0);
+        run.conditions.mark(
+          Conditions.Healthy,
+          'Unknown',
+          Reasons.Progressing,
+          'health check cancelled: a new revision is available',
+        );
+        throw new WaitingError(
+          Reasons.Progressing,
+          `health check for revision ${revision} cancelled: a new revision is available`,
+          0,
+        );
       }
       const message = errorMessage(error);
       run.conditions.mark(Conditions.Healthy, 'False', Reasons.HealthCheckFailed, message);
@@ -291,12 +383,21 @@ export class KustomizationReconciler implements Reconciler {
     } finally {
       if (this.#waits.get(key)?.abort === abort) this.#waits.delete(key);
     }
-    run.conditions.mark(Conditions.Healthy, 'True', Reasons.Succeeded, `Health check passed in ${formatDuration(Date.now() - started)}`);
+    run.conditions.mark(
+      Conditions.Healthy,
+      'True',
+      Reasons.Succeeded,
+      `Health check passed in ${formatDuration(Date.now() - started)}`,
+    );
   }
 
   /** Deletion: prune per `deletionPolicy` (not while suspended), stop watching, release the finalizer. */
   async #finalize(object: Kustomization, context: ReconcileContext): Promise<ReconcileResult> {
-    const ref = { kind: KustomizationKind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
+    const ref = {
+      kind: KustomizationKind,
+      namespace: object.metadata.namespace ?? 'default',
+      name: object.metadata.name,
+    };
     this.#stopDrift(refString(ref));
     this.deps.renderCache?.delete(refString(ref));
     this.#waits.get(refString(ref))?.abort.abort();
@@ -310,15 +411,36 @@ export class KustomizationReconciler implements Reconciler {
       });
       const config: TargetConfig = { cluster: cluster !== undefined, remote: spec.kubeConfig !== undefined };
       const owner = { name: ref.name, namespace: ref.namespace };
-      const result = await this.#pruneEntries(owner, cluster, cluster ? entries : entries.filter((e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store'), config);
+      const result = await this.#pruneEntries(
+        owner,
+        cluster,
+        cluster
+          ? entries
+          : entries.filter(
+              (e) => targetOf(identityOfEntry(e).apiVersion, identityOfEntry(e).kind, config) === 'store',
+            ),
+        config,
+      );
       if (result.changes.length > 0) {
-        await this.deps.events.record(object, 'Normal', Reasons.Progressing, formatChangeSet(result.changes), { controller: CONTROLLER });
+        await this.deps.events.record(
+          object,
+          'Normal',
+          Reasons.Progressing,
+          formatChangeSet(result.changes),
+          { controller: CONTROLLER },
+        );
       }
-      if (result.errors.length > 0) throw new ReconcileError(Reasons.PruneFailed, `garbage collection failed: ${result.errors.join('; ')}`);
+      if (result.errors.length > 0)
+        throw new ReconcileError(
+          Reasons.PruneFailed,
+          `garbage collection failed: ${result.errors.join('; ')}`,
+        );
     }
     const latest = await this.deps.store.get(ref);
     if (latest) {
-      latest.metadata.finalizers = (latest.metadata.finalizers ?? []).filter((f) => f !== KustomizationFinalizer);
+      latest.metadata.finalizers = (latest.metadata.finalizers ?? []).filter(
+        (f) => f !== KustomizationFinalizer,
+      );
       await this.deps.store.update(latest);
     }
     return {};
@@ -336,7 +458,10 @@ export class KustomizationReconciler implements Reconciler {
       const secretRef = spec.kubeConfig.secretRef;
       const secret = await this.deps.store.get({ kind: 'Secret', namespace, name: secretRef.name });
       if (!secret) {
-        throw new ReconcileError(Reasons.ReconciliationFailed, `kubeconfig Secret '${namespace}/${secretRef.name}' not found`);
+        throw new ReconcileError(
+          Reasons.ReconciliationFailed,
+          `kubeconfig Secret '${namespace}/${secretRef.name}' not found`,
+        );
       }
       key = `secret:${namespace}/${secretRef.name}:${secret.metadata.resourceVersion}:${secretRef.key ?? ''}`;
       load = () => new KubeTarget(kubeConfigFromSecret(secret, secretRef.key));
@@ -376,11 +501,14 @@ export class KustomizationReconciler implements Reconciler {
       applied: desired as KubeObject[],
       onDrift: (drift: DriftEvent) => {
         const what = drift.deleted ? 'was deleted' : `drifted: ${drift.fields.join(', ')}`;
-        void this.deps.events.record(object, 'Warning', 'DriftDetected', `${drift.subject} ${what}`, { controller: CONTROLLER });
-        this.deps.enqueue(ref);
+        void this.deps.events.record(object, 'Warning', 'DriftDetected', `${drift.subject} ${what}`, {
+          controller: CONTROLLER,
+        });
+        // Undone from the applied manifests on the drift lane: no fetch, no render, not behind the queue.
+        this.#undo.add(key, drift.id);
       },
     });
-    this.#drift.set(key, { watch, signature });
+    this.#drift.set(key, { watch, signature, ref, target: run.cluster!, inSyncApplies: 0 });
     await watch.start().catch((error: unknown) => {
       this.#stopDrift(key);
       run.context.log.warn({ err: error }, 'drift watch failed to start; drift is corrected at the interval');
@@ -390,6 +518,75 @@ export class KustomizationReconciler implements Reconciler {
   #stopDrift(key: string): void {
     this.#drift.get(key)?.watch.stop();
     this.#drift.delete(key);
+    this.#undo.drop(key);
+  }
+
+  /**
+   * The drift watch's live state for an apply of the set it watches (same signature, checked by the caller
+   * stopping a watch of another set first), unless its informers are catching up after a broken watch or this
+   * is the periodic full compare.
+   */
+  #watchedState(key: string): ((ref: ObjectIdentity) => KubeObject | undefined) | undefined {
+    const drift = this.#drift.get(key);
+    if (!drift) return undefined;
+    if (!drift.watch.synced || drift.inSyncApplies >= FULL_COMPARE_EVERY - 1) {
+      drift.inSyncApplies = 0;
+      return undefined;
+    }
+    drift.inSyncApplies++;
+    return (ref) => drift.watch.live(ref);
+  }
+
+  /**
+   * Undo drift of the objects `ids` from the manifests the drift watch holds: re-apply those still differing
+   * from them (deleted ones re-created), one event with what changed. Holds the Kustomization's apply lock, so it
+   * never races a reconcile's apply; skipped while suspended or deleting. A failure falls back to a reconcile,
+   * which reports it in status.
+   */
+  async #undoDrift(key: string, ids: string[]): Promise<void> {
+    await this.#applying.run(key, async () => {
+      const drift = this.#drift.get(key);
+      if (!drift) return;
+      const object = (await this.deps.store.get(drift.ref).catch(() => undefined)) as
+        Kustomization | undefined;
+      if (!object?.spec || object.spec.suspend || object.metadata.deletionTimestamp) return;
+      try {
+        const items: { desired: KubeObject; live: KubeObject | undefined }[] = [];
+        for (const id of ids) {
+          const ref = drift.watch.tracked(id);
+          const desired = drift.watch.manifest(id);
+          if (!ref || !desired || !drift.watch.differs(id)) continue;
+          items.push({ desired, live: drift.watch.live(ref) ?? (await readLive(drift.target, ref)) });
+        }
+        if (items.length === 0) return;
+        const owner = { name: drift.ref.name, namespace: drift.ref.namespace };
+        const changes = await undoClusterDrift(drift.target, items, { owner, force: object.spec.force });
+        const message = formatChangeSet(changes);
+        const revision = object.status?.lastAppliedRevision;
+        const annotations = revision ? { [REVISION_ANNOTATION]: revision } : undefined;
+        if (message)
+          await this.deps.events.record(object, 'Normal', Reasons.Progressing, message, {
+            controller: CONTROLLER,
+            annotations,
+          });
+      } catch (error) {
+        const message = `drift undo failed, reconciling: ${errorMessage(error)}`;
+        await this.deps.events
+          .record(object, 'Warning', Reasons.ReconciliationFailed, message, { controller: CONTROLLER })
+          .catch(() => undefined);
+        this.deps.enqueue(drift.ref);
+      }
+    });
+  }
+
+  /**
+   * When this reconcile wrote nothing to the cluster and the drift watch holds every object to check, Current:
+   * healthy without a watch of its own (the state is the server's, less events in flight).
+   */
+  #healthyPerWatch(run: Run, refs: readonly ObjectIdentity[]): boolean {
+    const drift = this.#drift.get(refString(run.ref));
+    if (!drift?.watch.synced || !run.clusterUnchanged) return false;
+    return refs.every((ref) => computeStatus(drift.watch.live(ref)).status === 'Current');
   }
 
   /** A source changed: reconcile its Kustomizations that have not seen its revision; abort waits on an older one. */
@@ -402,7 +599,8 @@ export class KustomizationReconciler implements Reconciler {
     const revision = artifact?.revision;
     if (!revision) return [];
     for (const wait of this.#waits.values()) {
-      if (wait.source === `${namespace}/${source.metadata.name}` && wait.revision !== revision) wait.abort.abort();
+      if (wait.source === `${namespace}/${source.metadata.name}` && wait.revision !== revision)
+        wait.abort.abort();
     }
     return (await this.#index.usingSource(sourceKey))
       .filter((k) => k.lastAttemptedRevision !== revision || k.lastAppliedRevision !== revision)
@@ -432,19 +630,33 @@ export class KustomizationReconciler implements Reconciler {
   /** A warning on failure (not while waiting on dependencies or progress); success after a change or recovery. */
   async #recordResult(run: Run, outcome: unknown): Promise<void> {
     const revision = run.status.lastAppliedRevision;
-    const annotations = revision || run.artifact ? { [REVISION_ANNOTATION]: run.artifact?.revision ?? revision ?? '' } : undefined;
+    const annotations =
+      revision || run.artifact
+        ? { [REVISION_ANNOTATION]: run.artifact?.revision ?? revision ?? '' }
+        : undefined;
     const ready = run.conditions.get(Conditions.Ready)!;
-    if (outcome !== undefined && ready.reason !== Reasons.DependencyNotReady && ready.reason !== Reasons.Progressing) {
-      await this.deps.events.record(run.object, 'Warning', ready.reason, ready.message, { controller: CONTROLLER, annotations });
+    if (
+      outcome !== undefined &&
+      ready.reason !== Reasons.DependencyNotReady &&
+      ready.reason !== Reasons.Progressing
+    ) {
+      await this.deps.events.record(run.object, 'Warning', ready.reason, ready.message, {
+        controller: CONTROLLER,
+        annotations,
+      });
     } else if (outcome === undefined && (run.readyBefore !== 'True' || run.changes.length > 0)) {
       const interval = run.object.spec!.interval;
       const message = `Reconciliation finished in ${formatDuration(Date.now() - run.started)}, next run in ${interval}`;
-      await this.deps.events.record(run.object, 'Normal', Reasons.ReconciliationSucceeded, message, { controller: CONTROLLER, annotations });
+      await this.deps.events.record(run.object, 'Normal', Reasons.ReconciliationSucceeded, message, {
+        controller: CONTROLLER,
+        annotations,
+      });
     }
   }
 
-  /** Stops drift watches, closes cluster connections and removes the extracted artifacts. */
+  /** Stops drift watches and the drift lane, closes cluster connections and removes the extracted artifacts. */
   async close(): Promise<void> {
+    this.#undo.close();
     for (const key of [...this.#drift.keys()]) this.#stopDrift(key);
     for (const wait of this.#waits.values()) wait.abort.abort();
     for (const target of this.#targets.values()) target.close();
@@ -464,8 +676,19 @@ async function recordIntended(run: Run, intended: readonly InventoryEntry[]): Pr
   const listed = new Set(previous.map((e) => e.id));
   const added = intended.filter((e) => !listed.has(e.id));
   if (added.length === 0) return;
-  run.status.inventory = { entries: sortedEntries([...previous, ...new Map(added.map((e) => [e.id, e])).values()]) };
+  run.status.inventory = {
+    entries: sortedEntries([...previous, ...new Map(added.map((e) => [e.id, e])).values()]),
+  };
   await run.patch();
+}
+
+/** The object as the server has it now; undefined when it does not exist. */
+async function readLive(target: KubeTarget, ref: ObjectIdentity): Promise<KubeObject | undefined> {
+  const path = await target.discovery.pathFor(ref.apiVersion, ref.kind, ref.namespace || undefined, ref.name);
+  return target.rest.request<KubeObject>('GET', path).catch((error: unknown) => {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  });
 }
 
 /** Inventory entries in id order, as Flux lists them. */
@@ -476,11 +699,15 @@ function sortedEntries(entries: InventoryEntry[]): InventoryEntry[] {
 /** `spec.healthChecks` split by target: Kedge kinds are checked in the store, the rest in the cluster. */
 function healthCheckTargets(run: Run): Run['applied'] {
   const out: Run['applied'] = { cluster: [], store: [] };
-  const config: TargetConfig = { cluster: run.cluster !== undefined, remote: run.object.spec!.kubeConfig !== undefined };
+  const config: TargetConfig = {
+    cluster: run.cluster !== undefined,
+    remote: run.object.spec!.kubeConfig !== undefined,
+  };
   for (const check of run.object.spec!.healthChecks ?? []) {
     const namespace = check.namespace ?? run.ref.namespace;
     const apiVersion = check.apiVersion ?? 'v1';
-    if (targetOf(apiVersion, check.kind, config) === 'store') out.store.push({ kind: check.kind, namespace, name: check.name });
+    if (targetOf(apiVersion, check.kind, config) === 'store')
+      out.store.push({ kind: check.kind, namespace, name: check.name });
     else out.cluster.push({ apiVersion, kind: check.kind, namespace, name: check.name });
   }
   return out;
@@ -493,13 +720,18 @@ function awaitingArtifact(ref: ObjectRef, source: GitRepository): string {
   return `waiting for source ${ref.kind} '${ref.namespace}/${ref.name}' to fetch its first artifact${why}`;
 }
 
-const LIBRARY_REASONS = new Set<string>([Reasons.BuildFailed, Reasons.ArtifactFailed, Reasons.PruneFailed, Reasons.HealthCheckFailed]);
+const LIBRARY_REASONS = new Set<string>([
+  Reasons.BuildFailed,
+  Reasons.ArtifactFailed,
+  Reasons.PruneFailed,
+  Reasons.HealthCheckFailed,
+]);
 
 /** Any error as a ReconcileError with the reason its library gave it (BuildFailed, ArtifactFailed, …). */
 function toReconcileError(error: unknown): ReconcileError {
   if (error instanceof ReconcileError) return error;
   const reason = (error as { reason?: unknown } | undefined)?.reason;
-  const known = typeof reason === 'string' && LIBRARY_REASONS.has(reason) ? reason : Reasons.ReconciliationFailed;
+  const known =
+    typeof reason === 'string' && LIBRARY_REASONS.has(reason) ? reason : Reasons.ReconciliationFailed;
   return new ReconcileError(known, errorMessage(error), { cause: error });
 }
-

@@ -1,6 +1,6 @@
 import type { InventoryEntry } from '../../api/kustomization.ts';
 import type { KObject } from '../../api/meta.ts';
-import { ApplyManager } from '../../apply/apply-manager.ts';
+import { ApplyManager, type ApplyOptions } from '../../apply/apply-manager.ts';
 import type { KubeTarget } from '../../apply/kube-client.ts';
 import { parseObjectId, type KubeObject, type ObjectIdentity } from '../../apply/object-id.ts';
 import type { Owner } from '../../apply/owner-labels.ts';
@@ -14,13 +14,23 @@ export interface ClusterApplyResult {
   applied: ObjectIdentity[];
 }
 
-/** Server-side apply of rendered objects in Flux's stages, through the apply library. */
+/**
+ * Server-side apply of rendered objects in Flux's stages, through the apply library. `watched` (the drift
+ * watch's live state, only for the manifests last applied) spares the read and dry-run of objects in sync;
+ * `beforeWrite` records the objects about to be written in the inventory first.
+ */
 export async function applyToCluster(
   target: KubeTarget,
   objects: readonly KObject[],
-  options: { owner: Owner; force?: boolean; signal?: AbortSignal },
+  options: Pick<ApplyOptions, 'owner' | 'force' | 'signal' | 'watched'> & {
+    beforeWrite?: (intended: InventoryEntry[]) => Promise<void>;
+  },
 ): Promise<ClusterApplyResult> {
-  const entries = await new ApplyManager(target).applyAllStaged(objects as readonly KubeObject[], options);
+  const { beforeWrite, ...rest } = options;
+  const entries = await new ApplyManager(target).applyAllStaged(objects as readonly KubeObject[], {
+    ...rest,
+    beforeWrite: beforeWrite && ((written) => beforeWrite(written.map((e) => ({ id: e.id, v: e.version })))),
+  });
   return {
     changes: entries.map((e) => changeOf(e.ref, e.action)),
     inventory: entries.map((e) => ({ id: e.id, v: e.version })),
@@ -51,4 +61,14 @@ export async function pruneFromCluster(
     failed: result.failed.map((f) => f.entry),
     errors: result.failed.map((f) => f.error),
   };
+}
+
+/** What undoing drift did: the change entries for the event, per object re-applied or left alone. */
+export async function undoClusterDrift(
+  target: KubeTarget,
+  items: readonly { desired: KubeObject; live: KubeObject | undefined }[],
+  options: Pick<ApplyOptions, 'owner' | 'force' | 'signal'>,
+): Promise<ChangeEntry[]> {
+  const entries = await new ApplyManager(target).reapply(items, options);
+  return entries.filter((e) => e.action !== 'skipped').map((e) => changeOf(e.ref, e.action));
 }
