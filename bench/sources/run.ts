@@ -14,6 +14,7 @@ import { startEngine, type Engine } from '../../src/engine.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { freePort, startGitDaemon, type GitServer } from '../../test/harness/git-servers.ts';
 import { cloneRound, type CloneRound } from './clone-baseline.ts';
+import { countGitExecs, execCountText } from './git-exec-count.ts';
 import { gitOps, gitOpsSince, waitAllReady, waitForRevision } from './engine-probe.ts';
 import { createFixtureRepos, gitRepositoryManifests } from './fixture-repos.ts';
 import { gitRepositorySuccesses, startKedge, until, type KedgeProcess } from './kedge-process.ts';
@@ -26,6 +27,8 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '60' },
     commits: { type: 'string', default: '5' },
     'no-daemon': { type: 'boolean', default: false },
+    'first-sync-only': { type: 'boolean', default: false },
+    count: { type: 'string', default: '20' },
   },
 });
 const N = Number(flags.repos);
@@ -33,6 +36,7 @@ const POLL_INTERVAL = flags.interval;
 const POLL_MS = parseDuration(POLL_INTERVAL);
 const IDLE_MS = Number(flags.idle) * 1000;
 const COMMITS = Number(flags.commits);
+const COUNTED = Math.min(N, Number(flags.count));
 const CONCURRENCY = 4; // the engine's default (EngineSettings.concurrency)
 const NAMESPACE = 'bench';
 const READY_TIMEOUT_MS = 20 * 60_000;
@@ -94,6 +98,27 @@ function baselineRows(label: string, seq: CloneRound, par: CloneRound): void {
   row(`${label}: clone baseline, ${CONCURRENCY} at once`, '', `${s(par.wallMs)}, ${cpuText(par.cpu)}`, '');
 }
 
+/** Processes per repository for a first sync vs a clone (strace; a separate pass, not timed). */
+async function processesPerRepository(names: string[], fileUrl: (name: string) => string): Promise<void> {
+  progress(`counting processes per repository (${COUNTED} repositories, under strace)`);
+  const counted = names.slice(0, COUNTED);
+  const cloneCount = await countGitExecs(root, COUNTED, async () => {
+    await cloneRound(counted.map(fileUrl), 1, root);
+  });
+  const engineCount = await countGitExecs(root, COUNTED, async () => {
+    const { engine } = await inProcessEngine();
+    await apply(engine, gitRepositoryManifests(counted, fileUrl, '10m'));
+    await waitAllReady(engine.store, NAMESPACE, COUNTED, READY_TIMEOUT_MS);
+    await engine.stop();
+  });
+  row(
+    `file://: processes per repository, first sync (${COUNTED} repositories)`,
+    execCountText(engineCount),
+    `clone: ${execCountText(cloneCount)}`,
+    `${x(engineCount.gitCommands, cloneCount.gitCommands)} git commands; ${x(engineCount.execs, cloneCount.execs)} processes`,
+  );
+}
+
 async function main(): Promise<void> {
   progress(`creating ${N} repositories under ${root}`);
   const repos = createFixtureRepos(join(root, 'repos'), N);
@@ -116,6 +141,12 @@ async function main(): Promise<void> {
     `${s(par.wallMs)} (${CONCURRENCY} at once) / ${s(seq.wallMs)} (sequential)`,
     `${x(ready.ms, par.wallMs)} / ${x(ready.ms, seq.wallMs)}; CPU ${x(ready.cpu.total, par.cpu.total)}`,
   );
+
+  if (flags['first-sync-only']) {
+    await engine.stop();
+    await processesPerRepository(repos.names, fileUrl);
+    return report(load);
+  }
 
   // ---- Figure 2: short interval, cost of a polling round and commit → artifact latency.
   progress(`re-applying with interval ${POLL_INTERVAL}`);
@@ -161,6 +192,7 @@ async function main(): Promise<void> {
     '',
   );
   await engine.stop();
+  await processesPerRepository(repos.names, fileUrl);
 
   // ---- Figure 1 over git daemon.
   if (!flags['no-daemon']) {
@@ -299,6 +331,11 @@ async function main(): Promise<void> {
   );
   row(`peak RSS over the process's life (VmHWM)`, mib(hwmF), `empty engine: ${mib(hwmE)}`, x(hwmF, hwmE));
 
+  report(load);
+}
+
+/** Prints the markdown table of every row recorded. */
+function report(load: string): void {
   const header = [
     `## Git sources benchmark, ${N} repositories — ${new Date().toISOString()}`,
     '',
