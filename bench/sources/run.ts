@@ -12,7 +12,7 @@ import { parseManifests } from '../../src/api/manifest.ts';
 import { parseDuration } from '../../src/api/duration.ts';
 import { startEngine, type Engine } from '../../src/engine.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { freePort, startGitDaemon, type GitServer } from '../../test/harness/git-servers.ts';
+import { freePort, startGitDaemon, type BenchGitDaemon } from './git-daemon.ts';
 import { cloneRound, type CloneRound } from './clone-baseline.ts';
 import { countGitExecs, execCountText } from './git-exec-count.ts';
 import { gitOps, gitOpsSince, waitAllReady, waitForRevision } from './engine-probe.ts';
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   // ---- Figure 1 over git daemon.
   if (!flags['no-daemon']) {
     progress('git daemon: baselines and engine in-process');
-    const daemon: GitServer = await startGitDaemon(repos.root);
+    const daemon: BenchGitDaemon = await startGitDaemon(repos.root);
     cleanups.unshift(() => daemon.stop());
     const dseq = await cloneRound(
       repos.names.map((n) => daemon.url(n)),
