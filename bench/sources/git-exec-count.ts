@@ -46,7 +46,7 @@ export async function countGitExecs(
       .split('\n')
       .filter((line) => line.includes('execve(') && line.endsWith('= 0'));
     execs += lines.length;
-    const command = /\["git", (?:"-c", "[^"]*", )*"([^"]+)"/.exec(lines[0] ?? '')?.[1] ?? '?';
+    const command = /\["[^"]*git", (?:"-c", "[^"]*", )*"([^"]+)"/.exec(lines[0] ?? '')?.[1] ?? '?';
     byCommand[command] = (byCommand[command] ?? 0) + 1 / repositories;
   }
   rmSync(dir, { recursive: true, force: true });
