@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,66 @@ describe('ref kinds (file://)', () => {
       expect(result.commitMessage).toBe('initial commit');
     } finally {
       rmSync(join(masterRepo.dir, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it.each<[string, GitReference, string]>([
+    ['branch', { branch: 'main' }, 'bump to 2'],
+    ['annotated tag', { tag: '1.1.0' }, 'bump to 1.1'],
+    ['commit with branch (history fetched)', { branch: 'main', commit: '' }, 'initial commit'],
+    ['name', { name: 'refs/pull/1/head' }, 'feature work'],
+  ])('reports the message of the commit checked out: %s', async (_title, ref, message) => {
+    const actual = ref.commit === '' ? { ...ref, commit: commits['first'] } : ref;
+    expect((await checkout(repo.url, actual, {}, freshDir(), opts)).commitMessage).toBe(message);
+  });
+
+  it('keeps a multi-line message whole, from a fetched history kept as a pack', async () => {
+    // Over 100 objects: the fetch keeps them as a pack (fewer are unpacked into loose objects).
+    const files = Object.fromEntries(Array.from({ length: 110 }, (_, i) => [`f${i}.yaml`, `n: ${i}\n`]));
+    const history = createRepo({ files, message: 'subject line\n\nbody line 1\nbody line 2' });
+    try {
+      const first = history.revParse();
+      history.commit({ 'f0.yaml': 'n: changed\n' }, { message: 'second' });
+      const pinned = await checkout(history.url, { branch: 'main', commit: first }, {}, freshDir(), opts);
+      expect(pinned.commitMessage).toBe('subject line\n\nbody line 1\nbody line 2');
+      const tip = await checkout(history.url, { branch: 'main' }, {}, freshDir(), opts);
+      expect(tip.commitMessage).toBe('second');
+    } finally {
+      rmSync(join(history.dir, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it('re-encodes a message that declares another encoding into UTF-8', async () => {
+    const latin1 = createRepo({ files: { 'a.yaml': 'a\n' } });
+    try {
+      const message = join(latin1.dir, '..', 'message.txt');
+      writeFileSync(message, Buffer.from('caf\xe9 au lait\n', 'latin1'));
+      latin1.git('-c', 'i18n.commitEncoding=ISO-8859-1', 'commit', '-q', '--allow-empty', '-F', message);
+      const result = await checkout(latin1.url, { branch: 'main' }, {}, freshDir(), opts);
+      expect(result.commitMessage).toBe('café au lait');
+    } finally {
+      rmSync(join(latin1.dir, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it('tells a branch from a tag of the same name', async () => {
+    const same = createRepo({ files: { 'app.yaml': 'on: tag\n' } });
+    try {
+      same.tag('same');
+      same.tag('only-a-tag');
+      same.commit({ 'app.yaml': 'on: branch\n' }, { branch: 'same', message: 'on the branch' });
+      const branch = freshDir();
+      await checkout(same.url, { branch: 'same' }, {}, branch, opts);
+      expect(readFileSync(join(branch, 'app.yaml'), 'utf8')).toBe('on: branch\n');
+      const tag = freshDir();
+      await checkout(same.url, { tag: 'same' }, {}, tag, opts);
+      expect(readFileSync(join(tag, 'app.yaml'), 'utf8')).toBe('on: tag\n');
+      await expect(checkout(same.url, { branch: 'only-a-tag' }, {}, freshDir(), opts)).rejects.toMatchObject({
+        code: 'not-found',
+        message: expect.stringMatching(/branch 'only-a-tag' not found/) as unknown,
+      });
+    } finally {
+      rmSync(join(same.dir, '..'), { recursive: true, force: true });
     }
   });
 

@@ -12,8 +12,9 @@ import { parseManifests } from '../../src/api/manifest.ts';
 import { parseDuration } from '../../src/api/duration.ts';
 import { startEngine, type Engine } from '../../src/engine.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { freePort, startGitDaemon, type GitServer } from '../../test/harness/git-servers.ts';
+import { freePort, startGitDaemon, type BenchGitDaemon } from './git-daemon.ts';
 import { cloneRound, type CloneRound } from './clone-baseline.ts';
+import { countGitExecs, execCountText } from './git-exec-count.ts';
 import { gitOps, gitOpsSince, waitAllReady, waitForRevision } from './engine-probe.ts';
 import { createFixtureRepos, gitRepositoryManifests } from './fixture-repos.ts';
 import { gitRepositorySuccesses, startKedge, until, type KedgeProcess } from './kedge-process.ts';
@@ -26,6 +27,9 @@ const { values: flags } = parseArgs({
     idle: { type: 'string', default: '60' },
     commits: { type: 'string', default: '5' },
     'no-daemon': { type: 'boolean', default: false },
+    'first-sync-only': { type: 'boolean', default: false },
+    'no-sequential': { type: 'boolean', default: false },
+    count: { type: 'string', default: '20' },
   },
 });
 const N = Number(flags.repos);
@@ -33,6 +37,7 @@ const POLL_INTERVAL = flags.interval;
 const POLL_MS = parseDuration(POLL_INTERVAL);
 const IDLE_MS = Number(flags.idle) * 1000;
 const COMMITS = Number(flags.commits);
+const COUNTED = Math.min(N, Number(flags.count));
 const CONCURRENCY = 4; // the engine's default (EngineSettings.concurrency)
 const NAMESPACE = 'bench';
 const READY_TIMEOUT_MS = 20 * 60_000;
@@ -90,8 +95,30 @@ async function timeToReady(
 }
 
 function baselineRows(label: string, seq: CloneRound, par: CloneRound): void {
-  row(`${label}: clone baseline, sequential`, '', `${s(seq.wallMs)}, ${cpuText(seq.cpu)}`, '');
+  if (seq !== par)
+    row(`${label}: clone baseline, sequential`, '', `${s(seq.wallMs)}, ${cpuText(seq.cpu)}`, '');
   row(`${label}: clone baseline, ${CONCURRENCY} at once`, '', `${s(par.wallMs)}, ${cpuText(par.cpu)}`, '');
+}
+
+/** Processes per repository for a first sync vs a clone (strace; a separate pass, not timed). */
+async function processesPerRepository(names: string[], fileUrl: (name: string) => string): Promise<void> {
+  progress(`counting processes per repository (${COUNTED} repositories, under strace)`);
+  const counted = names.slice(0, COUNTED);
+  const cloneCount = await countGitExecs(root, COUNTED, async () => {
+    await cloneRound(counted.map(fileUrl), 1, root);
+  });
+  const engineCount = await countGitExecs(root, COUNTED, async () => {
+    const { engine } = await inProcessEngine();
+    await apply(engine, gitRepositoryManifests(counted, fileUrl, '10m'));
+    await waitAllReady(engine.store, NAMESPACE, COUNTED, READY_TIMEOUT_MS);
+    await engine.stop();
+  });
+  row(
+    `file://: processes per repository, first sync (${COUNTED} repositories)`,
+    execCountText(engineCount),
+    `clone: ${execCountText(cloneCount)}`,
+    `${x(engineCount.gitCommands, cloneCount.gitCommands)} git commands; ${x(engineCount.execs, cloneCount.execs)} processes`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -104,8 +131,8 @@ async function main(): Promise<void> {
 
   // ---- Figure 1, file://: baselines, then the engine in-process.
   progress('clone baseline (file://)');
-  const seq = await cloneRound(repos.names.map(fileUrl), 1, root);
   const par = await cloneRound(repos.names.map(fileUrl), CONCURRENCY, root);
+  const seq = flags['no-sequential'] ? par : await cloneRound(repos.names.map(fileUrl), 1, root);
   baselineRows('file://', seq, par);
   progress('engine in-process (file://), interval 10m');
   const { engine, startMs } = await inProcessEngine();
@@ -113,9 +140,19 @@ async function main(): Promise<void> {
   row(
     `file://: all ${N} Ready, engine in-process (startEngine ${s(startMs)} not included)`,
     `${s(ready.ms)}, ${cpuText(ready.cpu)}; ${ready.ops.lsRemote.count} ls-remote + ${ready.ops.checkout.count} checkout`,
-    `${s(par.wallMs)} (${CONCURRENCY} at once) / ${s(seq.wallMs)} (sequential)`,
-    `${x(ready.ms, par.wallMs)} / ${x(ready.ms, seq.wallMs)}; CPU ${x(ready.cpu.total, par.cpu.total)}`,
+    seq === par
+      ? `${s(par.wallMs)} (${CONCURRENCY} at once)`
+      : `${s(par.wallMs)} (${CONCURRENCY} at once) / ${s(seq.wallMs)} (sequential)`,
+    seq === par
+      ? `${x(ready.ms, par.wallMs)}; CPU ${x(ready.cpu.total, par.cpu.total)}`
+      : `${x(ready.ms, par.wallMs)} / ${x(ready.ms, seq.wallMs)}; CPU ${x(ready.cpu.total, par.cpu.total)}`,
   );
+
+  if (flags['first-sync-only']) {
+    await engine.stop();
+    await processesPerRepository(repos.names, fileUrl);
+    return report(load);
+  }
 
   // ---- Figure 2: short interval, cost of a polling round and commit → artifact latency.
   progress(`re-applying with interval ${POLL_INTERVAL}`);
@@ -161,11 +198,12 @@ async function main(): Promise<void> {
     '',
   );
   await engine.stop();
+  await processesPerRepository(repos.names, fileUrl);
 
   // ---- Figure 1 over git daemon.
   if (!flags['no-daemon']) {
     progress('git daemon: baselines and engine in-process');
-    const daemon: GitServer = await startGitDaemon(repos.root);
+    const daemon: BenchGitDaemon = await startGitDaemon(repos.root);
     cleanups.unshift(() => daemon.stop());
     const dseq = await cloneRound(
       repos.names.map((n) => daemon.url(n)),
@@ -299,6 +337,11 @@ async function main(): Promise<void> {
   );
   row(`peak RSS over the process's life (VmHWM)`, mib(hwmF), `empty engine: ${mib(hwmE)}`, x(hwmF, hwmE));
 
+  report(load);
+}
+
+/** Prints the markdown table of every row recorded. */
+function report(load: string): void {
   const header = [
     `## Git sources benchmark, ${N} repositories — ${new Date().toISOString()}`,
     '',

@@ -77,8 +77,11 @@ export class GitRepositoryReconciler implements Reconciler {
 
   constructor(private readonly deps: GitRepositoryReconcilerDeps) {
     // A repository that includes another must rebuild when the included one gets a new artifact.
-    const includes = (r: GitRepository, name: string) => r.spec?.include?.some((i) => i.repository.name === name) === true;
-    this.watches = [referrersWatch<GitRepository>(deps.store, GitRepositoryKind, GitRepositoryKind, includes)];
+    const includes = (r: GitRepository, name: string) =>
+      r.spec?.include?.some((i) => i.repository.name === name) === true;
+    this.watches = [
+      referrersWatch<GitRepository>(deps.store, GitRepositoryKind, GitRepositoryKind, includes),
+    ];
   }
 
   async reconcile(ref: ObjectRef, context: ReconcileContext): Promise<ReconcileResult> {
@@ -110,11 +113,22 @@ export class GitRepositoryReconciler implements Reconciler {
     if (!artifact) return;
     if (!(await this.deps.storage.exists(artifact))) {
       delete run.status.artifact;
-      run.conditions.mark(Conditions.ArtifactInStorage, 'False', Reasons.StorageOperationFailed, 'artifact disappeared from storage');
+      run.conditions.mark(
+        Conditions.ArtifactInStorage,
+        'False',
+        Reasons.StorageOperationFailed,
+        'artifact disappeared from storage',
+      );
       return;
     }
     // The artifact server may listen elsewhere since the last run (e.g. port 0): keep the URL reachable.
-    run.status.artifact = { ...artifact, url: this.deps.storage.artifactFor(artifact.path, artifact.revision, { digest: artifact.digest, size: artifact.size ?? 0 }).url };
+    run.status.artifact = {
+      ...artifact,
+      url: this.deps.storage.artifactFor(artifact.path, artifact.revision, {
+        digest: artifact.digest,
+        size: artifact.size ?? 0,
+      }).url,
+    };
   }
 
   /** Resolve the remote, fetch and verify when it moved, then build the artifact. */
@@ -126,33 +140,58 @@ export class GitRepositoryReconciler implements Reconciler {
     const tmpRoot = this.deps.scratchDir ?? tmpdir();
     const options = { timeoutMs, proxyUrl, signal: run.context.signal, tmpRoot };
 
-    const remote = await this.timed('ls-remote', () => resolveRemote(spec.url, spec.ref ?? {}, creds, options)).catch(
-      (error: unknown) => this.fetchFailed(run, error),
-    );
+    // A first sync or a changed spec fetches whatever the remote says: no ls-remote before it.
+    const mustFetch =
+      !run.status.artifact || run.status.observedGeneration !== run.object.metadata.generation;
+    const remote = mustFetch
+      ? undefined
+      : await this.timed('ls-remote', () => resolveRemote(spec.url, spec.ref ?? {}, creds, options)).catch(
+          (error: unknown) => this.fetchFailed(run, error),
+        );
     const included = await this.includedArtifacts(run);
-    if (this.upToDate(run, remote, included)) {
+    if (remote && this.upToDate(run, remote, included)) {
       run.conditions.delete(Conditions.FetchFailed);
       run.conditions.delete(Conditions.ArtifactOutdated);
       run.context.log.debug({ revision: remote.revision }, 'remote unchanged, fetch skipped');
       return;
     }
-    if (run.status.artifact?.revision !== remote.revision) {
-      run.conditions.mark(Conditions.ArtifactOutdated, 'True', Reasons.NewRevision, `new upstream revision '${remote.revision}'`);
-    }
+    if (remote) this.markOutdated(run, remote);
 
     const dir = await mkdtemp(join(tmpRoot, 'kedge-checkout-'));
     try {
       const fetched = await this.timed('checkout', () =>
-        checkout(spec.url, spec.ref ?? {}, creds, dir, { ...options, recurseSubmodules: spec.recurseSubmodules }),
+        checkout(spec.url, spec.ref ?? {}, creds, dir, {
+          ...options,
+          recurseSubmodules: spec.recurseSubmodules,
+        }),
       ).catch((error: unknown) => this.fetchFailed(run, error));
       run.conditions.delete(Conditions.FetchFailed);
+      if (!remote) this.markOutdated(run, fetched);
       await this.reconcileVerification(run, dir, fetched);
       for (const [i, include] of (spec.include ?? []).entries()) {
-        await copyIncludedArtifact(this.deps.storage, included[i]!, dir, include.fromPath, include.toPath ?? include.repository.name, tmpRoot);
+        await copyIncludedArtifact(
+          this.deps.storage,
+          included[i]!,
+          dir,
+          include.fromPath,
+          include.toPath ?? include.repository.name,
+          tmpRoot,
+        );
       }
       await this.reconcileArtifact(run, dir, fetched, included);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private markOutdated(run: Run, remote: ResolvedRevision): void {
+    if (run.status.artifact?.revision !== remote.revision) {
+      run.conditions.mark(
+        Conditions.ArtifactOutdated,
+        'True',
+        Reasons.NewRevision,
+        `new upstream revision '${remote.revision}'`,
+      );
     }
   }
 
@@ -175,12 +214,24 @@ export class GitRepositoryReconciler implements Reconciler {
   }
 
   /** Pack the checkout, store it, record it in status and collect old artifacts. */
-  private async reconcileArtifact(run: Run, dir: string, fetched: ResolvedRevision & { commitMessage?: string }, included: Artifact[]): Promise<void> {
+  private async reconcileArtifact(
+    run: Run,
+    dir: string,
+    fetched: ResolvedRevision & { commitMessage?: string },
+    included: Artifact[],
+  ): Promise<void> {
     const spec = run.object.spec!;
     const { storage } = this.deps;
     let artifact: Artifact;
     try {
-      artifact = await storage.archive(GitRepositoryKind, run.ref.namespace, run.ref.name, fetched.revision, dir, { ignore: spec.ignore });
+      artifact = await storage.archive(
+        GitRepositoryKind,
+        run.ref.namespace,
+        run.ref.name,
+        fetched.revision,
+        dir,
+        { ignore: spec.ignore },
+      );
     } catch (error) {
       const message = `failed to archive revision '${fetched.revision}': ${errorMessage(error)}`;
       run.conditions.mark(Conditions.StorageOperationFailed, 'True', Reasons.ArchiveOperationFailed, message);
@@ -201,7 +252,13 @@ export class GitRepositoryReconciler implements Reconciler {
       run.newArtifact = { artifact, message: subject ? `stored artifact for commit '${subject}'` : message };
     }
     await storage
-      .garbageCollect(GitRepositoryKind, run.ref.namespace, run.ref.name, [artifact.path], this.deps.retainArtifacts)
+      .garbageCollect(
+        GitRepositoryKind,
+        run.ref.namespace,
+        run.ref.name,
+        [artifact.path],
+        this.deps.retainArtifacts,
+      )
       .catch((error: unknown) => run.context.log.warn({ err: error }, 'artifact garbage collection failed'));
   }
 
@@ -239,7 +296,8 @@ export class GitRepositoryReconciler implements Reconciler {
     const ref = run.object.spec!.proxySecretRef;
     if (!ref) return undefined;
     const data = await this.secretData(run, ref.name, 'proxy');
-    if (!data.address) throw this.authFailed(run, `proxy secret '${run.ref.namespace}/${ref.name}' has no 'address' key`);
+    if (!data.address)
+      throw this.authFailed(run, `proxy secret '${run.ref.namespace}/${ref.name}' has no 'address' key`);
     const url = new URL(data.address);
     if (data.username) url.username = encodeURIComponent(data.username);
     if (data.password) url.password = encodeURIComponent(data.password);
@@ -248,7 +306,8 @@ export class GitRepositoryReconciler implements Reconciler {
 
   private async secretData(run: Run, name: string, purpose: string): Promise<Record<string, string>> {
     const secret = await this.deps.store.get({ kind: 'Secret', namespace: run.ref.namespace, name });
-    if (!secret) throw this.authFailed(run, `failed to get ${purpose} secret '${run.ref.namespace}/${name}': not found`);
+    if (!secret)
+      throw this.authFailed(run, `failed to get ${purpose} secret '${run.ref.namespace}/${name}': not found`);
     return secretValues(secret);
   }
 
@@ -261,11 +320,16 @@ export class GitRepositoryReconciler implements Reconciler {
   private fetchFailed(run: Run, error: unknown): never {
     const code = error instanceof GitError ? error.code : 'failed';
     const reason =
-      code === 'auth' ? Reasons.AuthenticationFailed : code === 'invalid-url' ? Reasons.URLInvalid : Reasons.GitOperationFailed;
+      code === 'auth'
+        ? Reasons.AuthenticationFailed
+        : code === 'invalid-url'
+          ? Reasons.URLInvalid
+          : Reasons.GitOperationFailed;
     const message = errorMessage(error);
     run.conditions.mark(Conditions.FetchFailed, 'True', reason, message);
     // A malformed URL or reference will not fix itself: wait for the spec to change.
-    if (code === 'invalid-url' || code === 'invalid-ref') throw new StallingError(reason, message, { cause: error });
+    if (code === 'invalid-url' || code === 'invalid-ref')
+      throw new StallingError(reason, message, { cause: error });
     throw new ReconcileError(reason, message, { cause: error });
   }
 

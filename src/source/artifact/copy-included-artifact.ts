@@ -11,7 +11,8 @@ export class IncludePathError extends Error {
 
 function inside(root: string, relative: string, what: string): string {
   const full = resolve(root, `./${relative}`);
-  if (full !== root && !full.startsWith(root + sep)) throw new IncludePathError(`${what} '${relative}' escapes its directory`);
+  if (full !== root && !full.startsWith(root + sep))
+    throw new IncludePathError(`${what} '${relative}' escapes its directory`);
   return full;
 }
 
@@ -31,10 +32,21 @@ export async function copyIncludedArtifact(
   const target = inside(resolve(checkoutDir), toPath, 'include toPath');
   const scratch = await mkdtemp(join(tmpRoot, 'kedge-include-'));
   try {
-    await extract({ file: storage.localPath(artifact.path), cwd: scratch, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory') });
+    await extract({
+      file: storage.localPath(artifact.path),
+      cwd: scratch,
+      filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory'),
+    });
     const source = inside(scratch, fromPath ?? '.', 'include fromPath');
-    if (!(await stat(source).then((s) => s.isDirectory(), () => false))) {
-      throw new IncludePathError(`include fromPath '${fromPath}' is not a directory of the included artifact`);
+    if (
+      !(await stat(source).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    ) {
+      throw new IncludePathError(
+        `include fromPath '${fromPath}' is not a directory of the included artifact`,
+      );
     }
     await rm(target, { recursive: true, force: true });
     await cp(source, target, { recursive: true });

@@ -57,7 +57,25 @@ export function parsePatterns(text: string): string[] {
  * Matching is case-sensitive (as Flux's). Unlike Flux, a `.git` file or directory is never re-included.
  */
 export async function loadSourceIgnore(dir: string, specIgnore?: string): Promise<SourceIgnore> {
-  const sets: RuleSet[] = await collectSourceIgnoreFiles(dir, '');
+  return sourceIgnoreFrom(await collectSourceIgnoreFiles(dir, ''), specIgnore);
+}
+
+/** A `.sourceignore` file's text and the directory it sits in ('' for the root, else with a trailing slash). */
+export interface SourceIgnoreFile {
+  domain: string;
+  text: string;
+}
+
+/**
+ * The rules of {@link loadSourceIgnore} from `.sourceignore` files already read, outer directories before
+ * inner ones (a depth-first walk in name order).
+ */
+export function sourceIgnoreFrom(files: readonly SourceIgnoreFile[], specIgnore?: string): SourceIgnore {
+  const sets: RuleSet[] = [];
+  for (const { domain, text } of files) {
+    const patterns = parsePatterns(text);
+    if (patterns.length > 0) sets.push({ domain, rules: ignore({ ignorecase: false }).add(patterns) });
+  }
   const spec = specIgnore === undefined ? [] : parsePatterns(specIgnore);
   if (spec.length > 0) sets.push({ domain: '', rules: ignore({ ignorecase: false }).add(spec) });
   if (sets.length === 0)
@@ -79,8 +97,8 @@ export async function loadSourceIgnore(dir: string, specIgnore?: string): Promis
   };
 }
 
-async function collectSourceIgnoreFiles(root: string, domain: string): Promise<RuleSet[]> {
-  const sets: RuleSet[] = [];
+async function collectSourceIgnoreFiles(root: string, domain: string): Promise<SourceIgnoreFile[]> {
+  const files: SourceIgnoreFile[] = [];
   const here = join(root, domain);
   const text = await readFile(join(here, SOURCE_IGNORE_FILE), 'utf8').catch(
     (error: NodeJS.ErrnoException) => {
@@ -88,12 +106,11 @@ async function collectSourceIgnoreFiles(root: string, domain: string): Promise<R
       throw error;
     },
   );
-  const patterns = parsePatterns(text);
-  if (patterns.length > 0) sets.push({ domain, rules: ignore({ ignorecase: false }).add(patterns) });
+  if (text) files.push({ domain, text });
   const entries = await readdir(here, { withFileTypes: true });
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (entry.isDirectory() && entry.name !== '.git')
-      sets.push(...(await collectSourceIgnoreFiles(root, `${domain}${entry.name}/`)));
+      files.push(...(await collectSourceIgnoreFiles(root, `${domain}${entry.name}/`)));
   }
-  return sets;
+  return files;
 }

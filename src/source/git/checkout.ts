@@ -1,4 +1,5 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { GitCredentials } from './git-credentials.ts';
 import { secretValues } from './git-credentials.ts';
 import { gitEnvironment } from './git-environment.ts';
@@ -10,6 +11,7 @@ import {
   type GitReference,
   type ResolvedRevision,
 } from './git-reference.ts';
+import { readHeadCommit } from './head-commit.ts';
 import { gitTransport, scrubUrl, splitUrlCredentials } from './git-url.ts';
 import { listRemoteRefs } from './remote-refs.ts';
 import { proxyConfig, resolveFromRefs, type RemoteOptions } from './resolve-remote.ts';
@@ -41,6 +43,8 @@ interface FetchPlan {
   containedIn?: string;
   /** What is fetched, for messages. */
   what: string;
+  /** Set when `git clone --branch <name>` fetches exactly this: the branch or tag name. */
+  cloneAs?: { kind: 'branch' | 'tag'; name: string };
 }
 
 /**
@@ -81,27 +85,27 @@ export async function checkout(
       effective = { kind: 'tag', tag };
     }
     const plan = fetchPlan(effective);
-    await git(['init', '-q', '.'], `init '${dir}'`);
-    if (opts.recurseSubmodules)
-      await git(['config', 'remote.origin.url', scrubUrl(url)], `configure '${dir}'`);
-    await fetchRef(url, plan, base, dir);
-    if (plan.containedIn)
-      await requireInBranch(plan, { ...base, cwd: dir, what: `find ${plan.target}` }, url);
-    await git(
-      ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', `${plan.target}^{commit}`],
-      `check out ${plan.what}`,
-    );
+    // One `git clone` for a branch or tag (the common case); init + fetch + checkout for the rest.
+    if (!(plan.cloneAs && (await cloneRef(url, plan, plan.cloneAs, base, dir)))) {
+      await git(['init', '-q', '--template=', '.'], `init '${dir}'`);
+      if (opts.recurseSubmodules)
+        await git(['config', 'remote.origin.url', scrubUrl(url)], `configure '${dir}'`);
+      await fetchRef(url, plan, base, dir);
+      if (plan.containedIn)
+        await requireInBranch(plan, { ...base, cwd: dir, what: `find ${plan.target}` }, url);
+      await git(
+        ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', `${plan.target}^{commit}`],
+        `check out ${plan.what}`,
+      );
+    }
     if (opts.recurseSubmodules) {
       await git(
         ['submodule', 'update', '--init', '--recursive', '--depth=1'],
         `update submodules of '${scrubUrl(url)}'`,
       );
     }
-    // One process for both: the commit id on the first line, the message after it.
-    const head = (await git(['log', '-1', '--format=%H%n%B', 'HEAD'], `read HEAD in '${dir}'`)).stdout;
-    const newline = head.indexOf('\n');
-    const commit = head.slice(0, newline < 0 ? undefined : newline).trim();
-    const commitMessage = newline < 0 ? '' : head.slice(newline + 1).trim();
+    const { commit, message: commitMessage } =
+      (await readHeadCommit(dir)) ?? (await logHead((args, what) => git(args, what), dir));
     return { revision: formatRevision(plan.label, commit), commit, ref: plan.ref, commitMessage };
   } finally {
     await environment.dispose();
@@ -126,6 +130,7 @@ function fetchPlan(ref: Exclude<EffectiveReference, { kind: 'semver' }>): FetchP
         ref: `refs/tags/${ref.tag}`,
         shallow: true,
         what: `tag '${ref.tag}'`,
+        cloneAs: { kind: 'tag', name: ref.tag },
       };
     case 'name': {
       const local = ref.name.startsWith('refs/heads/')
@@ -165,7 +170,66 @@ function branchPlan(branch: string, shallow: boolean): FetchPlan {
     ref: `refs/heads/${branch}`,
     shallow,
     what: `branch '${branch}'`,
+    ...(shallow ? { cloneAs: { kind: 'branch', name: branch } as const } : {}),
   };
+}
+
+/**
+ * Clones exactly one branch or tag, shallowly, into the empty `dir`, checked out. Returns false (and
+ * leaves `dir` empty) when what was cloned is not what the plan asked for: `--branch` also accepts a tag
+ * for a missing branch and prefers a branch over a tag of the same name; the caller then fetches the
+ * exact ref.
+ */
+async function cloneRef(
+  url: string,
+  plan: FetchPlan,
+  cloneAs: NonNullable<FetchPlan['cloneAs']>,
+  base: Omit<RunGitOptions, 'what'>,
+  dir: string,
+): Promise<boolean> {
+  const args = ['-c', 'advice.detachedHead=false', 'clone', '-q', '--depth=1', '--single-branch'];
+  args.push('--no-tags', '--template=', '--branch', cloneAs.name, '--', url, '.');
+  try {
+    await runGit(args, { ...base, cwd: dir, what: `fetch ${plan.what} from '${scrubUrl(url)}'` });
+  } catch (error) {
+    if (error instanceof GitError && /remote branch .* not found in upstream/i.test(error.message))
+      throw new GitError('not-found', `${plan.what} not found in '${scrubUrl(url)}'`, { cause: error });
+    throw error;
+  }
+  const head = (await readFile(join(dir, '.git', 'HEAD'), 'utf8')).trim();
+  const exact =
+    cloneAs.kind === 'branch'
+      ? head === `ref: refs/heads/${cloneAs.name}`
+      : /^[0-9a-f]{40}$/.test(head) && (await hasTagRef(dir, cloneAs.name));
+  if (exact) return true;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return false;
+}
+
+async function hasTagRef(dir: string, tag: string): Promise<boolean> {
+  const ref = `refs/tags/${tag}`;
+  if (
+    await access(join(dir, '.git', ref)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return true;
+  const packed = await readFile(join(dir, '.git', 'packed-refs'), 'utf8').catch(() => '');
+  return packed.split('\n').some((line) => line.endsWith(` ${ref}`));
+}
+
+/** HEAD's commit id and message from git itself, for what {@link readHeadCommit} cannot read. */
+async function logHead(
+  git: (args: string[], what: string) => ReturnType<typeof runGit>,
+  dir: string,
+): Promise<{ commit: string; message: string }> {
+  // One process for both: the commit id on the first line, the message after it.
+  const head = (await git(['log', '-1', '--format=%H%n%B', 'HEAD'], `read HEAD in '${dir}'`)).stdout;
+  const newline = head.indexOf('\n');
+  const commit = head.slice(0, newline < 0 ? undefined : newline).trim();
+  return { commit, message: newline < 0 ? '' : head.slice(newline + 1).trim() };
 }
 
 async function fetchRef(
