@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +18,8 @@ const buildScript = fileURLToPath(new URL('./build-flux-controllers.sh', import.
 
 /** Builds the controllers when a binary is missing (minutes, cold; prints the build's output on stderr). */
 export function ensureFluxControllers(): void {
-  if (
-    existsSync(fluxBin('source-controller')) &&
-    existsSync(fluxBin('kustomize-controller')) &&
-    existsSync(fluxCrds)
-  )
+  const crdsCopied = existsSync(fluxCrds) && readdirSync(fluxCrds).some((f) => f.endsWith('.yaml'));
+  if (existsSync(fluxBin('source-controller')) && existsSync(fluxBin('kustomize-controller')) && crdsCopied)
     return;
   process.stderr.write(`[bench] building Flux's controllers with ${buildScript} (cached in ${fluxCache})\n`);
   execFileSync('bash', [buildScript], { stdio: ['ignore', 2, 2], env: { ...process.env, CACHE: fluxCache } });

@@ -5,7 +5,7 @@
  * Prints a markdown table on stdout, progress on stderr. See README.md beside this file.
  *
  *   node --import tsx bench/kustomize/run.ts [--n 100] [--compare flux] [--workload configmaps|app]
- *     [--layout paths|substitute] [--wait true|false] [--idle 60] [--drift-timeout 60] [--no-floor]
+ *     [--layout paths|substitute] [--wait true|false] [--idle 60] [--drift-timeout 60] [--no-floor] [--no-kedge]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +46,8 @@ const CONCURRENCY = Number(arg('--concurrency', '4'));
 const READY_TIMEOUT_S = Number(arg('--timeout', '3600'));
 const FLOOR = !argv.includes('--no-floor');
 const KEEP = argv.includes('--keep');
+/** With --compare flux: measure Flux alone (e.g. to repeat its side only). */
+const SKIP_KEDGE = argv.includes('--no-kedge');
 if (!['', 'flux'].includes(COMPARE)) throw new Error(`--compare: only 'flux' is known, not '${COMPARE}'`);
 if (!['configmaps', 'app'].includes(WORKLOAD))
   throw new Error(`--workload: configmaps or app, not '${WORKLOAD}'`);
@@ -358,23 +360,24 @@ try {
     }
   }
 
-  const cluster = await startCluster(work, 'kedge');
-  try {
-    const api = new ApiServer(cluster.kubeconfigPath);
-    const kedgeWork = join(work, 'kedge');
-    mkdirSync(kedgeWork, { recursive: true });
-    results.kedge = await measure(api, () =>
-      startKedge({
-        work: kedgeWork,
-        kubeconfig: cluster.kubeconfigPath,
-        manifestsFile,
-        concurrency: CONCURRENCY,
-      }),
-    );
-    if (FLOOR) results.floor = await measureFloor(api, cluster.kubeconfigPath, work);
-  } finally {
-    await cluster.stop();
-  }
+  const cluster = SKIP_KEDGE ? undefined : await startCluster(work, 'kedge');
+  if (cluster)
+    try {
+      const api = new ApiServer(cluster.kubeconfigPath);
+      const kedgeWork = join(work, 'kedge');
+      mkdirSync(kedgeWork, { recursive: true });
+      results.kedge = await measure(api, () =>
+        startKedge({
+          work: kedgeWork,
+          kubeconfig: cluster.kubeconfigPath,
+          manifestsFile,
+          concurrency: CONCURRENCY,
+        }),
+      );
+      if (FLOOR) results.floor = await measureFloor(api, cluster.kubeconfigPath, work);
+    } finally {
+      await cluster.stop();
+    }
 } finally {
   await git.stop();
   if (KEEP) say(`kept ${work} (logs of both tools)`);
@@ -462,9 +465,12 @@ if (flux && kedge) {
     const ratio = a !== undefined && b !== undefined && a > 0 ? `${(b / a).toFixed(2)}×` : '–';
     out.push(`| ${row.figure} | ${row.value(flux)} | ${row.value(kedge)} | ${ratio} |`);
   }
-} else if (kedge) {
-  out.push('| Figure | Kedge |', '|---|---|');
-  for (const row of rows) out.push(`| ${row.figure} | ${row.value(kedge)} |`);
+} else {
+  for (const [name, f] of Object.entries({ Flux: flux, Kedge: kedge })) {
+    if (!f) continue;
+    out.push(`| Figure | ${name} |`, '|---|---|');
+    for (const row of rows) out.push(`| ${row.figure} | ${row.value(f)} |`);
+  }
 }
 if (results.floor && kedge) {
   const { ms, requests } = results.floor;
