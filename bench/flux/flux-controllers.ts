@@ -54,18 +54,14 @@ export function startFluxControllers(opts: {
   mkdirSync(opts.storageDir, { recursive: true });
   mkdirSync(opts.logDir, { recursive: true });
   const p = opts.ports;
-  const common = [
-    '--kubeconfig',
-    opts.kubeconfig,
-    '--enable-leader-election=false',
-    '--watch-all-namespaces',
-  ];
+  const common = ['--enable-leader-election=false', '--watch-all-namespaces'];
   if (opts.concurrency !== undefined) common.push(`--concurrent=${opts.concurrency}`);
   const start = (name: 'source-controller' | 'kustomize-controller', args: string[]): ChildProcess => {
     const log = openSync(join(opts.logDir, `${name}.log`), 'a');
     const child = spawn(fluxBin(name), [...common, ...args], {
       stdio: ['ignore', log, log],
-      env: { ...process.env, RUNTIME_NAMESPACE: 'flux-system' },
+      // KUBECONFIG, not --kubeconfig: neither controller has that flag (controller-runtime reads the variable).
+      env: { ...process.env, KUBECONFIG: opts.kubeconfig, RUNTIME_NAMESPACE: 'flux-system' },
     });
     if (child.pid === undefined) throw new Error(`could not start ${name}`);
     return child;
