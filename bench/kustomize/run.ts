@@ -16,7 +16,7 @@ import { clusterLayout } from '../../src/devcluster/cluster-layout.ts';
 import { startDevCluster } from '../../src/devcluster/dev-cluster.ts';
 import { createRepo } from '../../test/harness/git-repo.ts';
 import { ApiServer, requestDelta, topGroups, type Snapshot } from './api-server.ts';
-import { startGitHttpServer } from './git-http-server.ts';
+import { startGitHttpServer } from '../lib/git-servers.ts';
 import { peakRss, treeCpuSeconds, treeRss } from './process-tree.ts';
 import { prepareFluxCluster, startFlux, startKedge, type Tool } from './tools.ts';
 import {

@@ -1,14 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { freeLoopbackPort, isLoopbackPortOpen } from '../../src/devcluster/free-port.ts';
 
-/** A smart-HTTP git server on 127.0.0.1 (`git http-backend` as CGI behind node:http), serving `root/<name>`. */
-export interface GitHttpServer {
+// The benchmarks' git servers. The test harness has its own (test/harness/git-servers.ts): it spawns through
+// the test process registry, which needs a running vitest.
+
+/** A git server on 127.0.0.1 serving the repositories `root/<name>`. */
+export interface BenchGitServer {
   url(name: string): string;
   stop(): Promise<void>;
 }
 
-/** Starts the server. Both Kedge and Flux fetch the benchmark repository from it (Flux accepts only http(s)/ssh). */
-export async function startGitHttpServer(root: string): Promise<GitHttpServer> {
+/** A smart-HTTP server (`git http-backend` as CGI behind node:http). Both Kedge and Flux fetch the benchmark repository from it (Flux accepts only http(s)/ssh). */
+export async function startGitHttpServer(root: string): Promise<BenchGitServer> {
   const children = new Set<ChildProcess>();
   const server = createServer((req, res) => {
     const child = runHttpBackend(req, res, root);
@@ -76,4 +80,49 @@ function runHttpBackend(req: IncomingMessage, res: ServerResponse, root: string)
     res.end();
   });
   return child;
+}
+
+/** A `git daemon` serving every repository under `root` over git:// on 127.0.0.1, in its own process group. */
+export async function startGitDaemon(root: string): Promise<BenchGitServer> {
+  const port = await freeLoopbackPort();
+  const child = spawn(
+    'git',
+    [
+      'daemon',
+      '--reuseaddr',
+      '--export-all',
+      `--base-path=${root}`,
+      '--listen=127.0.0.1',
+      `--port=${port}`,
+      root,
+    ],
+    {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env['PATH'], GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+    },
+  );
+  const stop = (): Promise<void> => killGroup(child);
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!(await isLoopbackPortOpen(port))) {
+      if (Date.now() > deadline) throw new Error(`git daemon did not listen on port ${port} within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: (name) => `git://127.0.0.1:${port}/${name}`, stop };
+}
+
+async function killGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await exited;
 }
