@@ -27,3 +27,6 @@ bash scripts/build-control-plane.sh --nodes >/dev/null
 
 # Kedge's confined kustomize renderer (tools/kustomize-build): a few minutes cold, then cached by source hash.
 bash scripts/build-kustomize.sh >/dev/null
+
+# An S3-compatible server for the Bucket source tests (versitygw, built once from Go modules, then cached).
+bash scripts/build-s3-server.sh >/dev/null

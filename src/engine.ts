@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { BucketReconciler } from './controllers/bucket.ts';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
 import { KustomizationReconciler } from './controllers/kustomization.ts';
 import { RenderCache } from './kustomize/render-cache.ts';
@@ -98,6 +99,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const concurrency = settings.concurrency ?? 4;
     manager.register(
       new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      { concurrency },
+    );
+    manager.register(
+      new BucketReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({

@@ -26,6 +26,8 @@ export const Reasons = {
   ArtifactUpToDate: 'ArtifactUpToDate',
   GitOperationSucceeded: 'GitOperationSucceeded',
   GitOperationFailed: 'GitOperationFailed',
+  BucketOperationSucceeded: 'BucketOperationSucceeded',
+  BucketOperationFailed: 'BucketOperationFailed',
   AuthenticationFailed: 'AuthenticationFailed',
   URLInvalid: 'URLInvalid',
   StorageOperationFailed: 'StorageOperationFailed',

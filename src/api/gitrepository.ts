@@ -81,5 +81,8 @@ export interface GitRepositoryStatus {
 
 export type GitRepository = KObject<GitRepositorySpec, GitRepositoryStatus>;
 
+/** Any source kind a Kustomization can take its artifact from (GitRepository, Bucket): status carries the artifact. */
+export type ArtifactSource = KObject<unknown, { conditions?: Condition[]; artifact?: Artifact }>;
+
 /** Flux's default request timeout for git operations. */
 export const DEFAULT_GIT_TIMEOUT = '60s';

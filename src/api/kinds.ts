@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configMapBodySchema, secretBodySchema } from './core.ts';
+import { BucketKind, bucketSpecSchema } from './bucket.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
@@ -48,6 +49,12 @@ const registry: KindInfo[] = [
     apiVersions: ['source.toolkit.fluxcd.io/v1'],
     cliNames: ['gitrepository', 'gitrepositories', 'gitrepo', 'source git', 'sources git'],
     body: z.strictObject({ spec: gitRepositorySpecSchema }),
+  },
+  {
+    kind: BucketKind,
+    apiVersions: ['source.toolkit.fluxcd.io/v1'],
+    cliNames: ['bucket', 'buckets', 'source bucket', 'sources bucket'],
+    body: z.strictObject({ spec: bucketSpecSchema }),
   },
   {
     kind: AppKind,

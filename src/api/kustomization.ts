@@ -24,7 +24,7 @@ const sourceRef = z.strictObject({
   apiVersion: z.string().optional(),
   kind: z
     .enum(['GitRepository', 'OCIRepository', 'Bucket'])
-    .refine((k) => k === 'GitRepository', 'only GitRepository sources are supported by Kedge so far'),
+    .refine((k) => k !== 'OCIRepository', 'OCIRepository sources are not supported by Kedge yet: use a GitRepository or a Bucket'),
   name: z.string().min(1),
   namespace: z.string().optional(),
 });

@@ -50,6 +50,15 @@ export const resourceTypes: ResourceType[] = [
     ],
   },
   {
+    kind: 'Bucket',
+    singular: ['source', 'bucket'],
+    plural: ['sources', 'bucket'],
+    columns: [
+      { header: 'REVISION', value: (o) => (o.status as { artifact?: { revision?: string } } | undefined)?.artifact?.revision ?? '' },
+      ...readyColumns,
+    ],
+  },
+  {
     kind: 'App',
     singular: ['app'],
     plural: ['apps'],

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Conditions, Reasons } from '../api/conditions.ts';
-import { secretValues } from '../api/core.ts';
 import { parseDuration } from '../api/duration.ts';
 import {
   DEFAULT_GIT_TIMEOUT,
@@ -15,7 +14,6 @@ import { ReconcileError, StallingError, errorMessage } from '../runtime/errors.t
 import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { EngineMetrics } from '../runtime/metrics.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
-import { ReconcileRun } from '../runtime/reconcile-run.ts';
 import { referrersWatch } from '../runtime/referrers-watch.ts';
 import { copyIncludedArtifact } from '../source/artifact/copy-included-artifact.ts';
 import type { ArtifactStorage } from '../source/artifact/index.ts';
@@ -29,15 +27,16 @@ import {
   type ResolvedRevision,
 } from '../source/git/index.ts';
 import type { Store } from '../store/store.ts';
-
-const CONTROLLER = 'source-controller';
-const REVISION_ANNOTATION = 'source.toolkit.fluxcd.io/revision';
-
-/** Conditions this reconciler owns, and how they make Ready (source-controller's summary). */
-const READY_SUMMARY = {
-  negative: [Conditions.StorageOperationFailed, Conditions.FetchFailed, Conditions.ArtifactOutdated],
-  positive: [Conditions.ArtifactInStorage],
-} as const;
+import {
+  SOURCE_CONTROLLER,
+  SOURCE_READY_SUMMARY,
+  SourceRun,
+  proxyUrlFrom,
+  recordSourceEvents,
+  refreshStoredArtifact,
+  sourceSecretData,
+  timedOperation,
+} from './source-run.ts';
 
 export interface GitRepositoryReconcilerDeps {
   store: Store;
@@ -51,19 +50,7 @@ export interface GitRepositoryReconcilerDeps {
 }
 
 /** Everything one reconcile of one GitRepository works on. */
-class Run extends ReconcileRun<GitRepository> {
-  /** Set when a new artifact was stored in this run. */
-  newArtifact?: { artifact: Artifact; message: string };
-
-  constructor(
-    store: Store,
-    ref: ObjectRef,
-    object: GitRepository,
-    readonly context: ReconcileContext,
-  ) {
-    super(store, ref, object);
-  }
-}
+type Run = SourceRun<GitRepository>;
 
 /**
  * Reconciles `source.toolkit.fluxcd.io/v1` GitRepository as Flux's source-controller does: resolve the
@@ -72,7 +59,7 @@ class Run extends ReconcileRun<GitRepository> {
  */
 export class GitRepositoryReconciler implements Reconciler {
   readonly kind = GitRepositoryKind;
-  readonly controllerName = CONTROLLER;
+  readonly controllerName = SOURCE_CONTROLLER;
   readonly watches: RelatedWatch[];
 
   constructor(private readonly deps: GitRepositoryReconcilerDeps) {
@@ -91,44 +78,20 @@ export class GitRepositoryReconciler implements Reconciler {
       await this.deps.storage.removeAll(GitRepositoryKind, ref.namespace, ref.name);
       return {};
     }
-    const run = new Run(this.deps.store, ref, object, context);
+    const run: Run = new SourceRun(this.deps.store, ref, object, context);
     await run.markProgressing();
 
     let outcome: unknown;
     try {
-      await this.reconcileStorage(run);
+      await refreshStoredArtifact(this.deps.storage, run);
       await this.reconcileSource(run);
     } catch (error) {
       outcome = error;
     }
-    await run.finish(READY_SUMMARY, outcome);
-    await this.recordEvents(run, outcome);
+    await run.finish(SOURCE_READY_SUMMARY, outcome);
+    await recordSourceEvents(this.deps.events, run, outcome);
     if (outcome !== undefined) throw outcome instanceof Error ? outcome : new Error(errorMessage(outcome));
     return { requeueAfterMs: parseDuration(object.spec!.interval) };
-  }
-
-  /** Check that the artifact in status is still in storage (forget it if not) and that its URL is current. */
-  private async reconcileStorage(run: Run): Promise<void> {
-    const artifact = run.status.artifact;
-    if (!artifact) return;
-    if (!(await this.deps.storage.exists(artifact))) {
-      delete run.status.artifact;
-      run.conditions.mark(
-        Conditions.ArtifactInStorage,
-        'False',
-        Reasons.StorageOperationFailed,
-        'artifact disappeared from storage',
-      );
-      return;
-    }
-    // The artifact server may listen elsewhere since the last run (e.g. port 0): keep the URL reachable.
-    run.status.artifact = {
-      ...artifact,
-      url: this.deps.storage.artifactFor(artifact.path, artifact.revision, {
-        digest: artifact.digest,
-        size: artifact.size ?? 0,
-      }).url,
-    };
   }
 
   /** Resolve the remote, fetch and verify when it moved, then build the artifact. */
@@ -202,7 +165,9 @@ export class GitRepositoryReconciler implements Reconciler {
       run.conditions.delete(Conditions.SourceVerified);
       return;
     }
-    const keys = Object.values(await this.secretData(run, verify.secretRef.name, 'verification keys'));
+    const keys = Object.values(
+      await sourceSecretData(this.deps.store, run, verify.secretRef.name, 'verification keys'),
+    );
     try {
       const result = await verifyCheckout(dir, fetched, verify.mode ?? 'HEAD', keys, this.deps.scratchDir);
       run.conditions.mark(Conditions.SourceVerified, 'True', Reasons.Succeeded, result.message);
@@ -289,31 +254,13 @@ export class GitRepositoryReconciler implements Reconciler {
   private async credentials(run: Run): Promise<GitCredentials> {
     const secretRef = run.object.spec!.secretRef;
     if (!secretRef) return {};
-    return credentialsFromSecret(await this.secretData(run, secretRef.name, 'credentials'));
+    return credentialsFromSecret(await sourceSecretData(this.deps.store, run, secretRef.name, 'credentials'));
   }
 
   private async proxyUrl(run: Run): Promise<string | undefined> {
     const ref = run.object.spec!.proxySecretRef;
     if (!ref) return undefined;
-    const data = await this.secretData(run, ref.name, 'proxy');
-    if (!data.address)
-      throw this.authFailed(run, `proxy secret '${run.ref.namespace}/${ref.name}' has no 'address' key`);
-    const url = new URL(data.address);
-    if (data.username) url.username = encodeURIComponent(data.username);
-    if (data.password) url.password = encodeURIComponent(data.password);
-    return url.toString();
-  }
-
-  private async secretData(run: Run, name: string, purpose: string): Promise<Record<string, string>> {
-    const secret = await this.deps.store.get({ kind: 'Secret', namespace: run.ref.namespace, name });
-    if (!secret)
-      throw this.authFailed(run, `failed to get ${purpose} secret '${run.ref.namespace}/${name}': not found`);
-    return secretValues(secret);
-  }
-
-  private authFailed(run: Run, message: string): ReconcileError {
-    run.conditions.mark(Conditions.FetchFailed, 'True', Reasons.AuthenticationFailed, message);
-    return new ReconcileError(Reasons.AuthenticationFailed, message);
+    return proxyUrlFrom(await sourceSecretData(this.deps.store, run, ref.name, 'proxy'), run, ref.name);
   }
 
   /** Records a failed git operation as FetchFailed with the matching reason, and rethrows it typed. */
@@ -333,39 +280,7 @@ export class GitRepositoryReconciler implements Reconciler {
     throw new ReconcileError(reason, message, { cause: error });
   }
 
-  private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const end = this.deps.metrics.gitFetchDuration.startTimer({ operation });
-    try {
-      const value = await fn();
-      end({ result: 'success' });
-      return value;
-    } catch (error) {
-      end({ result: 'error' });
-      throw error;
-    }
-  }
-
-  /** Emit NewArtifact, a warning on failure, and Succeeded when Ready recovers. */
-  private async recordEvents(run: Run, outcome: unknown): Promise<void> {
-    const annotations = (revision?: string) => (revision ? { [REVISION_ANNOTATION]: revision } : undefined);
-    const { events } = this.deps;
-    if (run.newArtifact) {
-      await events.record(run.object, 'Normal', 'NewArtifact', run.newArtifact.message, {
-        controller: CONTROLLER,
-        annotations: annotations(run.newArtifact.artifact.revision),
-      });
-    }
-    const ready = run.conditions.get(Conditions.Ready)!;
-    if (outcome !== undefined) {
-      await events.record(run.object, 'Warning', ready.reason, ready.message, {
-        controller: CONTROLLER,
-        annotations: annotations(run.status.artifact?.revision),
-      });
-    } else if (run.readyBefore === 'False' && !run.newArtifact) {
-      await events.record(run.object, 'Normal', Reasons.Succeeded, ready.message, {
-        controller: CONTROLLER,
-        annotations: annotations(run.status.artifact?.revision),
-      });
-    }
+  private timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return timedOperation(this.deps.metrics.gitFetchDuration, operation, fn);
   }
 }

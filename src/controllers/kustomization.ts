@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Conditions, Reasons } from '../api/conditions.ts';
 import { parseDuration, formatDuration } from '../api/duration.ts';
-import { GitRepositoryKind, type GitRepository } from '../api/gitrepository.ts';
+import { BucketKind } from '../api/bucket.ts';
+import { GitRepositoryKind, type ArtifactSource } from '../api/gitrepository.ts';
 import {
   DEFAULT_DEPENDENCY_REQUEUE,
   KustomizationFinalizer,
@@ -128,6 +129,7 @@ export class KustomizationReconciler implements Reconciler {
     this.#index = new KustomizationIndex(deps.store);
     this.watches = [
       { kind: GitRepositoryKind, map: (event) => this.#onSource(event) },
+      { kind: BucketKind, map: (event) => this.#onSource(event) },
       { kind: KustomizationKind, map: (event) => this.#dependentsOf(event) },
     ];
   }
@@ -204,13 +206,13 @@ export class KustomizationReconciler implements Reconciler {
       name: sourceRef.name,
     };
     const retry = parseDuration(DEFAULT_DEPENDENCY_REQUEUE);
-    if (sourceRef.kind !== GitRepositoryKind) {
+    if (sourceRef.kind !== GitRepositoryKind && sourceRef.kind !== BucketKind) {
       throw new StallingError(
         Reasons.ArtifactFailed,
-        `source kind ${String(sourceRef.kind)} is not supported by Kedge yet: use a GitRepository`,
+        `source kind ${String(sourceRef.kind)} is not supported by Kedge yet: use a GitRepository or a Bucket`,
       );
     }
-    const source = (await this.deps.store.get(ref)) as GitRepository | undefined;
+    const source = (await this.deps.store.get(ref)) as ArtifactSource | undefined;
     if (!source)
       throw new WaitingError(
         Reasons.ArtifactFailed,
@@ -350,7 +352,7 @@ export class KustomizationReconciler implements Reconciler {
     const abort = new AbortController();
     const source = spec.sourceRef;
     this.#waits.set(key, {
-      source: `${source.namespace ?? run.ref.namespace}/${source.name}`,
+      source: `${source.kind}/${source.namespace ?? run.ref.namespace}/${source.name}`,
       revision,
       abort,
     });
@@ -591,15 +593,15 @@ export class KustomizationReconciler implements Reconciler {
 
   /** A source changed: reconcile its Kustomizations that have not seen its revision; abort waits on an older one. */
   async #onSource(event: WatchEvent): Promise<ObjectRef[]> {
-    const source = event.object as GitRepository;
+    const source = event.object as ArtifactSource;
     const artifact = event.type === 'DELETED' ? undefined : source.status?.artifact;
     const namespace = source.metadata.namespace ?? 'default';
-    const sourceKey = `${GitRepositoryKind}/${namespace}/${source.metadata.name}`;
+    const sourceKey = `${source.kind}/${namespace}/${source.metadata.name}`;
     await this.#trees.current(sourceKey, artifact?.digest);
     const revision = artifact?.revision;
     if (!revision) return [];
     for (const wait of this.#waits.values()) {
-      if (wait.source === `${namespace}/${source.metadata.name}` && wait.revision !== revision)
+      if (wait.source === sourceKey && wait.revision !== revision)
         wait.abort.abort();
     }
     return (await this.#index.usingSource(sourceKey))
@@ -714,7 +716,7 @@ function healthCheckTargets(run: Run): Run['applied'] {
 }
 
 /** The Ready message of a Kustomization whose source has no artifact yet, with the source's own reason when it failed. */
-function awaitingArtifact(ref: ObjectRef, source: GitRepository): string {
+function awaitingArtifact(ref: ObjectRef, source: ArtifactSource): string {
   const ready = source.status?.conditions?.find((c) => c.type === Conditions.Ready);
   const why = ready?.status === 'False' ? `: ${ready.message}` : '';
   return `waiting for source ${ref.kind} '${ref.namespace}/${ref.name}' to fetch its first artifact${why}`;

@@ -1,5 +1,5 @@
 import { Conditions, Reasons } from '../../api/conditions.ts';
-import type { GitRepository } from '../../api/gitrepository.ts';
+import type { ArtifactSource } from '../../api/gitrepository.ts';
 import { KustomizationKind, type Kustomization } from '../../api/kustomization.ts';
 import type { Condition } from '../../api/meta.ts';
 import { StallingError } from '../../runtime/errors.ts';
@@ -47,9 +47,9 @@ export async function unreadyDependency(store: Store, object: Kustomization): Pr
       return `dependency '${key}' is not ready`;
     }
     const sourceRef = found.spec?.sourceRef;
-    if (sourceRef?.kind === 'GitRepository') {
-      const source = (await store.get({ kind: 'GitRepository', namespace: sourceRef.namespace ?? ref.namespace, name: sourceRef.name })) as
-        | GitRepository
+    if (sourceRef) {
+      const source = (await store.get({ kind: sourceRef.kind, namespace: sourceRef.namespace ?? ref.namespace, name: sourceRef.name })) as
+        | ArtifactSource
         | undefined;
       const revision = source?.status?.artifact?.revision;
       if (revision && status?.lastAppliedRevision !== revision) return `dependency '${key}' revision is not up to date`;

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { Artifact } from '../../api/gitrepository.ts';
-import { packArtifact } from './pack-artifact.ts';
+import { packArtifact, type PackOptions } from './pack-artifact.ts';
 
 export type { Artifact };
 
@@ -65,8 +65,8 @@ export class ArtifactStorage {
   }
 
   /**
-   * Packs the checkout `dir` into `<kind>/<ns>/<name>/<commit>.tar.gz` (the commit is taken from the
-   * revision's `sha1:` part) and returns its status artifact. See {@link packArtifact} for what is left out.
+   * Packs the checkout `dir` into `<kind>/<ns>/<name>/<hex>.tar.gz` (the hex is the revision's `sha1:` commit
+   * or `sha256:` digest) and returns its status artifact. See {@link packArtifact} for what is left out.
    */
   async archive(
     kind: string,
@@ -74,9 +74,9 @@ export class ArtifactStorage {
     name: string,
     revision: string,
     dir: string,
-    opts: { ignore?: string } = {},
+    opts: PackOptions = {},
   ): Promise<Artifact> {
-    const commit = /sha1:([0-9a-f]+)$/.exec(revision)?.[1] ?? revision;
+    const commit = /(?:sha1|sha256):([0-9a-f]+)$/.exec(revision)?.[1] ?? revision;
     const relativePath = this.relativePath(kind, namespace, name, `${commit}.tar.gz`);
     const file = this.localPath(relativePath);
     await mkdir(resolve(file, '..'), { recursive: true });

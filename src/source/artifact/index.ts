@@ -1,6 +1,6 @@
 export { startArtifactServer, type ArtifactServer, type ArtifactServerOptions } from './artifact-server.ts';
 export { ArtifactPathError, ArtifactStorage, type Artifact } from './artifact-storage.ts';
-export { digestFile, packArtifact, type PackedArtifact } from './pack-artifact.ts';
+export { digestFile, packArtifact, type PackedArtifact, type PackOptions } from './pack-artifact.ts';
 export {
   DEFAULT_PATTERNS,
   loadSourceIgnore,

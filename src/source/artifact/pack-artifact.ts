@@ -17,6 +17,17 @@ export interface PackedArtifact {
   size: number;
 }
 
+/** What {@link packArtifact} leaves out. */
+export interface PackOptions {
+  /** `spec.ignore`: gitignore rules relative to the root, after the `.sourceignore` files. */
+  ignore?: string;
+  /**
+   * Archive every regular file: no VCS or default patterns, no `.sourceignore` (a Bucket's objects were
+   * already filtered when they were listed, as Flux archives them).
+   */
+  keepAll?: boolean;
+}
+
 const EPOCH = new Date(0);
 
 /**
@@ -29,10 +40,12 @@ const EPOCH = new Date(0);
 export async function packArtifact(
   dir: string,
   outFile: string,
-  opts: { ignore?: string } = {},
+  opts: PackOptions = {},
 ): Promise<PackedArtifact> {
   const tree = await readTree(dir, '');
-  const rules = sourceIgnoreFrom(await readSourceIgnoreFiles(dir, tree), opts.ignore);
+  const rules: SourceIgnore = opts.keepAll
+    ? { ignores: () => false }
+    : sourceIgnoreFrom(await readSourceIgnoreFiles(dir, tree), opts.ignore);
   const files = selectFiles(dir, tree, rules);
   const temp = join(dirname(outFile), `.${basename(outFile)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
