@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, KObject } from '../src/api/meta.ts';
@@ -265,5 +267,94 @@ spec: {interval: 1m, bucketName: keyless, endpoint: ${s3.endpoint}, insecure: tr
       expect(ready(keyless)?.reason).toBe('AuthenticationFailed');
       expect(ready(keyless)?.message).toBe("failed to get credentials secret 'default/absent': not found");
     });
+  });
+
+  it('reaches an HTTPS server through a CONNECT proxy, trusting the CA of certSecretRef', async () => {
+    const secure = await startS3Server({ tls: true });
+    const tunnels: string[] = [];
+    const piped = new Set<import('node:net').Socket>();
+    const proxy: Server = createHttpServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, client, head) => {
+      tunnels.push(`${req.url} ${req.headers['proxy-authorization'] ?? ''}`);
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client).pipe(upstream);
+      });
+      piped.add(upstream).add(client as import('node:net').Socket);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      await secure.put('tls-bucket', {
+        'apps/kustomization.yaml': 'resources: [config.yaml]\n',
+        'apps/config.yaml': configMap('over-tls', 'yes'),
+      });
+      const proxyPort = (proxy.address() as { port: number }).port;
+      await withEngine(async (t) => {
+        const ca = secure
+          .caPem!.split('\n')
+          .map((line) => `    ${line}`)
+          .join('\n');
+        await t.apply(`
+apiVersion: v1
+kind: Secret
+metadata: {name: tls-keys, namespace: default}
+stringData: {accesskey: ${secure.accessKey}, secretkey: ${secure.secretKey}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: tls-ca, namespace: default}
+stringData:
+  ca.crt: |
+${ca}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: tls-proxy, namespace: default}
+stringData: {address: "http://127.0.0.1:${proxyPort}", username: kedge, password: proxy-pass}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: Bucket
+metadata: {name: tls-bucket, namespace: default}
+spec:
+  interval: 1m
+  bucketName: tls-bucket
+  endpoint: ${secure.endpoint}
+  secretRef: {name: tls-keys}
+  certSecretRef: {name: tls-ca}
+  proxySecretRef: {name: tls-proxy}
+`);
+        const bucket = await t.waitForReady({ kind: 'Bucket', namespace: 'default', name: 'tls-bucket' });
+        expect(artifactOf(bucket)?.revision).toBe(
+          expectedRevision({
+            'apps/kustomization.yaml': 'resources: [config.yaml]\n',
+            'apps/config.yaml': configMap('over-tls', 'yes'),
+          }),
+        );
+        const basic = `Basic ${Buffer.from('kedge:proxy-pass').toString('base64')}`;
+        expect(tunnels.length).toBeGreaterThan(0);
+        expect(new Set(tunnels)).toEqual(new Set([`${secure.endpoint} ${basic}`]));
+
+        // Without the CA the server's certificate is not trusted.
+        await t.apply(`
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: Bucket
+metadata: {name: untrusted, namespace: default}
+spec: {interval: 1m, bucketName: tls-bucket, endpoint: ${secure.endpoint}, secretRef: {name: tls-keys}}
+`);
+        const untrusted = await t.waitForReady(
+          { kind: 'Bucket', namespace: 'default', name: 'untrusted' },
+          (r) => r.status === 'False',
+        );
+        expect(ready(untrusted)?.message).toMatch(/certificate/i);
+      });
+    } finally {
+      for (const socket of piped) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+      await secure.stop();
+    }
   });
 });

@@ -83,17 +83,17 @@ export class BucketReconciler implements Reconciler {
   private async reconcileSource(run: Run): Promise<void> {
     const spec = run.object.spec!;
     const location = await this.location(run);
-    const timeoutMs = parseDuration(spec.timeout ?? DEFAULT_BUCKET_TIMEOUT);
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([timeout, run.context.signal]);
-    const client = await S3Client.connect(location);
+    const timeout = spec.timeout ?? DEFAULT_BUCKET_TIMEOUT;
+    const timeoutSignal = AbortSignal.timeout(parseDuration(timeout));
+    const signal = AbortSignal.any([timeoutSignal, run.context.signal]);
+    // The MinIO client takes no signal: an operation that outlives the timeout is abandoned, its result ignored.
     const within = <T>(what: Promise<T>): Promise<T> =>
       new Promise<T>((resolve, reject) => {
         const onAbort = () =>
           reject(
-            timeout.aborted
+            timeoutSignal.aborted
               ? new BucketError(
-                  `bucket '${spec.bucketName}' at ${spec.endpoint}: timed out after ${spec.timeout ?? DEFAULT_BUCKET_TIMEOUT}`,
+                  `bucket '${spec.bucketName}' at ${spec.endpoint}: timed out after ${timeout}`,
                   undefined,
                 )
               : new Error('reconcile cancelled'),
@@ -102,7 +102,22 @@ export class BucketReconciler implements Reconciler {
         signal.addEventListener('abort', onAbort, { once: true });
         what.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
       });
+    const client = await S3Client.connect(location);
+    try {
+      await this.fetchAndStore(run, client, signal, within);
+    } finally {
+      client.close();
+    }
+  }
 
+  /** List; when the revision moved (or there is no artifact yet), download and store a new artifact. */
+  private async fetchAndStore(
+    run: Run,
+    client: S3Client,
+    signal: AbortSignal,
+    within: <T>(what: Promise<T>) => Promise<T>,
+  ): Promise<void> {
+    const spec = run.object.spec!;
     const listed = await timedOperation(this.deps.metrics.bucketFetchDuration, 'list', () =>
       within(indexBucket(client, spec.bucketName, { prefix: spec.prefix, ignore: spec.ignore })),
     ).catch((error: unknown) => this.fetchFailed(run, error));

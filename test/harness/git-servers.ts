@@ -225,7 +225,8 @@ function runHttpBackend(req: IncomingMessage, res: ServerResponse, root: string,
   return child;
 }
 
-function generateTlsPki(dir: string): { caPem: string; keyPem: string; certPem: string } {
+/** A fresh CA and a certificate it signed for 127.0.0.1 and localhost, written into `dir` (openssl). */
+export function generateTlsPki(dir: string): { caPem: string; keyPem: string; certPem: string } {
   const openssl = (...args: string[]): void =>
     void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   openssl(

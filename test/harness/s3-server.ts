@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'minio';
 import { eventually } from './eventually.ts';
-import { freePort } from './git-servers.ts';
+import { freePort, generateTlsPki } from './git-servers.ts';
 import { trackedSpawn } from './tracked-process.ts';
 
 /** The server lives as long as its handle; its fallback cleanup is the test file's end. */
@@ -14,6 +14,8 @@ const spawn = trackedSpawn('file');
 export interface S3Server {
   /** `127.0.0.1:<port>`, as a Bucket's `spec.endpoint` takes it. */
   endpoint: string;
+  /** With `tls`: the PEM CA that signed the server's certificate. */
+  caPem?: string;
   accessKey: string;
   secretKey: string;
   /** A client with the root credentials, to create buckets and objects as a CI pipeline would. */
@@ -35,12 +37,17 @@ function serverBinary(): string {
   return binary;
 }
 
-export async function startS3Server(): Promise<S3Server> {
+/** Serves the buckets under a fresh temp dir; with `tls`, HTTPS with a certificate from a fresh CA. */
+export async function startS3Server(options: { tls?: boolean } = {}): Promise<S3Server> {
   const root = mkdtempSync(join(tmpdir(), 'kedge-s3-'));
+  const data = join(root, 'data');
+  mkdirSync(data);
   const port = await freePort();
   const accessKey = 'AKIAKEDGETEST';
   const secretKey = `secret-${Math.random().toString(36).slice(2)}`;
-  const child = spawn(serverBinary(), ['--port', `127.0.0.1:${port}`, '--quiet', 'posix', root], {
+  const pki = options.tls ? generateTlsPki(root) : undefined;
+  const tlsArgs = pki ? ['--cert', join(root, 'server.crt'), '--key', join(root, 'server.key')] : [];
+  const child = spawn(serverBinary(), ['--port', `127.0.0.1:${port}`, '--quiet', ...tlsArgs, 'posix', data], {
     detached: true,
     stdio: 'ignore',
     env: { PATH: process.env.PATH, ROOT_ACCESS_KEY: accessKey, ROOT_SECRET_KEY: secretKey },
@@ -59,17 +66,20 @@ export async function startS3Server(): Promise<S3Server> {
   };
   try {
     const { Client: MinioClient } = await import('minio');
+    const { Agent } = await import('node:https');
     const client = new MinioClient({
       endPoint: '127.0.0.1',
       port,
-      useSSL: false,
+      useSSL: pki !== undefined,
       accessKey,
       secretKey,
       pathStyle: true,
+      ...(pki ? { transportAgent: new Agent({ ca: pki.caPem }) } : {}),
     });
     await eventually(() => client.listBuckets(), { what: `S3 server on 127.0.0.1:${port}` });
     return {
       endpoint: `127.0.0.1:${port}`,
+      ...(pki ? { caPem: pki.caPem } : {}),
       accessKey,
       secretKey,
       client,

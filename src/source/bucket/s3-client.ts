@@ -56,6 +56,7 @@ export class S3Client {
   private constructor(
     private readonly client: import('minio').Client,
     private readonly location: S3Location,
+    private readonly agent: Agent | undefined,
   ) {}
 
   static async connect(location: S3Location): Promise<S3Client> {
@@ -75,7 +76,12 @@ export class S3Client {
       ...(location.region ? { region: location.region } : {}),
       ...(agent ? { transportAgent: agent } : {}),
     });
-    return new S3Client(client, location);
+    return new S3Client(client, location, agent);
+  }
+
+  /** Closes the connections of this client's own agent (CA or proxy); the shared global agents stay. */
+  close(): void {
+    this.agent?.destroy();
   }
 
   async bucketExists(): Promise<boolean> {

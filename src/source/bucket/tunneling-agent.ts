@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 
@@ -51,9 +51,11 @@ export function tunnelingAgent(options: TunnelingAgentOptions): HttpAgent {
         callback(null, socket);
         return;
       }
+      // `host` is what the certificate is checked against; SNI only for names, never for IP addresses.
       const tls = tlsConnect({
         socket,
-        servername: target.servername ?? host,
+        host,
+        ...(isIP(host) ? {} : { servername: target.servername || host }),
         ...(options.ca ? { ca: options.ca } : {}),
       });
       tls.once('secureConnect', () => callback(null, tls));
