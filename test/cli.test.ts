@@ -78,6 +78,31 @@ describe('kedge CLI', () => {
     expect((await kedge(dataDir, 'get', 'kustomizations')).stderr).toContain('no Kustomization objects found');
   }, 180_000);
 
+  it('apply refuses a CEL expression that does not compile, quoting it with the position, storing nothing', async () => {
+    const cel = join(work, 'cel.yaml');
+    writeFileSync(
+      cel,
+      `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: cel}
+spec:
+  interval: 10m
+  prune: true
+  sourceRef: {kind: GitRepository, name: app}
+  healthCheckExprs:
+    - apiVersion: bitnami.com/v1alpha1
+      kind: SealedSecret
+      current: status.conditions.filter(e, e.type == 'Synced').all(e, e.status == 'True'
+`,
+    );
+    const run = await kedge(dataDir, 'apply', '-f', cel);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `${cel}: document 1 (Kustomization default/cel): spec.healthCheckExprs.0.current: invalid CEL expression 'status.conditions.filter(e, e.type == 'Synced').all(e, e.status == 'True'': Expected RPAREN, got EOF at line 1, column 74`,
+    );
+    expect((await kedge(dataDir, 'get', 'kustomizations')).stderr).toContain('no Kustomization objects found');
+  }, callsBudgetMs(2));
+
   it('applies like kubectl and prints objects as a table, JSON and a List', async () => {
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app created');
     expect((await kedge(dataDir, 'apply', '-f', manifest)).stdout.trim()).toBe('gitrepository/app unchanged');

@@ -20,7 +20,15 @@ describe('Kustomization manifests', () => {
   suspend: false
   wait: true
   healthChecks: [{apiVersion: apps/v1, kind: Deployment, name: web, namespace: apps}]
-  dependsOn: [{name: infra}, {name: crds, namespace: other}]
+  dependsOn: [{name: infra}, {name: crds, namespace: other, readyExpr: "dep.metadata.labels['v'] == self.metadata.labels['v']"}]
+  healthCheckExprs:
+    - apiVersion: bitnami.com/v1alpha1
+      kind: SealedSecret
+      failed: status.conditions.filter(e, e.type == 'Synced').all(e, e.status == 'False')
+      current: status.conditions.filter(e, e.type == 'Synced').all(e, e.status == 'True')
+    - apiVersion: fluxcd.controlplane.io/v1
+      inProgress: status.?conditions.orValue([]).size() == 0
+      current: status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')
   patches: [{patch: "- op: add\\n  path: /metadata/labels/x\\n  value: y", target: {kind: Deployment, labelSelector: "app=web"}}]
   images: [{name: nginx, newTag: "1.27"}]
   components: [../components/extra]
@@ -45,7 +53,23 @@ describe('Kustomization manifests', () => {
     { name: 'prune is required', spec: '  path: ./deploy\n', error: 'spec.prune' },
     { name: 'OCIRepository sources are rejected', spec: '  prune: true\n', source: 'OCIRepository', error: 'only GitRepository sources' },
     { name: 'Bucket sources are rejected', spec: '  prune: true\n', source: 'Bucket', error: 'only GitRepository sources' },
-    { name: 'CEL health checks are rejected', spec: '  prune: true\n  healthCheckExprs: [{apiVersion: v1, kind: X, current: "true"}]\n', error: 'healthCheckExprs' },
+    {
+      name: 'a CEL health check that does not compile is refused with the expression and position',
+      spec: '  prune: true\n  healthCheckExprs: [{apiVersion: bitnami.com/v1alpha1, kind: SealedSecret, current: "status.conditions.all(e, e.status ==", failed: "x ? "}]\n',
+      error: "spec.healthCheckExprs.0.current: invalid CEL expression 'status.conditions.all(e, e.status ==': Unexpected token: EOF at line 1, column 37",
+    },
+    { name: 'every CEL problem is reported at once', spec: '  prune: true\n  healthCheckExprs: [{apiVersion: a/v1, current: "(", failed: "x ? "}]\n', error: 'spec.healthCheckExprs.0.failed: invalid CEL expression' },
+    { name: 'current is required', spec: '  prune: true\n  healthCheckExprs: [{apiVersion: a/v1, kind: X, failed: "true"}]\n', error: 'spec.healthCheckExprs.0.current' },
+    {
+      name: 'two health checks for one group and kind are refused',
+      spec: '  prune: true\n  healthCheckExprs: [{apiVersion: a.io/v1, kind: X, current: "true"}, {apiVersion: a.io/v2, kind: X, current: "false"}]\n',
+      error: "spec.healthCheckExprs.1: duplicate health check expressions for kind X of group 'a.io' (first at healthCheckExprs.0)",
+    },
+    {
+      name: 'a readyExpr that does not type-check is refused',
+      spec: '  prune: true\n  dependsOn: [{name: infra, readyExpr: "dep.status.ready && other.x"}]\n',
+      error: "spec.dependsOn.0.readyExpr: invalid CEL expression 'dep.status.ready && other.x': Unknown variable: other at line 1, column 21",
+    },
     { name: 'SOPS decryption is rejected', spec: '  prune: true\n  decryption: {provider: sops}\n', error: 'decryption (SOPS) is not supported' },
     { name: 'unknown deletion policies are rejected', spec: '  prune: true\n  deletionPolicy: Sometimes\n', error: 'spec.deletionPolicy' },
     { name: 'substituteFrom kinds are ConfigMap or Secret', spec: '  prune: true\n  postBuild: {substituteFrom: [{kind: Pod, name: x}]}\n', error: 'spec.postBuild.substituteFrom.0.kind' },

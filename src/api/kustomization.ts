@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Condition, KObject } from './meta.ts';
+import { FluxCel } from '../cel/flux-expressions.ts';
+import { celExpression } from './cel-schema.ts';
 import { duration } from './schema-helpers.ts';
 
 export const KustomizationGroup = 'kustomize.toolkit.fluxcd.io';
@@ -29,7 +31,43 @@ const sourceRef = z.strictObject({
   namespace: z.string().optional(),
 });
 
-const dependency = z.strictObject({ name: z.string().min(1), namespace: z.string().optional() });
+const dependency = z.strictObject({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  /** CEL (`self`, `dep`): when set, replaces the default readiness check of this dependency. */
+  readyExpr: celExpression(FluxCel.readyExpr).optional(),
+});
+
+/** The group of an apiVersion: `apps/v1` → `apps`, `v1` → `` (the core group). */
+export function groupOfApiVersion(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** Flux's `CustomHealthCheck`: CEL rules judging objects of one group (and kind, when given). */
+const healthCheckExpr = z.strictObject({
+  apiVersion: z.string().min(1),
+  kind: z.string().optional(),
+  current: celExpression(FluxCel.healthCheck),
+  inProgress: celExpression(FluxCel.healthCheck).optional(),
+  failed: celExpression(FluxCel.healthCheck).optional(),
+});
+
+export type HealthCheckExpr = z.infer<typeof healthCheckExpr>;
+
+/** One entry per group and kind (group-only entries count as one kind of their own), as Flux requires. */
+const healthCheckExprs = z.array(healthCheckExpr).superRefine((entries, ctx) => {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const key = `${groupOfApiVersion(entry.apiVersion)}/${entry.kind ?? ''}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else {
+      const what = entry.kind ? `kind ${entry.kind} of group '${groupOfApiVersion(entry.apiVersion)}'` : `group '${groupOfApiVersion(entry.apiVersion)}'`;
+      ctx.addIssue({ code: 'custom', path: [index], message: `duplicate health check expressions for ${what} (first at healthCheckExprs.${first})` });
+    }
+  });
+});
 
 const resourceRef = z.strictObject({
   apiVersion: z.string().optional(),
@@ -50,10 +88,7 @@ export const kustomizationSpecSchema = z.strictObject({
   suspend: z.boolean().optional(),
   wait: z.boolean().optional(),
   healthChecks: z.array(resourceRef).optional(),
-  healthCheckExprs: z
-    .array(z.looseObject({}))
-    .refine((v) => v.length === 0, 'healthCheckExprs (CEL health checks) are not supported by Kedge yet')
-    .optional(),
+  healthCheckExprs: healthCheckExprs.optional(),
   dependsOn: z.array(dependency).optional(),
   patches: z.array(z.strictObject({ patch: z.string().min(1), target: patchSelector.optional() })).optional(),
   images: z

@@ -92,6 +92,25 @@ describe('parseManifests', () => {
     ]);
   });
 
+  it.each([
+    ['Receiver resourceFilter', receiver("  resourceFilter: \"res.metadata.name == 'app' &&\"\n"), "spec.resourceFilter: invalid CEL expression 'res.metadata.name == 'app' &&': Unexpected token: EOF at line 1, column 30"],
+    ['Receiver resourceFilter returning a string', receiver("  resourceFilter: res.metadata.name + '-x'\n"), "spec.resourceFilter: invalid CEL expression 'res.metadata.name + '-x'': it must return bool, not string"],
+    ['Receiver resources[].filter', receiver('').replace('name: repo}', 'name: "*", filter: "claims.sub == 1"}'), "spec.resources.0.filter: invalid CEL expression 'claims.sub == 1': Unknown variable: claims at line 1, column 1"],
+    ['Provider commitStatusExpr', provider('  commitStatusExpr: "event.metadata.env +"\n').replace('type: generic', 'type: github'), "spec.commitStatusExpr: invalid CEL expression 'event.metadata.env +': Unexpected token: EOF at line 1, column 21"],
+    ['Provider commitStatusExpr on a chat provider', provider("  commitStatusExpr: \"'x'\"\n"), 'spec.commitStatusExpr: commitStatusExpr is only supported for the provider types github, gitlab, gitea, bitbucketserver, bitbucket, azuredevops'],
+  ])('refuses a CEL expression Flux would refuse: %s', (_name, text, message) => {
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(message);
+  });
+
+  it('accepts the CEL fields of Receivers and Providers', () => {
+    const withFilter = receiver("  resourceFilter: \"res.metadata.name == 'app' && req.ref == 'refs/heads/main'\"\n");
+    expect(problemsOf(withFilter.replace('resources: [{kind: GitRepository, name: repo}]', 'resources: [{kind: GitRepository, name: "*", filter: "has(res.metadata.labels)"}]'))).toEqual([]);
+    const github = provider("  commitStatusExpr: \"event.involvedObject.name + '/' + alert.metadata.name\"\n").replace('type: generic', 'type: github');
+    expect(problemsOf(github)).toEqual([]);
+  });
+
   it('reads a Secret with data and stringData', () => {
     const [secret] = parseManifests('apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {username: u}\n', 's.yaml');
     expect(secret).toMatchObject({ kind: 'Secret', metadata: { namespace: 'default' }, stringData: { username: 'u' } });

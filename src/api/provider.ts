@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Condition, KObject } from './meta.ts';
+import { FluxCel } from '../cel/flux-expressions.ts';
+import { celExpression } from './cel-schema.ts';
 import { duration, localObjectReference } from './schema-helpers.ts';
 
 export const NotificationGroup = 'notification.toolkit.fluxcd.io';
@@ -12,6 +14,9 @@ export const FLUX_PROVIDER_TYPES = [
   'azureeventhub', 'telegram', 'lark', 'matrix', 'opsgenie', 'alertmanager', 'grafana', 'githubdispatch',
   'pagerduty', 'datadog', 'nats', 'zulip', 'otel',
 ] as const;
+
+/** The provider types that set commit statuses (and may have a `commitStatusExpr`), as Flux lists them. */
+export const COMMIT_STATUS_PROVIDER_TYPES = ['github', 'gitlab', 'gitea', 'bitbucketserver', 'bitbucket', 'azuredevops'] as const;
 
 /** The provider types Kedge delivers to so far. */
 export const SUPPORTED_PROVIDER_TYPES = [
@@ -39,15 +44,16 @@ export const providerSpecSchema = z.strictObject({
   proxySecretRef: localObjectReference.optional(),
   secretRef: localObjectReference.optional(),
   certSecretRef: localObjectReference.optional(),
-  commitStatusExpr: z
-    .string()
-    .refine(() => false, 'commitStatusExpr (CEL) is not supported by Kedge yet')
-    .optional(),
+  /** CEL (`event`, `alert`, `provider`) giving the commit status key; commit status types only. */
+  commitStatusExpr: celExpression(FluxCel.commitStatus).optional(),
   serviceAccountName: z
     .string()
     .refine(() => false, 'serviceAccountName (workload identity) is not supported by Kedge yet')
     .optional(),
   suspend: z.boolean().optional(),
+}).refine((spec) => spec.commitStatusExpr === undefined || (COMMIT_STATUS_PROVIDER_TYPES as readonly string[]).includes(spec.type), {
+  message: `commitStatusExpr is only supported for the provider types ${COMMIT_STATUS_PROVIDER_TYPES.join(', ')}`,
+  path: ['commitStatusExpr'],
 });
 
 export type ProviderSpec = z.infer<typeof providerSpecSchema>;

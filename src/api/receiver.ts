@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { notificationObjectReference } from './alert.ts';
 import type { Condition, KObject } from './meta.ts';
+import { FluxCel } from '../cel/flux-expressions.ts';
+import { celExpression } from './cel-schema.ts';
 import { duration, localObjectReference } from './schema-helpers.ts';
 
 export const ReceiverKind = 'Receiver';
@@ -25,11 +27,16 @@ export const receiverSpecSchema = z.strictObject({
     }),
   interval: duration.optional(),
   events: z.array(z.string()).optional(),
-  resources: z.array(notificationObjectReference).min(1, 'needs at least one resource'),
-  resourceFilter: z
-    .string()
-    .refine(() => false, 'resourceFilter (CEL) is not supported by Kedge yet')
-    .optional(),
+  resources: z
+    .array(
+      notificationObjectReference.extend({
+        /** CEL (`res`, `req`), in addition to `resourceFilter`: both must accept a resource. */
+        filter: celExpression(FluxCel.resourceFilter).optional(),
+      }),
+    )
+    .min(1, 'needs at least one resource'),
+  /** CEL (`res`: the resource's metadata, `req`: the JSON request body): reconcile only the resources it accepts. */
+  resourceFilter: celExpression(FluxCel.resourceFilter).optional(),
   secretRef: localObjectReference,
   suspend: z.boolean().optional(),
 });

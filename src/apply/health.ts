@@ -1,6 +1,7 @@
 import { CollectionWatch } from './collection-watch.ts';
 import { HealthCheckError } from './errors.ts';
 import type { KubeTarget } from './kube-client.ts';
+import type { StatusRule } from './health-check-exprs.ts';
 import { computeStatus, type ObjectStatus } from './kstatus.ts';
 import { objectLabel, type KubeObject, type ObjectIdentity } from './object-id.ts';
 import { resourcePath } from './api-discovery.ts';
@@ -11,6 +12,8 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Stop at the first Failed object instead of waiting for the timeout (Flux's default). Default true. */
   failFast?: boolean;
+  /** How an object's status is computed. Default kstatus' rules; a Kustomization's `healthCheckExprs` add theirs. */
+  status?: StatusRule;
 }
 
 /** The status of every watched object when the wait ended. */
@@ -28,6 +31,7 @@ export async function waitForHealthy(target: KubeTarget, refs: readonly ObjectId
   options.signal?.throwIfAborted();
   for (const ref of refs) report.set(objectLabel(ref), { ref, status: 'Unknown', message: 'status not yet read' });
   const watches: CollectionWatch[] = [];
+  const statusOf = options.status ?? computeStatus;
   let settle: ((error?: Error) => void) | undefined;
   const done = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error));
@@ -46,7 +50,7 @@ export async function waitForHealthy(target: KubeTarget, refs: readonly ObjectId
       const resource = await target.discovery.resourceFor(group[0]!.apiVersion, group[0]!.kind);
       const namespace = resource.namespaced ? group[0]!.namespace : undefined;
       const update = (obj: KubeObject | undefined, ref: ObjectIdentity): void => {
-        report.set(objectLabel(ref), { ref, ...computeStatus(obj) });
+        report.set(objectLabel(ref), { ref, ...statusOf(obj) });
       };
       const watch = new CollectionWatch({
         kubeConfig: target.kubeConfig,

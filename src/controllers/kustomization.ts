@@ -16,7 +16,7 @@ import type { KubeTarget } from '../apply/kube-client.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
-import { computeStatus } from '../apply/kstatus.ts';
+import { statusRuleFor, type StatusRule } from '../apply/health-check-exprs.ts';
 import { deletesInventory } from '../apply/prune.ts';
 import type { Owner } from '../apply/owner-labels.ts';
 import type { RenderCache } from '../kustomize/render-cache.ts';
@@ -331,7 +331,10 @@ export class KustomizationReconciler implements Reconciler {
     };
   }
 
-  /** With `wait` (all applied objects) or `healthChecks`, wait until healthy; a new source revision aborts it. */
+  /**
+   * With `wait` (all applied objects) or `healthChecks`, wait until healthy (by kstatus, or `healthCheckExprs` for
+   * the kinds they name); a new source revision aborts it.
+   */
   private async reconcileHealth(run: Run): Promise<void> {
     const spec = run.object.spec!;
     const targets = spec.wait ? run.applied : healthCheckTargets(run);
@@ -358,12 +361,14 @@ export class KustomizationReconciler implements Reconciler {
     });
     const signal = AbortSignal.any([abort.signal, run.context.signal]);
     const started = Date.now();
+    const status = statusRuleFor(spec.healthCheckExprs);
     try {
-      if (targets.cluster.length > 0 && run.cluster && !this.#healthyPerWatch(run, targets.cluster))
-        await waitForHealthy(run.cluster, targets.cluster, { timeoutMs, signal });
+      if (targets.cluster.length > 0 && run.cluster && !this.#healthyPerWatch(run, targets.cluster, status))
+        await waitForHealthy(run.cluster, targets.cluster, { timeoutMs, signal, status });
       await waitForStoreHealthy(this.deps.store, targets.store, {
         timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
         signal,
+        status,
       });
     } catch (error) {
       if (abort.signal.aborted) {
@@ -585,10 +590,10 @@ export class KustomizationReconciler implements Reconciler {
    * When this reconcile wrote nothing to the cluster and the drift watch holds every object to check, Current:
    * healthy without a watch of its own (the state is the server's, less events in flight).
    */
-  #healthyPerWatch(run: Run, refs: readonly ObjectIdentity[]): boolean {
+  #healthyPerWatch(run: Run, refs: readonly ObjectIdentity[], status: StatusRule): boolean {
     const drift = this.#drift.get(refString(run.ref));
     if (!drift?.watch.synced || !run.clusterUnchanged) return false;
-    return refs.every((ref) => computeStatus(drift.watch.live(ref)).status === 'Current');
+    return refs.every((ref) => status(drift.watch.live(ref)).status === 'Current');
   }
 
   /** A source changed: reconcile its Kustomizations that have not seen its revision; abort waits on an older one. */
@@ -609,14 +614,19 @@ export class KustomizationReconciler implements Reconciler {
       .map((k) => k.ref);
   }
 
-  /** A Kustomization became ready: reconcile those that depend on it and are not ready yet. */
+  /**
+   * A Kustomization became ready: reconcile those that depend on it and are not ready yet. Those judging it by a
+   * `readyExpr` are reconciled on any change of it, since the expression may hold without Ready=True.
+   */
   async #dependentsOf(event: WatchEvent): Promise<ObjectRef[]> {
     await this.#index.observe(event);
+    if (event.type === 'DELETED') return [];
     const dependency = event.object as Kustomization;
     const ready = dependency.status?.conditions?.find((c) => c.type === Conditions.Ready)?.status === 'True';
-    if (!ready || event.type === 'DELETED') return [];
     const key = `${dependency.metadata.namespace ?? 'default'}/${dependency.metadata.name}`;
-    return (await this.#index.dependentsOf(key)).filter((k) => k.readyReason === Reasons.DependencyNotReady).map((k) => k.ref);
+    return (await this.#index.dependentsOf(key))
+      .filter((k) => k.readyReason === Reasons.DependencyNotReady && (ready || k.dependsOnByExpr.includes(key)))
+      .map((k) => k.ref);
   }
 
   /** One event per apply listing what was created, configured and deleted (Flux's format). */

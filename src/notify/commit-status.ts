@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { Alert } from '../api/alert.ts';
+import { COMMIT_STATUS_PROVIDER_TYPES, type Provider } from '../api/provider.ts';
+import { compileCel } from '../cel/cel-expression.ts';
+import { FluxCel } from '../cel/flux-expressions.ts';
 import { DeliveryError } from './delivery-error.ts';
 import { eventRevision, type FluxEvent } from './flux-event.ts';
 import type { NotifierConfig } from './notifier.ts';
@@ -33,8 +37,12 @@ export function eventCommit(event: FluxEvent): string | undefined {
   return match?.[1];
 }
 
-/** The status context: `kind/name/<8 hex of the Provider>`, stable per object and Provider (as Flux's id). */
+/**
+ * The status context (key): the Provider's `commitStatusExpr` result when it has one, else
+ * `kind/name/<8 hex of the Provider>`, stable per object and Provider (as Flux's id).
+ */
 export function commitStatusContext(event: FluxEvent, config: NotifierConfig): string {
+  if (config.commitStatus !== undefined) return config.commitStatus;
   const providerId = config.provider.uid ?? `${config.provider.namespace}/${config.provider.name}`;
   const digest = createHash('sha256').update(providerId).digest('hex').slice(0, 8);
   return `${event.involvedObject.kind.toLowerCase()}/${event.involvedObject.name}/${digest}`;
@@ -51,4 +59,19 @@ export function requireCommit(event: FluxEvent, config: NotifierConfig, type: st
   if (!config.token) throw new DeliveryError(`${type} provider needs a 'token' in its secret`, false);
   const sha = eventCommit(event);
   return sha ? { sha, token: config.token } : undefined;
+}
+
+/**
+ * The commit status key `provider.spec.commitStatusExpr` gives for `event` sent through `alert` (CEL over
+ * `event`, `alert` and `provider`, as Flux), or undefined when the Provider has none or sets no commit
+ * statuses. Throws DeliveryError (not retryable) naming the expression when it fails to evaluate.
+ */
+export function commitStatusFromExpr(provider: Provider, alert: Alert, event: FluxEvent): string | undefined {
+  const expr = provider.spec?.commitStatusExpr;
+  if (!expr || !(COMMIT_STATUS_PROVIDER_TYPES as readonly string[]).includes(provider.spec!.type)) return undefined;
+  try {
+    return compileCel(expr, FluxCel.commitStatus).evaluateString({ event, alert, provider });
+  } catch (error) {
+    throw new DeliveryError(`failed to evaluate the spec.commitStatusExpr CEL expression for the event: ${(error as Error).message}`, false);
+  }
 }

@@ -16,6 +16,7 @@ import { apiGroup, toFluxEvent, type FluxEvent } from './flux-event.ts';
 import { createNotifier } from './notifier-factory.ts';
 import type { NotifierConfig } from './notifier.ts';
 import { resolveNotifierConfig } from './provider-config.ts';
+import { commitStatusFromExpr } from './commit-status.ts';
 import { redact } from './scrub-url.ts';
 
 /** The controller name on Provider events, as Flux's. */
@@ -97,6 +98,7 @@ export class NotificationDispatcher {
     let config: NotifierConfig | undefined;
     try {
       config = await resolveNotifierConfig(this.deps.store, provider);
+      config.commitStatus = commitStatusFromExpr(provider, alert, event);
       const notifier = createNotifier(config);
       const queue = this.queueFor(providerRef);
       queue.push({

@@ -15,6 +15,8 @@ export interface NotifierConfig {
   basicAuth?: { username: string; password: string };
   /** Secret `headers` (a YAML map), added to every request. */
   headers?: Record<string, string>;
+  /** The commit status key of this delivery, from the Provider's `commitStatusExpr`; else the default context. */
+  commitStatus?: string;
   /** Identifies the Provider (commit status contexts). */
   provider: { namespace: string; name: string; uid?: string };
   /** Timeout, CA and proxy for every request. */

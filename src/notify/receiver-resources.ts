@@ -3,24 +3,44 @@ import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refOf } from '../api/meta.ts';
 import type { Receiver } from '../api/receiver.ts';
 import { ConflictError, type Store } from '../store/store.ts';
+import { receiverResourceFilters, type ReceiverRequest } from './receiver-filter.ts';
 
-/** The objects a Receiver's `resources` name: by name, or `*` with optional matchLabels; missing ones are skipped. */
-export async function receiverTargets(store: Store, receiver: Receiver): Promise<KObject[]> {
+/** What a webhook selects: the objects to reconcile, and why others could not be judged. */
+export interface ReceiverTargets {
+  targets: KObject[];
+  /** One message per object whose filter failed to evaluate (nothing is requested for it). */
+  failures: string[];
+}
+
+/**
+ * The objects a Receiver's `resources` name — by name, or `*` with optional matchLabels; missing ones are
+ * skipped — that its CEL filters (`resourceFilter`, `resources[].filter`) accept for this `request`.
+ */
+export async function receiverTargets(store: Store, receiver: Receiver, request?: ReceiverRequest): Promise<ReceiverTargets> {
   const defaultNamespace = receiver.metadata.namespace ?? 'default';
+  const filters = receiverResourceFilters(receiver, request);
   const found = new Map<string, KObject>();
-  for (const resource of receiver.spec!.resources) {
+  const failures: string[] = [];
+  for (const [index, resource] of receiver.spec!.resources.entries()) {
     const namespace = resource.namespace ?? defaultNamespace;
+    let candidates: KObject[];
     if (resource.name === '*') {
       const labels = resource.matchLabels && Object.keys(resource.matchLabels).length > 0 ? resource.matchLabels : undefined;
-      for (const object of await store.list(resource.kind, { namespace, ...(labels ? { labels } : {}) })) {
-        found.set(`${object.kind}/${namespace}/${object.metadata.name}`, object);
-      }
+      candidates = await store.list(resource.kind, { namespace, ...(labels ? { labels } : {}) });
     } else {
       const object = await store.get({ kind: resource.kind, namespace, name: resource.name });
-      if (object) found.set(`${object.kind}/${namespace}/${object.metadata.name}`, object);
+      candidates = object ? [object] : [];
+    }
+    for (const object of candidates) {
+      const key = `${object.kind}/${namespace}/${object.metadata.name}`;
+      try {
+        if (filters[index]!(object)) found.set(key, object);
+      } catch (error) {
+        failures.push(`${key}: ${(error as Error).message}`);
+      }
     }
   }
-  return [...found.values()];
+  return { targets: [...found.values()], failures };
 }
 
 /**

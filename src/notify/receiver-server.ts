@@ -10,6 +10,7 @@ import type { Store } from '../store/store.ts';
 import { httpUrl, type ListenAddress } from '../web/listen-address.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { ReceiverValidationError } from './receiver-request.ts';
+import { ReceiverBodyError } from './receiver-filter.ts';
 import { receiverTargets, requestReconcile } from './receiver-resources.ts';
 import { validateReceiverRequest } from './receiver-validation.ts';
 import { safeEqual } from './timing-safe.ts';
@@ -134,7 +135,14 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
   if (!limits.authenticated.take(refString(ref))) throw new HttpError(429, 'too many requests', 1);
   if (verdict.action === 'answer') return verdict.message;
   const at = new Date().toISOString();
-  const targets = await receiverTargets(options.store, receiver);
+  let selected;
+  try {
+    selected = await receiverTargets(options.store, receiver, { headers: req.headers, body });
+  } catch (error) {
+    if (error instanceof ReceiverBodyError) throw new HttpError(400, error.message);
+    throw error;
+  }
+  const { targets, failures } = selected;
   for (const target of targets) {
     try {
       const annotated = await requestReconcile(options.store, refOf(target), at);
@@ -144,6 +152,9 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
     }
   }
   log.info({ event: verdict.event, resources: targets.length }, 'webhook accepted, reconciles requested');
+  // As Flux: the resources whose filter failed are reported and answered with 500, the others are requested.
+  for (const failure of failures) log.error(`resource filter failed: ${failure}`);
+  if (failures.length > 0) throw new HttpError(500, `resource filter failed for ${failures.length} resource(s)`);
   return `reconcile requested for ${targets.length} resource(s)`;
 }
 

@@ -4,6 +4,8 @@ import { KustomizationKind, type Kustomization } from '../../api/kustomization.t
 import type { Condition } from '../../api/meta.ts';
 import { StallingError } from '../../runtime/errors.ts';
 import type { Store } from '../../store/store.ts';
+import { compileCel } from '../../cel/cel-expression.ts';
+import { FluxCel } from '../../cel/flux-expressions.ts';
 
 /** `namespace/name` of a dependency, defaulting to the dependent's namespace as Flux does. */
 function keyOf(dep: { name: string; namespace?: string }, namespace: string): string {
@@ -32,7 +34,9 @@ export async function assertNoDependencyCycle(store: Store, object: Kustomizatio
 
 /**
  * Why the dependencies of `object` are not ready yet, or undefined when all are: each must exist, be Ready at
- * its latest generation and have applied the revision its source currently offers (Flux's rule).
+ * its latest generation and have applied the revision its source currently offers (Flux's rule) — or, when the
+ * entry has a `readyExpr`, make that CEL expression true instead (`self`: `object`, `dep`: the dependency), as
+ * Flux does without its AdditiveCELDependencyCheck feature gate. An evaluation error is the reason too.
  */
 export async function unreadyDependency(store: Store, object: Kustomization): Promise<string | undefined> {
   const namespace = object.metadata.namespace ?? 'default';
@@ -41,6 +45,11 @@ export async function unreadyDependency(store: Store, object: Kustomization): Pr
     const key = `${ref.namespace}/${ref.name}`;
     const found = (await store.get(ref)) as Kustomization | undefined;
     if (!found) return `unable to get '${key}' dependency: not found`;
+    if (dep.readyExpr !== undefined) {
+      const why = readyExprVerdict(dep.readyExpr, object, found, key);
+      if (why) return why;
+      continue;
+    }
     const status = found.status;
     const ready = status?.conditions?.find((c: Condition) => c.type === Conditions.Ready);
     if (status?.observedGeneration !== found.metadata.generation || ready?.status !== 'True') {
@@ -56,4 +65,14 @@ export async function unreadyDependency(store: Store, object: Kustomization): Pr
     }
   }
   return undefined;
+}
+
+/** Why `readyExpr` does not hold for dependency `key`, or undefined when it is true. */
+function readyExprVerdict(readyExpr: string, self: Kustomization, dep: Kustomization, key: string): string | undefined {
+  try {
+    const ready = compileCel(readyExpr, FluxCel.readyExpr).evaluateBoolean({ self, dep });
+    return ready ? undefined : `dependency '${key}' is not ready according to readyExpr eval`;
+  } catch (error) {
+    return `dependency '${key}': readyExpr: ${(error as Error).message}`;
+  }
 }

@@ -10,6 +10,8 @@ export interface IndexedKustomization {
   source: string;
   /** `namespace/name` of each `dependsOn` entry. */
   dependsOn: string[];
+  /** `namespace/name` of the `dependsOn` entries judged by a `readyExpr` (ready without being Ready=True). */
+  dependsOnByExpr: string[];
   lastAttemptedRevision?: string;
   lastAppliedRevision?: string;
   readyReason?: string;
@@ -77,6 +79,9 @@ export class KustomizationIndex {
       ref: { kind: KustomizationKind, namespace, name: k.metadata.name },
       source: sourceKeyOf(k),
       dependsOn: (k.spec?.dependsOn ?? []).map((d) => `${d.namespace ?? namespace}/${d.name}`),
+      dependsOnByExpr: (k.spec?.dependsOn ?? [])
+        .filter((d) => d.readyExpr !== undefined)
+        .map((d) => `${d.namespace ?? namespace}/${d.name}`),
       lastAttemptedRevision: k.status?.lastAttemptedRevision,
       lastAppliedRevision: k.status?.lastAppliedRevision,
       readyReason: k.status?.conditions?.find((c) => c.type === Conditions.Ready)?.reason,

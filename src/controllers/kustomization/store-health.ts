@@ -1,5 +1,6 @@
 import type { ObjectRef } from '../../api/meta.ts';
 import { HealthCheckError } from '../../apply/errors.ts';
+import type { StatusRule } from '../../apply/health-check-exprs.ts';
 import { computeStatus, type ObjectStatus } from '../../apply/kstatus.ts';
 import { refString } from '../../api/meta.ts';
 import type { Store } from '../../store/store.ts';
@@ -11,8 +12,8 @@ import type { KObject } from '../../api/meta.ts';
  * Current only once it runs that revision (a revision-only change keeps the generation, so Ready=True at
  * the generation alone would still describe the previous release).
  */
-function storeObjectStatus(object: KObject | undefined): ObjectStatus {
-  const status = computeStatus(object);
+function storeObjectStatus(object: KObject | undefined, rule: StatusRule): ObjectStatus {
+  const status = rule(object);
   const wanted = object?.metadata.annotations?.[SourceRevisionAnnotation];
   const running = (object?.status as { currentRevision?: string } | undefined)?.currentRevision;
   if (status.status !== 'Current' || wanted === undefined || running === wanted) return status;
@@ -21,10 +22,15 @@ function storeObjectStatus(object: KObject | undefined): ObjectStatus {
 
 /**
  * Waits until every store object in `refs` is Current by kstatus' rules (Kedge's kinds: Ready at their
- * generation), reacting to store changes rather than polling. Rejects with HealthCheckError on a Failed
+ * generation) or by `options.status` (a Kustomization's `healthCheckExprs`), reacting to store changes rather than polling. Rejects with HealthCheckError on a Failed
  * (Stalled) object or at the timeout, and with the signal's reason when aborted.
  */
-export async function waitForStoreHealthy(store: Store, refs: readonly ObjectRef[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+export async function waitForStoreHealthy(
+  store: Store,
+  refs: readonly ObjectRef[],
+  options: { timeoutMs: number; signal?: AbortSignal; status?: StatusRule },
+): Promise<void> {
+  const rule = options.status ?? computeStatus;
   if (refs.length === 0) return;
   options.signal?.throwIfAborted();
   const report = new Map<string, ObjectStatus>();
@@ -45,14 +51,14 @@ export async function waitForStoreHealthy(store: Store, refs: readonly ObjectRef
   const unwatch = store.watch(undefined, (event) => {
     const key = refString({ kind: event.object.kind, namespace: event.object.metadata.namespace ?? 'default', name: event.object.metadata.name });
     if (!keys.has(key)) return;
-    report.set(key, storeObjectStatus(event.type === 'DELETED' ? undefined : event.object));
+    report.set(key, storeObjectStatus(event.type === 'DELETED' ? undefined : event.object, rule));
     evaluate();
   });
   const timer = setTimeout(() => settle?.(unhealthy(`timeout waiting for ${refs.length} object(s)`)), options.timeoutMs);
   const onAbort = (): void => settle?.(options.signal?.reason ?? new Error('health check aborted'));
   options.signal?.addEventListener('abort', onAbort);
   try {
-    for (const ref of refs) report.set(refString(ref), storeObjectStatus(await store.get(ref)));
+    for (const ref of refs) report.set(refString(ref), storeObjectStatus(await store.get(ref), rule));
     evaluate();
     await done;
   } finally {
