@@ -114,7 +114,7 @@ describe('commit status providers', () => {
     const [gh] = await send(config('github', `${server.url}/org/app`, { token: 'ghp_x' }), event(severity));
     expect(gh?.path).toBe(`/api/v3/repos/org/app/statuses/${commit}`);
     expect(gh?.headers.authorization).toBe('Bearer ghp_x');
-    expect(gh?.json()).toMatchObject({ state: github, context: expect.stringMatching(/^kustomization\/podinfo\/[0-9a-f]{8}$/) as unknown });
+    expect(gh?.json()).toMatchObject({ state: github, context: 'kustomization/podinfo/uid' });
 
     const [gl] = await send(config('gitlab', `${server.url}/group/sub/app.git`, { token: 'glpat' }), event(severity));
     expect(gl?.path).toBe(`/api/v4/projects/group%2Fsub%2Fapp/statuses/${commit}`);

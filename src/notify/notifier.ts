@@ -13,6 +13,13 @@ export interface NotifierConfig {
   token?: string;
   /** Secret `username` / `password`: basic auth for generic webhooks. */
   basicAuth?: { username: string; password: string };
+  /** Secret `password` alone (Gitea and GitLab take it as the token when `token` is absent). */
+  password?: string;
+  /**
+   * The commit status id for commit-status providers (Provider `commitStatusExpr` once evaluated); when
+   * absent, Flux's default `<kind>/<name>/<first segment of the Provider's uid>` is used.
+   */
+  commitStatus?: string;
   /** Secret `headers` (a YAML map), added to every request. */
   headers?: Record<string, string>;
   /** Identifies the Provider (commit status contexts). */

@@ -5,6 +5,7 @@ import { DEFAULT_PROVIDER_TIMEOUT, type Provider, type ProviderType } from '../a
 import type { Store } from '../store/store.ts';
 import type { NotifierConfig } from './notifier.ts';
 import { SLACK_API_URL } from './slack.ts';
+import { TELEGRAM_API_URL } from './telegram.ts';
 
 /** A Provider cannot be used as written (missing secret, key or address). Messages name the object, never values. */
 export class ProviderConfigError extends Error {
@@ -43,6 +44,7 @@ export async function resolveNotifierConfig(store: Store, provider: Provider): P
     const data = await secret(spec.secretRef.name, 'credentials');
     if (data.address) config.address = data.address.trim();
     if (data.token) config.token = data.token.trim();
+    if (data.password) config.password = data.password;
     if (data.username && data.password) config.basicAuth = { username: data.username, password: data.password };
     if (data.headers) config.headers = parseHeaders(data.headers, `${where} secret '${spec.secretRef.name}'`);
   }
@@ -61,6 +63,7 @@ export async function resolveNotifierConfig(store: Store, provider: Provider): P
     config.http.proxyUrl = proxy.toString();
   }
   if (!config.address && config.type === 'slack' && config.token) config.address = SLACK_API_URL;
+  if (!config.address && config.type === 'telegram') config.address = TELEGRAM_API_URL;
   if (!config.address) throw new ProviderConfigError('ValidationFailed', `${where} has no address (spec.address or the secret's 'address' key)`);
   if (!URL.canParse(config.address)) throw new ProviderConfigError('ValidationFailed', `${where} has an address that is not a valid URL`);
   return config;

@@ -225,7 +225,8 @@ function runHttpBackend(req: IncomingMessage, res: ServerResponse, root: string,
   return child;
 }
 
-function generateTlsPki(dir: string): { caPem: string; keyPem: string; certPem: string } {
+/** A CA and a server certificate for 127.0.0.1/localhost, generated with openssl in `dir`. */
+export function generateTlsPki(dir: string): { caPem: string; keyPem: string; certPem: string } {
   const openssl = (...args: string[]): void =>
     void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   openssl(
