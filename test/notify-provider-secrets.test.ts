@@ -7,6 +7,7 @@ import type { Condition } from '../src/api/meta.ts';
 import { startEngine, type Engine } from '../src/engine.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
+import { generateTlsPki } from './harness/git-servers.ts';
 import { eventually } from './harness/eventually.ts';
 import { manifests, startEndpoint, type TestEndpoint } from './notify-endpoint.ts';
 
@@ -63,6 +64,49 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('provider secrets', () => {
+  it('a git host behind a private CA: gitea takes ca.crt from its credentials secret, gitlab its password as token', async () => {
+    const pkiDir = mkdtempSync(join(tmpdir(), 'kedge-notify-pki-'));
+    const pki = generateTlsPki(pkiDir);
+    const host = await startEndpoint(() => 200, { key: pki.keyPem, cert: pki.certPem });
+    try {
+      for (const object of [
+        manifests.secret('gitea', { token: 'gitea-token', 'ca.crt': pki.caPem }),
+        manifests.provider('gitea', {
+          type: 'gitea',
+          address: `${host.url}/org/app.git`,
+          secretRef: { name: 'gitea' },
+        }),
+        manifests.secret('gitlab', { password: 'gitlab-password', 'ca.crt': pki.caPem }),
+        manifests.provider('gitlab', {
+          type: 'gitlab',
+          address: `${host.url}/org/app.git`,
+          secretRef: { name: 'gitlab' },
+        }),
+        manifests.alert('to-gitea', 'gitea'),
+        manifests.alert('to-gitlab', 'gitlab'),
+      ]) {
+        await engine.store.apply(object);
+      }
+      await engine.store.apply(manifests.gitRepository('hosted', repo.url));
+      const commit = repo.revParse();
+      await eventually(() => host.requests.filter((r) => r.method === 'POST').length === 2, {
+        what: 'both commit statuses',
+      });
+      const posts = host.requests.filter((r) => r.method === 'POST');
+      expect(
+        posts.find((r) => r.path === `/api/v1/repos/org/app/statuses/${commit}`)?.headers.authorization,
+      ).toBe('token gitea-token');
+      expect(
+        posts.find((r) => r.path === `/api/v4/projects/org%2Fapp/statuses/${commit}`)?.headers[
+          'private-token'
+        ],
+      ).toBe('gitlab-password');
+    } finally {
+      await host.stop();
+      rmSync(pkiDir, { recursive: true, force: true });
+    }
+  });
+
   it('a failed delivery shows on the Provider without its token, key or password anywhere', async () => {
     const sentryDsn = endpoint.url.replace('://', `://${SECRETS.sentry}@`) + '/7';
     for (const object of [

@@ -11,7 +11,8 @@ export function gitlabNotifier(config: NotifierConfig): Notifier {
   const project = encodeURIComponent(repo.path);
   return {
     async post(event, signal) {
-      const commit = requireCommit(event, config, 'gitlab');
+      // Flux takes the secret's `password` as the token when `token` is absent.
+      const commit = requireCommit(event, { ...config, token: config.token ?? config.password }, 'gitlab');
       if (!commit) return;
       const body = JSON.stringify({
         state: event.severity === 'error' ? 'failed' : 'success',
