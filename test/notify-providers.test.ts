@@ -172,8 +172,11 @@ describe('chat providers', () => {
     expect(request!.json()).toEqual({
       channel: 'ops',
       username: 'flux',
+      icon_url: '',
+      icon_emoji: '',
       attachments: [
         {
+          fallback: '',
           color: '#0076D7',
           author_name: 'kustomization/podinfo.apps',
           text: 'Deployment/apps/podinfo configured',
@@ -344,6 +347,17 @@ describe('incident and observability providers', () => {
       event('info'),
     );
     expect(withBasic!.headers.authorization).toBe(basic('admin', 'pw'));
+  });
+
+  it('alertmanager: basic auth from username/password', async () => {
+    const [request] = await send(
+      config('alertmanager', `${server.url}/api/v2/alerts`, {
+        basicAuth: { username: 'am', password: 'secret' },
+      }),
+      event('error'),
+    );
+    expect(request).toMatchObject({ method: 'POST', path: '/api/v2/alerts' });
+    expect(request!.headers.authorization).toBe(basic('am', 'secret'));
   });
 
   it('sentry: errors are error events, info events transactions, in an envelope to the DSN project', async () => {

@@ -2,7 +2,10 @@ import { eventTitle, type FluxEvent } from './flux-event.ts';
 import { postHttp } from './http-post.ts';
 import { baseHeaders, type Notifier, type NotifierConfig } from './notifier.ts';
 
-/** Flux's Rocket.Chat message: Slack-shaped, blue (`#0076D7`) for info and red (`#FF0000`) for errors. */
+/**
+ * Flux's Rocket.Chat message: Flux's Slack payload shape (every field present, empty ones as ""), blue
+ * (`#0076D7`) for info and red (`#FF0000`) for errors.
+ */
 export function rocketPayload(
   event: FluxEvent,
   options: { channel?: string; username?: string },
@@ -13,15 +16,18 @@ export function rocketPayload(
     short: false,
   }));
   return {
-    ...(options.channel ? { channel: options.channel } : {}),
-    ...(options.username ? { username: options.username } : {}),
+    channel: options.channel ?? '',
+    username: options.username ?? '',
+    icon_url: '',
+    icon_emoji: '',
     attachments: [
       {
+        fallback: '',
         color: event.severity === 'error' ? '#FF0000' : '#0076D7',
         author_name: eventTitle(event),
         text: event.message,
         mrkdwn_in: ['text'],
-        ...(fields.length > 0 ? { fields } : {}),
+        fields,
       },
     ],
   };

@@ -35,7 +35,9 @@ export function telegramNotifier(config: NotifierConfig): Notifier {
   if (!config.channel) throw new DeliveryError('telegram provider needs a channel (the chat id)', false);
   if (!config.token)
     throw new DeliveryError("telegram provider needs a 'token' (the bot token) in its secret", false);
-  const url = `${config.address.replace(/\/+$/, '')}/bot${config.token}/sendMessage`;
+  // Flux ignores the address; Kedge takes an http(s) one as the Bot API server and ignores any other.
+  const base = /^https?:\/\//.test(config.address) ? config.address.replace(/\/+$/, '') : TELEGRAM_API_URL;
+  const url = `${base}/bot${config.token}/sendMessage`;
   const channel = config.channel;
   return {
     async post(event, signal) {
