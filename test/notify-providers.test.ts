@@ -542,9 +542,9 @@ describe('commit status providers', () => {
   });
 
   it('github and gitlab use Flux’s default status id, so Flux and Kedge report one check', async () => {
-    const [gh] = await send(config('github', `${server.url}/org/app`, { token: 't' }), event('info'));
+    const [, gh] = await send(config('github', `${server.url}/org/app`, { token: 't' }), event('info'));
     expect(gh!.json()).toMatchObject({ context: statusId });
-    const [gl] = await send(config('gitlab', `${server.url}/org/app`, { token: 't' }), event('info'));
+    const [, gl] = await send(config('gitlab', `${server.url}/org/app`, { token: 't' }), event('info'));
     expect(gl!.json()).toMatchObject({ name: statusId });
   });
 });

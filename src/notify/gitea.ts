@@ -6,6 +6,7 @@ import {
   parseRepositoryAddress,
 } from './commit-status.ts';
 import type { FluxEvent } from './flux-event.ts';
+import { jsonArray } from './github.ts';
 import { postHttp } from './http-post.ts';
 import { baseHeaders, type Notifier, type NotifierConfig } from './notifier.ts';
 
@@ -51,20 +52,11 @@ export function giteaNotifier(config: NotifierConfig): Notifier {
         headers,
         signal,
       });
-      const existing = (parseList(listed.body) as GiteaStatus[]).find(
+      const existing = (jsonArray(listed.body) as GiteaStatus[]).find(
         (s) => s.context && s.state && s.description && s.context === status.context,
       );
       if (existing?.state === status.state && existing.description === status.description) return;
       await postHttp(`${api}/statuses/${sha}`, JSON.stringify(status), { ...config.http, headers, signal });
     },
   };
-}
-
-function parseList(text: string): unknown[] {
-  try {
-    const value: unknown = JSON.parse(text);
-    return Array.isArray(value) ? value : [];
-  } catch {
-    return [];
-  }
 }
