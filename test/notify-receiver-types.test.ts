@@ -187,6 +187,29 @@ describe('registry and CDEvents receivers', () => {
 });
 
 describe('gcr receiver', () => {
+  it('a GCR Receiver whose secret lacks email and audience is not Ready, and says which keys', async () => {
+    await engine.store.apply(
+      manifests.receiver('gcr-incomplete', {
+        type: 'gcr',
+        secretRef: { name: 'registry-token' },
+        resources: [{ kind: 'GitRepository', name: 'x' }],
+      }),
+    );
+    const ready = await eventually(
+      async () => {
+        const r = await engine.store.get({ kind: 'Receiver', namespace: 'default', name: 'gcr-incomplete' });
+        return (
+          r?.status as { conditions?: Array<{ type: string; status: string; message: string }> } | undefined
+        )?.conditions?.find((c) => c.type === 'Ready');
+      },
+      { what: 'the Ready condition' },
+    );
+    expect(ready).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining("has no 'email', 'audience' keys") as unknown,
+    });
+  });
+
   // A stand-in for Google's key endpoint serving the public half of a key generated here; the tokens are
   // real RS256 JWTs signed with its private half, verified exactly as Google-signed ones are.
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
