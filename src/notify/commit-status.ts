@@ -51,7 +51,7 @@ export function commitStatusName(event: FluxEvent): string {
   return `${event.involvedObject.kind}/${event.involvedObject.name}`.toLowerCase();
 }
 
-/** Flux's Bitbucket, Bitbucket Server and Azure DevOps providers send nothing for `Progressing` events. */
+/** Flux's commit-status providers (all but Gitea, which reports `pending`) send nothing for `Progressing` events. */
 export function isProgressing(event: FluxEvent): boolean {
   return event.reason === 'Progressing';
 }
