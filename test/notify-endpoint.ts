@@ -1,4 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +17,8 @@ export interface ReceivedRequest {
   json(): unknown;
 }
 
-/** What the endpoint answers to its n-th request (0-based): a status code, or `hang` (never answer). */
-export type Respond = (request: ReceivedRequest, index: number) => number | 'hang';
+/** What the endpoint answers to its n-th request (0-based): a status code (body `{}`), a status and body, or `hang` (never answer). */
+export type Respond = (request: ReceivedRequest, index: number) => number | { status: number; body: string } | 'hang';
 
 /** A real HTTP endpoint on 127.0.0.1 recording every request, for providers to post to. */
 export interface TestEndpoint {
@@ -28,10 +29,16 @@ export interface TestEndpoint {
   stop(): Promise<void>;
 }
 
-export async function startEndpoint(respond: Respond = () => 200): Promise<TestEndpoint> {
+/** Serve HTTPS with this key and certificate instead of HTTP. */
+export interface EndpointTls {
+  key: string;
+  cert: string;
+}
+
+export async function startEndpoint(respond: Respond = () => 200, tls?: EndpointTls): Promise<TestEndpoint> {
   const hanging: ServerResponse[] = [];
   const endpoint: TestEndpoint = { url: '', requests: [], answered: 0, stop: () => Promise.resolve() };
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -44,11 +51,13 @@ export async function startEndpoint(respond: Respond = () => 200): Promise<TestE
         return;
       }
       endpoint.answered++;
-      res.writeHead(answer, { 'content-type': 'application/json' }).end('{}');
+      const { status, body: text } = typeof answer === 'number' ? { status: answer, body: '{}' } : answer;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(text);
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   endpoint.stop = () =>
     new Promise((resolve) => {
       for (const res of hanging) res.destroy();

@@ -18,8 +18,8 @@ describe('notification manifests', () => {
   });
 
   it.each([
-    ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: telegram\n  channel: x\n', 'not supported by Kedge yet'],
-    ['Receiver', 'notification.toolkit.fluxcd.io/v1', '  type: harbor\n  secretRef:\n    name: t\n  resources:\n    - kind: GitRepository\n      name: a\n', 'not supported by Kedge yet'],
+    ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: nats\n  channel: x\n', 'nats needs a NATS client'],
+    ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: googlepubsub\n  channel: x\n', 'cloud identity'],
     ['Alert', 'notification.toolkit.fluxcd.io/v1beta3', '  providerRef:\n    name: p\n  eventSources:\n    - kind: GitRepository\n      name: a\n  inclusionList: ["("]\n', 'valid regular expression'],
   ])('rejects an unsupported %s with a clear message', (kind, apiVersion, spec, message) => {
     expect(() => parseManifests(doc(apiVersion, kind, spec), 'bad.yaml')).toThrow(message);

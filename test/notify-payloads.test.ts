@@ -111,15 +111,42 @@ describe('commit status providers', () => {
     { severity: 'info' as const, github: 'success', gitlab: 'success' },
     { severity: 'error' as const, github: 'failure', gitlab: 'failed' },
   ])('mark the event commit $severity', async ({ severity, github, gitlab }) => {
-    const [gh] = await send(config('github', `${server.url}/org/app`, { token: 'ghp_x' }), event(severity));
-    expect(gh?.path).toBe(`/api/v3/repos/org/app/statuses/${commit}`);
-    expect(gh?.headers.authorization).toBe('Bearer ghp_x');
-    expect(gh?.json()).toMatchObject({ state: github, context: expect.stringMatching(/^kustomization\/podinfo\/[0-9a-f]{8}$/) as unknown });
+    const [ghList, gh, ...ghRest] = await send(config('github', `${server.url}/org/app`, { token: 'ghp_x' }), event(severity));
+    expect(ghRest).toEqual([]);
+    expect(`${ghList?.method} ${ghList?.path}`).toBe(`GET /api/v3/repos/org/app/commits/${commit}/statuses?per_page=50`);
+    expect(`${gh?.method} ${gh?.path}`).toBe(`POST /api/v3/repos/org/app/statuses/${commit}`);
+    for (const r of [ghList, gh]) expect(r?.headers.authorization).toBe('Bearer ghp_x');
+    expect(gh?.json()).toEqual({ state: github, context: 'kustomization/podinfo/uid', description: severity === 'info' ? 'reconciliation succeeded' : 'health check failed' });
 
-    const [gl] = await send(config('gitlab', `${server.url}/group/sub/app.git`, { token: 'glpat' }), event(severity));
-    expect(gl?.path).toBe(`/api/v4/projects/group%2Fsub%2Fapp/statuses/${commit}`);
-    expect(gl?.headers['private-token']).toBe('glpat');
-    expect(gl?.json()).toMatchObject({ state: gitlab });
+    const [glList, gl, ...glRest] = await send(config('gitlab', `${server.url}/group/sub/app.git`, { token: 'glpat' }), event(severity));
+    expect(glRest).toEqual([]);
+    expect(`${glList?.method} ${glList?.path}`).toBe(`GET /api/v4/projects/group%2Fsub%2Fapp/repository/commits/${commit}/statuses?name=kustomization%2Fpodinfo%2Fuid`);
+    expect(`${gl?.method} ${gl?.path}`).toBe(`POST /api/v4/projects/group%2Fsub%2Fapp/statuses/${commit}`);
+    for (const r of [glList, gl]) expect(r?.headers['private-token']).toBe('glpat');
+    expect(gl?.json()).toMatchObject({ state: gitlab, name: 'kustomization/podinfo/uid' });
+  });
+
+  it('post nothing when the same status is already there, or for Progressing events', async () => {
+    const host = await startEndpoint((r) => {
+      if (r.method !== 'GET') return 201;
+      const existing = r.path.includes('/api/v4/')
+        ? [{ name: 'kustomization/podinfo/uid', status: 'success', description: 'reconciliation succeeded' }]
+        : [{ context: 'kustomization/podinfo/uid', state: 'success', description: 'reconciliation succeeded' }];
+      return { status: 200, body: JSON.stringify(existing) };
+    });
+    try {
+      for (const type of ['github', 'gitlab'] as const) {
+        const before = host.requests.length;
+        await createNotifier(config(type, `${host.url}/org/app`, { token: 't' })).post(event('info'));
+        expect(host.requests.slice(before).map((r) => r.method)).toEqual(['GET']);
+        await createNotifier(config(type, `${host.url}/org/app`, { token: 't' })).post(event('error'));
+        expect(host.requests.slice(before).map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
+        await createNotifier(config(type, `${host.url}/org/app`, { token: 't' })).post({ ...event('info'), reason: 'Progressing' });
+        expect(host.requests.length).toBe(before + 3);
+      }
+    } finally {
+      await host.stop();
+    }
   });
 
   it('skips events without a revision', async () => {

@@ -18,21 +18,29 @@ export const FLUX_PROVIDER_TYPES = [
 /** The provider types that set commit statuses (and may have a `commitStatusExpr`), as Flux lists them. */
 export const COMMIT_STATUS_PROVIDER_TYPES = ['github', 'gitlab', 'gitea', 'bitbucketserver', 'bitbucket', 'azuredevops'] as const;
 
-/** The provider types Kedge delivers to so far. */
+/** The provider types Kedge delivers to. */
 export const SUPPORTED_PROVIDER_TYPES = [
-  'generic', 'generic-hmac', 'slack', 'msteams', 'discord', 'github', 'gitlab', 'alertmanager',
+  'generic', 'generic-hmac', 'slack', 'msteams', 'discord', 'rocket', 'googlechat', 'webex', 'telegram', 'matrix',
+  'lark', 'zulip', 'opsgenie', 'pagerduty', 'datadog', 'sentry', 'grafana', 'alertmanager', 'github', 'gitlab',
+  'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops', 'githubdispatch',
 ] as const;
 
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 
+/** Why Kedge refuses each Flux provider type it does not deliver to. */
+export const REFUSED_PROVIDER_TYPES: Record<Exclude<(typeof FLUX_PROVIDER_TYPES)[number], ProviderType>, string> = {
+  azureeventhub: 'azureeventhub needs Azure Event Hubs over AMQP with Azure credentials, which Kedge does not speak',
+  googlepubsub: 'googlepubsub needs Google Cloud credentials exchanged with Google for an access token (a cloud identity)',
+  nats: 'nats needs a NATS client, which Kedge does not ship yet',
+  otel: 'otel (events as OpenTelemetry traces over OTLP) is not implemented by Kedge',
+};
+
 /** Flux's `ProviderSpec` (notification.toolkit.fluxcd.io/v1beta3), every field. */
 export const providerSpecSchema = z.strictObject({
-  type: z
-    .enum(FLUX_PROVIDER_TYPES)
-    .refine(
-      (t) => (SUPPORTED_PROVIDER_TYPES as readonly string[]).includes(t),
-      { message: `this provider type is not supported by Kedge yet; supported: ${SUPPORTED_PROVIDER_TYPES.join(', ')}` },
-    ),
+  type: z.enum(FLUX_PROVIDER_TYPES).superRefine((t, ctx) => {
+    const reason = (REFUSED_PROVIDER_TYPES as Record<string, string>)[t];
+    if (reason) ctx.addIssue({ code: 'custom', message: `${reason}; supported: ${SUPPORTED_PROVIDER_TYPES.join(', ')}` });
+  }),
   /** Deprecated in Flux; accepted and ignored. */
   interval: duration.optional(),
   channel: z.string().max(2048).optional(),
@@ -48,7 +56,10 @@ export const providerSpecSchema = z.strictObject({
   commitStatusExpr: celExpression(FluxCel.commitStatus).optional(),
   serviceAccountName: z
     .string()
-    .refine(() => false, 'serviceAccountName (workload identity) is not supported by Kedge yet')
+    .refine(
+      () => false,
+      'serviceAccountName (cloud workload identity: Azure, Google or AWS tokens for the service account) needs a cloud identity provider Kedge cannot use; put a token in secretRef',
+    )
     .optional(),
   suspend: z.boolean().optional(),
 }).refine((spec) => spec.commitStatusExpr === undefined || (COMMIT_STATUS_PROVIDER_TYPES as readonly string[]).includes(spec.type), {

@@ -13,8 +13,11 @@ export const FLUX_RECEIVER_TYPES = [
   'acr', 'cdevents',
 ] as const;
 
-/** The receiver types Kedge validates so far. */
-export const SUPPORTED_RECEIVER_TYPES = ['generic', 'generic-hmac', 'github', 'gitlab', 'bitbucket'] as const;
+/** The receiver types Kedge validates: every type of Flux's Receiver v1. */
+export const SUPPORTED_RECEIVER_TYPES = [
+  'generic', 'generic-hmac', 'github', 'gitlab', 'bitbucket', 'harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr',
+  'cdevents',
+] as const;
 
 export type ReceiverType = (typeof SUPPORTED_RECEIVER_TYPES)[number];
 

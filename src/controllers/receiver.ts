@@ -51,9 +51,14 @@ export class ReceiverReconciler implements Reconciler {
       conditions.mark(NotificationConditions.Validated, 'False', NotificationReasons.SecretNotFound, message);
       throw new ReconcileError(NotificationReasons.SecretNotFound, message);
     }
-    const token = secretValues(secret).token;
-    if (!token) {
-      const message = `secret '${ref.namespace}/${secretName}' of Receiver '${ref.namespace}/${ref.name}' has no 'token' key`;
+    const values = secretValues(secret);
+    // GCR receivers also check the ID token against the secret's `email` and `audience`.
+    const required = object.spec!.type === 'gcr' ? ['token', 'email', 'audience'] : ['token'];
+    const missing = required.filter((key) => !values[key]);
+    const token = values.token;
+    if (!token || missing.length > 0) {
+      const keys = missing.map((key) => `'${key}'`).join(', ');
+      const message = `secret '${ref.namespace}/${secretName}' of Receiver '${ref.namespace}/${ref.name}' has no ${keys} key${missing.length > 1 ? 's' : ''}`;
       conditions.mark(NotificationConditions.Validated, 'False', NotificationReasons.ValidationFailed, message);
       throw new StallingError(NotificationReasons.ValidationFailed, message);
     }

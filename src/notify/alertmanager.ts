@@ -39,12 +39,14 @@ export function alertmanagerPayload(event: FluxEvent): AlertmanagerAlert[] {
   return [{ status: 'firing', labels, annotations, startsAt: event.timestamp }];
 }
 
-/** `alertmanager`: POSTs the alert to the address (`…/api/v2/alerts`), bearer token when given. */
+/** `alertmanager`: POSTs the alert to the address (`…/api/v2/alerts`), with the bearer token or basic auth when given. */
 export function alertmanagerNotifier(config: NotifierConfig): Notifier {
   return {
     async post(event, signal) {
       const headers = baseHeaders(config);
       if (config.token) headers.authorization = `Bearer ${config.token}`;
+      // Flux sets basic auth after the bearer token, so username/password win when both are given.
+      if (config.basicAuth) headers.authorization = `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`;
       await postHttp(config.address, JSON.stringify(alertmanagerPayload(event)), { ...config.http, headers, signal });
     },
   };

@@ -38,14 +38,26 @@ export function eventCommit(event: FluxEvent): string | undefined {
 }
 
 /**
- * The status context (key): the Provider's `commitStatusExpr` result when it has one, else
- * `kind/name/<8 hex of the Provider>`, stable per object and Provider (as Flux's id).
+ * The commit status id (GitHub context, GitLab name, Gitea context, Bitbucket key source, Azure DevOps
+ * context name): the Provider's evaluated `commitStatusExpr` when given, else Flux's default
+ * `<kind>/<name>/<first segment of the Provider uid>` in lower case, so statuses written by Flux and by
+ * Kedge for one Provider are the same check. Without a uid, 8 hex of the Provider's name stand in for it.
  */
 export function commitStatusContext(event: FluxEvent, config: NotifierConfig): string {
-  if (config.commitStatus !== undefined) return config.commitStatus;
-  const providerId = config.provider.uid ?? `${config.provider.namespace}/${config.provider.name}`;
-  const digest = createHash('sha256').update(providerId).digest('hex').slice(0, 8);
-  return `${event.involvedObject.kind.toLowerCase()}/${event.involvedObject.name}/${digest}`;
+  if (config.commitStatus) return config.commitStatus;
+  const uid = config.provider.uid;
+  const suffix = uid ? uid.split('-')[0]! : createHash('sha256').update(`${config.provider.namespace}/${config.provider.name}`).digest('hex').slice(0, 8);
+  return `${event.involvedObject.kind}/${event.involvedObject.name}/${suffix}`.toLowerCase();
+}
+
+/** `<kind>/<name>` in lower case: the status name Bitbucket shows (Flux's `formatNameAndDescription`). */
+export function commitStatusName(event: FluxEvent): string {
+  return `${event.involvedObject.kind}/${event.involvedObject.name}`.toLowerCase();
+}
+
+/** Flux's commit-status providers (all but Gitea, which reports `pending`) send nothing for `Progressing` events. */
+export function isProgressing(event: FluxEvent): boolean {
+  return event.reason === 'Progressing';
 }
 
 /** `ReconciliationSucceeded` → `reconciliation succeeded`, capped at 140 characters (GitHub's limit). */

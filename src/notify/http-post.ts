@@ -1,11 +1,14 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { DeliveryError } from './delivery-error.ts';
 import { scrubUrl } from './scrub-url.ts';
 
 /** How one notification request is sent. */
 export interface PostOptions {
+  /** Default POST; Matrix sends with PUT, commit-status providers read existing statuses with GET. */
+  method?: 'POST' | 'PUT' | 'GET';
   headers?: Record<string, string>;
   /** The whole request, connect to last byte. */
   timeoutMs: number;
@@ -25,7 +28,7 @@ export interface PostResponse {
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
- * POSTs `body` to `url`. Resolves on 2xx; otherwise throws {@link DeliveryError}, retryable for network
+ * POSTs `body` to `url` (or sends it with `options.method`). Resolves on 2xx; otherwise throws {@link DeliveryError}, retryable for network
  * errors, timeouts, 429 and 5xx. Errors name the address only by scheme and host.
  */
 export async function postHttp(url: string, body: string | Buffer, options: PostOptions): Promise<PostResponse> {
@@ -39,6 +42,7 @@ export async function postHttp(url: string, body: string | Buffer, options: Post
     throw new DeliveryError(`invalid address ${scrubUrl(url)}: must be http(s)`, false);
   }
   const where = scrubUrl(url);
+  const method = options.method ?? 'POST';
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
@@ -49,13 +53,13 @@ export async function postHttp(url: string, body: string | Buffer, options: Post
     const status = response.statusCode ?? 0;
     if (status >= 200 && status < 300) return { statusCode: status, body: text };
     const retryable = status >= 500 || status === 429;
-    throw new DeliveryError(`POST ${where} failed with status ${status}`, retryable, status);
+    throw new DeliveryError(`${method} ${where} failed with status ${status}`, retryable, status);
   } catch (error) {
     if (error instanceof DeliveryError) throw error;
-    if (timeout.aborted) throw new DeliveryError(`POST ${where} timed out after ${options.timeoutMs} ms`, true, undefined, { cause: error });
-    if (options.signal?.aborted) throw new DeliveryError(`POST ${where} cancelled`, false, undefined, { cause: error });
+    if (timeout.aborted) throw new DeliveryError(`${method} ${where} timed out after ${options.timeoutMs} ms`, true, undefined, { cause: error });
+    if (options.signal?.aborted) throw new DeliveryError(`${method} ${where} cancelled`, false, undefined, { cause: error });
     const code = (error as NodeJS.ErrnoException).code ?? 'network error';
-    throw new DeliveryError(`POST ${where} failed: ${code}`, true, undefined, { cause: error });
+    throw new DeliveryError(`${method} ${where} failed: ${code}`, true, undefined, { cause: error });
   }
 }
 
@@ -67,7 +71,7 @@ async function send(
   signal: AbortSignal,
 ): Promise<IncomingMessage> {
   const https = target.protocol === 'https:';
-  const base: RequestOptions = { method: 'POST', headers, signal };
+  const base: RequestOptions = { method: options.method ?? 'POST', headers, signal };
   let request: RequestOptions & { ca?: string; servername?: string };
   if (options.proxyUrl && !https) {
     const proxy = new URL(options.proxyUrl);
@@ -75,11 +79,13 @@ async function send(
   } else {
     request = { ...base, host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || (https ? 443 : 80), path: `${target.pathname}${target.search}` };
     if (https) {
-      request.servername = target.hostname;
+      // SNI carries host names only (RFC 6066), never an IP address.
+      const servername = isIP(request.host as string) ? undefined : target.hostname;
+      if (servername) request.servername = servername;
       if (options.ca) request.ca = options.ca;
       if (options.proxyUrl) {
         const socket = await tunnel(new URL(options.proxyUrl), target, signal);
-        const tls = tlsConnect({ socket, servername: target.hostname, ...(options.ca ? { ca: options.ca } : {}) });
+        const tls = tlsConnect({ socket, ...(servername ? { servername } : {}), ...(options.ca ? { ca: options.ca } : {}) });
         request.createConnection = () => tls;
       }
     }

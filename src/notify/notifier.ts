@@ -13,10 +13,15 @@ export interface NotifierConfig {
   token?: string;
   /** Secret `username` / `password`: basic auth for generic webhooks. */
   basicAuth?: { username: string; password: string };
+  /** Secret `password` alone (Gitea and GitLab take it as the token when `token` is absent). */
+  password?: string;
+  /**
+   * The commit status id for commit-status providers (Provider `commitStatusExpr` once evaluated); when
+   * absent, Flux's default `<kind>/<name>/<first segment of the Provider's uid>` is used.
+   */
+  commitStatus?: string;
   /** Secret `headers` (a YAML map), added to every request. */
   headers?: Record<string, string>;
-  /** The commit status key of this delivery, from the Provider's `commitStatusExpr`; else the default context. */
-  commitStatus?: string;
   /** Identifies the Provider (commit status contexts). */
   provider: { namespace: string; name: string; uid?: string };
   /** Timeout, CA and proxy for every request. */

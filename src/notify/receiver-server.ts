@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { secretValues } from '../api/core.ts';
 import type { ObjectRef } from '../api/meta.ts';
 import { refOf, refString } from '../api/meta.ts';
-import { ReceiverKind, type Receiver, type ReceiverType } from '../api/receiver.ts';
+import { ReceiverKind, type Receiver } from '../api/receiver.ts';
 import { errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Store } from '../store/store.ts';
@@ -12,7 +12,8 @@ import { RateLimiter } from './rate-limiter.ts';
 import { ReceiverValidationError } from './receiver-request.ts';
 import { ReceiverBodyError } from './receiver-filter.ts';
 import { receiverTargets, requestReconcile } from './receiver-resources.ts';
-import { validateReceiverRequest } from './receiver-validation.ts';
+import { GOOGLE_CERTS_URL, GoogleIdTokenVerifier } from './google-id-token.ts';
+import { validateReceiverRequest, type ReceiverSecret, type ReceiverValidators } from './receiver-validation.ts';
 import { safeEqual } from './timing-safe.ts';
 import { webhookPath } from './webhook-path.ts';
 
@@ -29,6 +30,8 @@ export interface ReceiverServerOptions {
   ratePerSecond?: number;
   /** Refused (unauthenticated) requests per second per client address, with a burst of 10×. Default 1. */
   failureRatePerSecond?: number;
+  /** Where GCR receivers fetch the keys of Google's ID tokens. Default Google's ({@link GOOGLE_CERTS_URL}). */
+  googleCertsUrl?: string;
 }
 
 export interface ReceiverServer {
@@ -66,7 +69,8 @@ interface Limits {
  * forwarded header a client could forge): past it they get 429 instead of 400 and are no longer logged one by
  * one. Every request is still verified, even from a throttled address: the address of a bad sender may be
  * the legitimate one's too (GitHub delivers every customer's hooks from the same addresses; proxies and NAT
- * share one), and verification costs at most one HMAC over a size-capped body.
+ * share one), and verification costs at most one HMAC over a size-capped body (a GCR ID token: one RSA signature check,
+ * and a fetch of Google's keys at most once a minute).
  */
 export async function startReceiverServer(options: ReceiverServerOptions): Promise<ReceiverServer> {
   const rate = options.ratePerSecond ?? 5;
@@ -76,8 +80,9 @@ export async function startReceiverServer(options: ReceiverServerOptions): Promi
     failures: new RateLimiter(failureRate, 10 * failureRate),
     throttled: new Set(),
   };
+  const validators: ReceiverValidators = { google: new GoogleIdTokenVerifier(options.googleCertsUrl ?? GOOGLE_CERTS_URL) };
   const server: Server = createServer((req, res) => {
-    handle(req, options, limits).then(
+    handle(req, options, limits, validators).then(
       (message) => reply(res, 200, message),
       (error: unknown) => {
         if (error instanceof HttpError) return reply(res, error.status, error.message, error.retryAfterSeconds);
@@ -109,7 +114,7 @@ function reply(res: ServerResponse, status: number, message: string, retryAfterS
   res.writeHead(status, headers).end(`${message}\n`);
 }
 
-async function handle(req: IncomingMessage, options: ReceiverServerOptions, limits: Limits): Promise<string> {
+async function handle(req: IncomingMessage, options: ReceiverServerOptions, limits: Limits, validators: ReceiverValidators): Promise<string> {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   if (!/^\/hook\/[0-9a-f]{64}$/.test(path)) throw new HttpError(404, 'not found');
   const receiver = await findReceiver(options.store, path);
@@ -118,15 +123,15 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
   const log = options.log.child({ receiver: refString(ref) });
   if (req.method !== 'POST') throw new HttpError(405, 'only POST is accepted');
   if (receiver.spec.suspend) throw new HttpError(503, 'receiver is suspended');
-  const token = await receiverToken(options.store, receiver);
+  const secret = await receiverSecret(options.store, receiver);
   // The path must still derive from the current token (a rotated token invalidates the old path).
-  if (token === undefined || !safeEqual(webhookPath(token, ref.name, ref.namespace), path)) throw new HttpError(404, 'not found');
+  if (secret === undefined || !safeEqual(webhookPath(secret.token, ref.name, ref.namespace), path)) throw new HttpError(404, 'not found');
   const declared = Number(req.headers['content-length']);
   if (declared > MAX_WEBHOOK_BODY) throw new HttpError(413, 'body too large');
   const body = await readBody(req);
   let verdict;
   try {
-    verdict = validateReceiverRequest(receiver.spec.type as ReceiverType, { headers: req.headers, body }, token, receiver.spec.events);
+    verdict = await validateReceiverRequest(receiver.spec.type, { headers: req.headers, body }, secret, receiver.spec.events, validators);
   } catch (error) {
     if (!(error instanceof ReceiverValidationError)) throw error;
     throw refused(req, limits, log, error.message);
@@ -184,10 +189,12 @@ async function findReceiver(store: Store, path: string): Promise<Receiver | unde
   return receivers.find((r) => r.status?.webhookPath === path);
 }
 
-async function receiverToken(store: Store, receiver: Receiver): Promise<string | undefined> {
+async function receiverSecret(store: Store, receiver: Receiver): Promise<ReceiverSecret | undefined> {
   const namespace = receiver.metadata.namespace ?? 'default';
   const secret = await store.get({ kind: 'Secret', namespace, name: receiver.spec!.secretRef.name });
-  return secret ? secretValues(secret).token || undefined : undefined;
+  if (!secret) return undefined;
+  const data = secretValues(secret);
+  return data.token ? { token: data.token, data } : undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
