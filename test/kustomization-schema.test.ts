@@ -35,10 +35,12 @@ describe('Kustomization manifests', () => {
   serviceAccountName: deployer
   kubeConfig: {secretRef: {name: remote, key: value.yaml}}
   deletionPolicy: Orphan
+  decryption: {provider: sops, secretRef: {name: sops-keys}}
 `),
       'ks.yaml',
     );
     expect(object?.spec).toMatchObject({ prune: true, deletionPolicy: 'Orphan', kubeConfig: { secretRef: { name: 'remote' } } });
+    expect(object?.spec).toMatchObject({ decryption: { provider: 'sops', secretRef: { name: 'sops-keys' } } });
   });
 
   it.each([
@@ -46,7 +48,8 @@ describe('Kustomization manifests', () => {
     { name: 'OCIRepository sources are rejected', spec: '  prune: true\n', source: 'OCIRepository', error: 'only GitRepository sources' },
     { name: 'Bucket sources are rejected', spec: '  prune: true\n', source: 'Bucket', error: 'only GitRepository sources' },
     { name: 'CEL health checks are rejected', spec: '  prune: true\n  healthCheckExprs: [{apiVersion: v1, kind: X, current: "true"}]\n', error: 'healthCheckExprs' },
-    { name: 'SOPS decryption is rejected', spec: '  prune: true\n  decryption: {provider: sops}\n', error: 'decryption (SOPS) is not supported' },
+    { name: 'sops is the only decryption provider', spec: '  prune: true\n  decryption: {provider: vault}\n', error: 'spec.decryption.provider' },
+    { name: 'decryption with a cloud identity is refused', spec: '  prune: true\n  decryption: {provider: sops, serviceAccountName: kms}\n', error: 'needs a cloud identity' },
     { name: 'unknown deletion policies are rejected', spec: '  prune: true\n  deletionPolicy: Sometimes\n', error: 'spec.deletionPolicy' },
     { name: 'substituteFrom kinds are ConfigMap or Secret', spec: '  prune: true\n  postBuild: {substituteFrom: [{kind: Pod, name: x}]}\n', error: 'spec.postBuild.substituteFrom.0.kind' },
   ])('$name', ({ spec, source, error }) => {

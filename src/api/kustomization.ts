@@ -93,8 +93,17 @@ export const kustomizationSpecSchema = z.strictObject({
     .optional(),
   deletionPolicy: z.enum(['MirrorPrune', 'Delete', 'Orphan']).optional(),
   decryption: z
-    .looseObject({ provider: z.string() })
-    .refine(() => false, 'decryption (SOPS) is not supported by Kedge yet')
+    .strictObject({
+      provider: z.literal('sops'),
+      secretRef: z.strictObject({ name: z.string().min(1) }).optional(),
+      serviceAccountName: z
+        .string()
+        .refine(
+          () => false,
+          'decryption.serviceAccountName (cloud KMS workload identity) needs a cloud identity Kedge cannot use: put age or OpenPGP keys in the secretRef Secret',
+        )
+        .optional(),
+    })
     .optional(),
 });
 

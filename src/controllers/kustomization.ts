@@ -722,6 +722,7 @@ function awaitingArtifact(ref: ObjectRef, source: GitRepository): string {
 
 const LIBRARY_REASONS = new Set<string>([
   Reasons.BuildFailed,
+  Reasons.DecryptionFailed,
   Reasons.ArtifactFailed,
   Reasons.PruneFailed,
   Reasons.HealthCheckFailed,
