@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KObject } from '../src/api/meta.ts';
+import { BuildError } from '../src/kustomize/build.ts';
 import { RenderCache } from '../src/kustomize/render-cache.ts';
 import { renderKustomization, type RenderOptions } from '../src/kustomize/render.ts';
 import { DecryptionError } from '../src/kustomize/sops/decryption-error.ts';
@@ -236,6 +237,25 @@ patches:
     expect((error as DecryptionError).reason).toBe('DecryptionFailed');
     expect((error as Error).message).toMatch(message);
     for (const value of Object.values(SECRETS)) expect((error as Error).message).not.toContain(value);
+    // sops's list of places it looked for keys (the private dir) and its recovery paragraph are left out.
+    expect((error as Error).message).not.toMatch(/kedge-sops-|Recovery failed/);
+    expect(readdirSync(where.scratch)).toEqual([]);
+  });
+
+  it.each([
+    { name: 'a generator source above the artifact root', ref: '../../outside.env', link: false },
+    { name: 'a generator source linked to a file outside the artifact', ref: 'outside-link.env', link: true },
+  ])('neither reads nor decrypts $name: the confined build refuses it', async ({ ref, link }) => {
+    const where = artifact({
+      'app/kustomization.yaml': `secretGenerator:\n  - name: outside\n    envs: [${ref}]\n`,
+    });
+    const outside = join(work, 'outside.env');
+    writeFileSync(outside, files['app/app.env']!);
+    if (link) symlinkSync(outside, join(where.root, 'app', 'outside-link.env'));
+    const error = await render(where).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BuildError);
+    expect((error as Error).message).toMatch(/outside the artifact root/);
+    expect((error as Error).message).not.toContain(SECRETS.env);
     expect(readdirSync(where.scratch)).toEqual([]);
   });
 

@@ -110,7 +110,7 @@ async function readKustomization(dir: string): Promise<KustomizationRefs | undef
     if (text === undefined) continue;
     try {
       const value = parse(text) as unknown;
-      return value && typeof value === 'object' ? (value) : undefined;
+      return value && typeof value === 'object' ? value : undefined;
     } catch {
       return undefined; // the build reports the broken file
     }

@@ -82,7 +82,7 @@ export class SopsSession {
     const args = ['decrypt', '--input-type', input, '--output-type', output, '--ignore-mac'];
     const result = await run(this.sops, args, this.env, this.dir, data, DECRYPT_TIMEOUT_MS);
     if (result.code === 0) return result.stdout;
-    throw new DecryptionError(`failed to decrypt ${what}: ${sopsReason(result)}`);
+    throw new DecryptionError(`failed to decrypt ${what}: ${sopsReason(result, this.dir)}`);
   }
 
   /** Stops the GnuPG agent of this home, if one started, and removes the private dir. */
@@ -132,19 +132,25 @@ function run(
 }
 
 /**
- * sops's own words on one line, with what could carry a value redacted: Flux's "Input string … does not match
- * sops' data format" case, and anything in `ENC[…]`.
+ * sops's own words on one line, with what could carry a value redacted (Flux's "Input string … does not match
+ * sops' data format" case, anything in `ENC[…]`) and what only adds noise left out: the places it looked for
+ * keys and its paragraph on recovery. Paths in the private dir are shown as `<sops home>/…`.
  */
-function sopsReason(result: Outcome): string {
+function sopsReason(result: Outcome, home: string): string {
   if (result.timedOut)
     return `sops did not finish within ${DECRYPT_TIMEOUT_MS / 1000}s (a key with a passphrase?)`;
   const text = result.stderr
+    .split(home)
+    .join('<sops home>')
     .replace(
       /Input string .*? does not match sops' data format/gs,
       "Input string <redacted> does not match sops' data format",
     )
     .replace(/ENC\[[^\]]*\]/g, 'ENC[<redacted>]')
+    .replace(/^(\s*-)?\s*\| /gm, '$1 ')
     .replace(/\s+/g, ' ')
+    .replace(/ ?Did not find keys in locations .*?\.(?= |$)/g, '')
+    .replace(/ ?Recovery failed because no master key was able to decrypt the file\..*$/, '')
     .trim();
   return text.length > 600 ? `${text.slice(0, 600)}…` : text || `sops exited with code ${result.code}`;
 }
