@@ -59,7 +59,12 @@ export class SopsSession {
           env,
           dir,
           Buffer.from(key.value),
-        );
+        ).catch((error: unknown) => {
+          const why = (error as NodeJS.ErrnoException).code ?? String(error);
+          throw new DecryptionError(
+            `cannot import '${key.name}' from ${keys.source}: gpg does not run (${why}); install GnuPG`,
+          );
+        });
         if (imported.code !== 0) {
           throw new DecryptionError(
             `failed to import '${key.name}' data from ${keys.source}: not an armored OpenPGP private key`,
