@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond npm packages: Debian packages (real git servers, sshd, gpg, openssl),
 # the control plane (kube-apiserver, etcd, and for the tests on a cluster with nodes kube-controller-manager,
-# kube-scheduler and kwok) and Kedge's kustomize renderer (built once from Go modules, then cached).
+# kube-scheduler and kwok), Kedge's kustomize renderer and sops (each built once from Go modules, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,7 @@ bash scripts/build-kustomize.sh >/dev/null
 
 # An S3-compatible server for the Bucket source tests (versitygw, built once from Go modules, then cached).
 bash scripts/build-s3-server.sh >/dev/null
+
+# sops (Kustomization.spec.decryption) and age-keygen (the tests' age keys), from Go modules: a few CPU-minutes
+# cold, then cached in ~/.cache/kedge/sops.
+bash scripts/build-sops.sh >/dev/null

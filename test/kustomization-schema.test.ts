@@ -43,16 +43,17 @@ describe('Kustomization manifests', () => {
   serviceAccountName: deployer
   kubeConfig: {secretRef: {name: remote, key: value.yaml}}
   deletionPolicy: Orphan
+  decryption: {provider: sops, secretRef: {name: sops-keys}}
 `),
       'ks.yaml',
     );
     expect(object?.spec).toMatchObject({ prune: true, deletionPolicy: 'Orphan', kubeConfig: { secretRef: { name: 'remote' } } });
+    expect(object?.spec).toMatchObject({ decryption: { provider: 'sops', secretRef: { name: 'sops-keys' } } });
   });
 
   it.each([
     { name: 'prune is required', spec: '  path: ./deploy\n', error: 'spec.prune' },
-    { name: 'OCIRepository sources are rejected', spec: '  prune: true\n', source: 'OCIRepository', error: 'only GitRepository sources' },
-    { name: 'Bucket sources are rejected', spec: '  prune: true\n', source: 'Bucket', error: 'only GitRepository sources' },
+    { name: 'OCIRepository sources are rejected', spec: '  prune: true\n', source: 'OCIRepository', error: 'OCIRepository sources are not supported' },
     {
       name: 'a CEL health check that does not compile is refused with the expression and position',
       spec: '  prune: true\n  healthCheckExprs: [{apiVersion: bitnami.com/v1alpha1, kind: SealedSecret, current: "status.conditions.all(e, e.status ==", failed: "x ? "}]\n',
@@ -70,7 +71,8 @@ describe('Kustomization manifests', () => {
       spec: '  prune: true\n  dependsOn: [{name: infra, readyExpr: "dep.status.ready && other.x"}]\n',
       error: "spec.dependsOn.0.readyExpr: invalid CEL expression 'dep.status.ready && other.x': Unknown variable: other at line 1, column 21",
     },
-    { name: 'SOPS decryption is rejected', spec: '  prune: true\n  decryption: {provider: sops}\n', error: 'decryption (SOPS) is not supported' },
+    { name: 'sops is the only decryption provider', spec: '  prune: true\n  decryption: {provider: vault}\n', error: 'spec.decryption.provider' },
+    { name: 'decryption with a cloud identity is refused', spec: '  prune: true\n  decryption: {provider: sops, serviceAccountName: kms}\n', error: 'needs a cloud identity' },
     { name: 'unknown deletion policies are rejected', spec: '  prune: true\n  deletionPolicy: Sometimes\n', error: 'spec.deletionPolicy' },
     { name: 'substituteFrom kinds are ConfigMap or Secret', spec: '  prune: true\n  postBuild: {substituteFrom: [{kind: Pod, name: x}]}\n', error: 'spec.postBuild.substituteFrom.0.kind' },
   ])('$name', ({ spec, source, error }) => {

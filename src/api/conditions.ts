@@ -37,6 +37,7 @@ export const Reasons = {
   ReconciliationFailed: 'ReconciliationFailed',
   // kustomize-controller's reasons.
   BuildFailed: 'BuildFailed',
+  DecryptionFailed: 'DecryptionFailed',
   HealthCheckFailed: 'HealthCheckFailed',
   PruneFailed: 'PruneFailed',
   // Deployment's reasons, and the host runtime's own (App).

@@ -121,15 +121,27 @@ export const kustomizationSpecSchema = z.strictObject({
       secretRef: z.strictObject({ name: z.string().min(1), key: z.string().optional() }).optional(),
       configMapRef: z
         .strictObject({ name: z.string().min(1) })
-        .refine(() => false, 'kubeConfig.configMapRef (workload identity) is not supported by Kedge yet')
+        .refine(
+          () => false,
+          'kubeConfig.configMapRef (a cloud provider\'s workload identity for EKS, AKS or GKE) needs that cloud\'s identity service, which Kedge cannot use; use kubeConfig.secretRef with a kubeconfig',
+        )
         .optional(),
     })
     .refine((k) => k.secretRef !== undefined || k.configMapRef !== undefined, 'kubeConfig needs a secretRef')
     .optional(),
   deletionPolicy: z.enum(['MirrorPrune', 'Delete', 'Orphan']).optional(),
   decryption: z
-    .looseObject({ provider: z.string() })
-    .refine(() => false, 'decryption (SOPS) is not supported by Kedge yet')
+    .strictObject({
+      provider: z.literal('sops'),
+      secretRef: z.strictObject({ name: z.string().min(1) }).optional(),
+      serviceAccountName: z
+        .string()
+        .refine(
+          () => false,
+          'decryption.serviceAccountName (cloud KMS workload identity) needs a cloud identity Kedge cannot use: put age or OpenPGP keys in the secretRef Secret',
+        )
+        .optional(),
+    })
     .optional(),
 });
 

@@ -734,6 +734,7 @@ function awaitingArtifact(ref: ObjectRef, source: ArtifactSource): string {
 
 const LIBRARY_REASONS = new Set<string>([
   Reasons.BuildFailed,
+  Reasons.DecryptionFailed,
   Reasons.ArtifactFailed,
   Reasons.PruneFailed,
   Reasons.HealthCheckFailed,

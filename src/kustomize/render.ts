@@ -9,6 +9,11 @@ import { isOverlayDirName, makeOverlayDir } from './overlay-dir.ts';
 import type { KustomizeOverlay } from './overlay.ts';
 import type { RenderCache } from './render-cache.ts';
 import { resolveInside } from './safe-extract.ts';
+import { Decryptor } from './sops/decryptor.ts';
+import { decryptDocuments } from './sops/encrypted-objects.ts';
+import { decryptSources, findEncryptedSources } from './sops/encrypted-sources.ts';
+import { redactPlaintexts } from './sops/redact.ts';
+import type { SopsKeys } from './sops/sops-keys.ts';
 import { mergeVariables, substituteDocument, validateVariableNames, type Substitutions } from './substitute.ts';
 
 /** What to render and how. */
@@ -38,6 +43,12 @@ export interface RenderOptions {
   digest?: string;
   /** Where the working copy is made (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
   tmpRoot?: string;
+  /**
+   * `spec.decryption` with provider sops: the keys to decrypt with. Encrypted generator sources and patches are
+   * decrypted in a private copy before the build, encrypted objects after it (see `sops/`). The cache key holds
+   * only the keys' digest.
+   */
+  decryption?: SopsKeys;
 }
 
 /**
@@ -51,7 +62,13 @@ export interface RenderOptions {
  */
 export async function renderKustomization(opts: RenderOptions): Promise<KObject[]> {
   const key = opts.digest
-    ? { digest: opts.digest, path: opts.path ?? '', overlay: opts.overlay, substitutions: opts.substitutions }
+    ? {
+        digest: opts.digest,
+        path: opts.path ?? '',
+        overlay: opts.overlay,
+        substitutions: opts.substitutions,
+        decryption: opts.decryption?.digest,
+      }
     : undefined;
   const cache = key && opts.cacheSlot ? opts.cache : undefined;
   const cached = cache?.get(opts.cacheSlot!, key!);
@@ -61,14 +78,25 @@ export async function renderKustomization(opts: RenderOptions): Promise<KObject[
   validateVariableNames(vars);
 
   const root = typeof opts.root === 'string' ? opts.root : await opts.root();
-  const stream = await build(root, opts);
-  const objects = splitDocuments(stream).map((doc) => finish(doc, vars, opts));
+  const decryptor = opts.decryption ? new Decryptor(opts.decryption, opts.tmpRoot) : undefined;
+  let objects: KObject[];
+  try {
+    let docs = splitDocuments(await build(root, opts, decryptor));
+    if (decryptor) docs = await decryptDocuments(decryptor, docs, () => Promise.resolve(root));
+    objects = docs.map((doc) => finish(doc, vars, opts));
+  } finally {
+    await decryptor?.close();
+  }
   cache?.set(opts.cacheSlot!, key!, objects);
   return objects;
 }
 
-/** Generates the kustomization with the overlay and builds it, never writing a file of `root`. */
-async function build(root: string, opts: RenderOptions): Promise<string> {
+/**
+ * Generates the kustomization with the overlay and builds it, never writing a file of `root`. With a decryptor,
+ * encrypted generator sources and patches are decrypted first, which takes a private copy (mkdtemp: mode 0700,
+ * removed as soon as the build ends) even for a shared root.
+ */
+async function build(root: string, opts: RenderOptions, decryptor?: Decryptor): Promise<string> {
   if (opts.sharedRoot) {
     const realRoot = await realpath(root);
     const dir = await resolveInside(realRoot, opts.path ?? '');
@@ -76,13 +104,15 @@ async function build(root: string, opts: RenderOptions): Promise<string> {
       const own = await makeOverlayDir(realRoot, dir, KustomizationFileNames);
       try {
         await generateKustomization(realRoot, dir, opts.overlay, own.dir);
-        return await kustomizeBuild(realRoot, own.dir, dir);
+        const encrypted = decryptor ? await findEncryptedSources(realRoot, own.dir) : [];
+        if (encrypted.length === 0) return await kustomizeBuild(realRoot, own.dir, dir);
       } finally {
         await own.dispose();
       }
     }
   }
   const work = await realpath(await mkdtemp(path.join(opts.tmpRoot ?? tmpdir(), 'kedge-render-')));
+  let plaintexts: Buffer[] = [];
   try {
     await cp(root, work, {
       recursive: true,
@@ -91,7 +121,13 @@ async function build(root: string, opts: RenderOptions): Promise<string> {
     });
     const dir = await resolveInside(work, opts.path ?? '');
     await generateKustomization(work, dir, opts.overlay);
+    if (decryptor) plaintexts = await decryptSources(decryptor, work, await findEncryptedSources(work, dir));
     return await kustomizeBuild(work, dir);
+  } catch (error) {
+    if (plaintexts.length > 0 && error instanceof BuildError) {
+      throw new BuildError(redactPlaintexts(error.message, plaintexts), error.file);
+    }
+    throw error;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -10,10 +10,11 @@ import { objectLabel, type KubeObject } from '../../apply/object-id.ts';
 import { CliError } from '../cli-error.ts';
 import { globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
-import { renderLocally } from './build.ts';
+import { DECRYPTION_SECRET_HELP, renderLocally } from './build.ts';
 
 interface DiffOptions {
   path: string;
+  decryptionSecret?: string;
   namespace: string;
   kubeconfig?: string;
   context?: string;
@@ -34,9 +35,10 @@ export function registerDiffCommand(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--kubeconfig <file>', 'kubeconfig file (default $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
+    .option('--decryption-secret <file>', DECRYPTION_SECRET_HELP)
     .action(async (name: string, opts: DiffOptions, command: Command) => {
       const { objects, ks } = await withStore(globalOptions(command), async (store) => ({
-        objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path),
+        objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path, opts.decryptionSecret),
         ks: (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization,
       }));
       const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(homedir(), '.kube', 'config');

@@ -1,12 +1,14 @@
 import type { Kustomization } from '../../api/kustomization.ts';
 import type { RenderOptions } from '../../kustomize/render.ts';
 import type { Store } from '../../store/store.ts';
+import { decryptionKeys } from './decryption-keys.ts';
 import { substitutionInputs } from './substitution-inputs.ts';
 
 /**
  * The render options a Kustomization's spec stands for, rendering `path` under `root`: its overlay fields
- * (targetNamespace, name prefix/suffix, patches, images, components, commonMetadata) and its `postBuild`
- * substitutions read from the store. The controller and `kedge build`/`kedge diff` render alike through it.
+ * (targetNamespace, name prefix/suffix, patches, images, components, commonMetadata), its `postBuild`
+ * substitutions and its `decryption` keys, read from the store. The controller and `kedge build`/`kedge diff`
+ * render alike through it; `where.decryption`, when given, replaces the keys the spec names.
  */
 export async function renderOptionsOf(
   store: Store,
@@ -16,6 +18,7 @@ export async function renderOptionsOf(
 ): Promise<RenderOptions> {
   return {
     ...where,
+    decryption: where.decryption ?? (await decryptionKeys(store, namespace, spec)),
     overlay: {
       targetNamespace: spec.targetNamespace,
       namePrefix: spec.namePrefix,
