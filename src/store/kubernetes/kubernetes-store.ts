@@ -34,6 +34,8 @@ export interface KubernetesStoreOptions extends StoreKubeConfigOptions {
    * `sharding.fluxcd.io/key in (shard1)`. `get` reads any object.
    */
   labelSelector?: string;
+  /** Field manager of the store's writes (`metadata.managedFields`). Default `kedge`. */
+  fieldManager?: string;
   /** Where an object without a namespace lives. Default `default`. */
   defaultNamespace?: string;
   /** `reportingInstance` of recorded Events. Default: the host name (a pod's name in a cluster). */
@@ -52,7 +54,6 @@ export interface KubernetesStoreOptions extends StoreKubeConfigOptions {
 
 type Handler = (event: WatchEvent) => void;
 const allKinds = '*';
-const writeQuery = { fieldValidation: 'Strict' };
 /** A write that is not optimistic re-reads and retries on a conflict this many times. */
 const writeAttempts = 5;
 
@@ -87,6 +88,7 @@ export class KubernetesStore implements Store {
   readonly #defaultNamespace: string;
   readonly #deliveryTimeoutMs: number;
   readonly #events: KubeEventLog;
+  readonly #writeQuery: Record<string, string>;
   readonly #watches = new Map<string, KindWatch>();
   readonly #handlers = new Map<string, Set<Handler>>();
   #closed = false;
@@ -104,6 +106,7 @@ export class KubernetesStore implements Store {
     this.#defaultNamespace = options.defaultNamespace ?? 'default';
     this.#deliveryTimeoutMs = options.deliveryTimeoutMs ?? 10_000;
     this.#events = new KubeEventLog(this.rest, options.reportingInstance ?? hostname());
+    this.#writeQuery = { fieldValidation: 'Strict', fieldManager: options.fieldManager ?? 'kedge' };
   }
 
   /** Throws naming every kind the API server does not serve (its CRD is missing or lacks the version). */
@@ -180,6 +183,10 @@ export class KubernetesStore implements Store {
           metadata: { ...live.metadata, ...userMetadata(object) },
         };
         if (sameDesired(live, next)) return { object: live, result: 'unchanged' };
+        // It may differ only by what the CRD's schema defaults (Flux's CRDs default e.g. spec.timeout): ask the
+        // server what it would store. Writing it would bump resourceVersion when it persists a defaulted status.
+        const dryRun = await this.#send('PUT', paths.object(ref), ref, next, true);
+        if (sameDesired(live, dryRun)) return { object: live, result: 'unchanged' };
         const written = await this.#send('PUT', paths.object(ref), ref, next);
         if (written.metadata.resourceVersion === live.metadata.resourceVersion)
           return { object: written, result: 'unchanged' };
@@ -322,9 +329,16 @@ export class KubernetesStore implements Store {
     }
   }
 
-  async #send(method: 'POST' | 'PUT', path: string, ref: ObjectRef, body: KObject): Promise<KObject> {
+  async #send(
+    method: 'POST' | 'PUT',
+    path: string,
+    ref: ObjectRef,
+    body: KObject,
+    dryRun = false,
+  ): Promise<KObject> {
+    const query = { ...this.#writeQuery, ...(dryRun ? { dryRun: 'All' } : {}) };
     try {
-      return storedObject(await this.rest.request<KObject>(method, path, { body, query: writeQuery }));
+      return storedObject(await this.rest.request<KObject>(method, path, { body, query }));
     } catch (error) {
       throw storeError(error, ref);
     }
