@@ -146,7 +146,8 @@ describe('kubernetes store watch when its resourceVersion expires', () => {
     const lists = store.watchLists('GitRepository');
     expect(lists).toBeGreaterThanOrEqual(2);
 
-    // Connected: the server ends the watch with the old cache; the resume is answered 410 Gone and re-lists.
+    // Connected: the server ends the watch with the old cache; the resume meets the new one (429 while it
+    // initializes, then 410 Gone: too old resource version) and the store re-lists, delivering nothing twice.
     await direct.apply(repo('late'));
     await eventually(() => expect(summary()).toContain('ADDED late https://example.com/late.git'));
     events.length = 0;
