@@ -137,7 +137,16 @@ export class KubernetesStore implements Store {
 
   async get(ref: ObjectRef): Promise<KObject | undefined> {
     const paths = kindPaths(ref.kind);
-    return this.#read(paths, { ...ref, namespace: ref.namespace || this.#defaultNamespace });
+    const target = { ...ref, namespace: ref.namespace || this.#defaultNamespace };
+    // The kind's watch answers when it is healthy and the object in its scope: this process's writes are in it
+    // (a write settles once delivered), other writers' as soon as their events arrive.
+    const watch = this.#watches.get(ref.kind);
+    if (watch?.healthy && (this.#scope === undefined || this.#scope === target.namespace)) {
+      const held = watch.held(`${target.namespace}/${target.name}`);
+      if (held !== undefined) return structuredClone(held);
+      if (this.#selector === undefined) return undefined;
+    }
+    return this.#read(paths, target);
   }
 
   async list(kind: string, options: ListOptions = {}): Promise<KObject[]> {
