@@ -90,18 +90,16 @@ describe('kubernetes store watch when its resourceVersion expires', () => {
   it('re-lists and delivers exactly the differences: nothing twice, nothing lost', async () => {
     const ns = await newNamespace();
     const { relay, kubeConfig: relayed } = await relayedKubeConfig(kubeConfig);
+    onTestFinished(() => relay.close());
     const direct = await openKubernetesStore({ kubeConfig, defaultNamespace: ns });
+    onTestFinished(() => direct.close());
     const store = await openKubernetesStore({
       kubeConfig: relayed,
       watchAllNamespaces: false,
       namespace: ns,
       defaultNamespace: ns,
     });
-    onTestFinished(async () => {
-      await store.close();
-      await direct.close();
-      await relay.close();
-    });
+    onTestFinished(() => store.close());
     for (const name of ['kept', 'changed', 'removed', 'recreated']) await direct.apply(repo(name));
     const events: WatchEvent[] = [];
     store.watch('GitRepository', (event) => events.push(event));
