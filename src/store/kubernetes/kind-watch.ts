@@ -38,6 +38,7 @@ export class KindWatch {
   readonly #waiters = new Set<Waiter>();
   #synced = false;
   #healthy = false;
+  #firstListSettled = false;
   #stopped = false;
   #resourceVersion = 0n;
   #lists = 0;
@@ -69,6 +70,8 @@ export class KindWatch {
   start(delayMs = 1000): void {
     this.#watch.start().catch((error: unknown) => {
       if (this.#stopped) return;
+      this.#firstListSettled = true;
+      this.#advance(undefined);
       this.opts.onError(error);
       this.#retry = setTimeout(() => this.start(Math.min(delayMs * 2, 30_000)), delayMs);
     });
@@ -83,6 +86,11 @@ export class KindWatch {
   }
 
   /** True once the first list was held. */
+  /** True once the first list succeeded or failed (a watch that cannot list must not hold writes up). */
+  get firstListSettled(): boolean {
+    return this.#firstListSettled || this.#synced;
+  }
+
   get synced(): boolean {
     return this.#synced;
   }

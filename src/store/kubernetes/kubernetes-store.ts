@@ -394,7 +394,8 @@ export class KubernetesStore implements Store {
   /** A write to a kind being watched waits for the watch's first list, so the write is delivered as a change. */
   async #watchSynced(kind: string): Promise<void> {
     const watch = this.#watches.get(kind);
-    if (watch !== undefined && !watch.synced) await watch.until(() => watch.synced, this.#deliveryTimeoutMs);
+    if (watch !== undefined && !watch.firstListSettled)
+      await watch.until(() => watch.firstListSettled, this.#deliveryTimeoutMs);
   }
 
   /**
@@ -403,11 +404,15 @@ export class KubernetesStore implements Store {
    */
   async #delivered(kind: string, object: KObject, gone: boolean): Promise<void> {
     const watch = this.#watches.get(kind);
-    if (watch === undefined) return;
+    // A watch that is down delivers the write when it has listed again; holding the write up helps nobody.
+    if (watch === undefined || !watch.healthy) return;
     const key = keyOf(object);
     if (!this.#inScope(object) && watch.held(key) === undefined) return;
     const ready = gone
-      ? () => watch.held(key)?.metadata.uid !== object.metadata.uid || watch.held(key) === undefined
+      ? () => {
+          const held = watch.held(key);
+          return held === undefined || held.metadata.uid !== object.metadata.uid;
+        }
       : () => watch.seen(object.metadata.resourceVersion ?? '');
     await watch.until(ready, this.#deliveryTimeoutMs);
   }
