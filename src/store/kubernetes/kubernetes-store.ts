@@ -192,10 +192,13 @@ export class KubernetesStore implements Store {
           metadata: { ...live.metadata, ...userMetadata(object) },
         };
         if (sameDesired(live, next)) return { object: live, result: 'unchanged' };
-        // It may differ only by what the CRD's schema defaults (Flux's CRDs default e.g. spec.timeout): ask the
-        // server what it would store. Writing it would bump resourceVersion when it persists a defaulted status.
-        const dryRun = await this.#send('PUT', paths.object(ref), ref, next, true);
-        if (sameDesired(live, dryRun)) return { object: live, result: 'unchanged' };
+        // When the live body only has fields more, they may be what the CRD's schema defaults (Flux's CRDs
+        // default e.g. spec.timeout): ask the server what it would store. Writing it would bump resourceVersion
+        // when it persists a defaulted status.
+        if (onlyFieldsMore(live, next)) {
+          const dryRun = await this.#send('PUT', paths.object(ref), ref, next, true);
+          if (sameDesired(live, dryRun)) return { object: live, result: 'unchanged' };
+        }
         const written = await this.#send('PUT', paths.object(ref), ref, next);
         if (written.metadata.resourceVersion === live.metadata.resourceVersion)
           return { object: written, result: 'unchanged' };
@@ -456,6 +459,28 @@ function replaceBody(live: KObject, object: KObject, paths: KindPaths): KObject 
   };
   if (live.status !== undefined) next.status = live.status;
   return next;
+}
+
+/** Same labels and annotations, and every field of `next`'s body is in `live`'s with the same value. */
+function onlyFieldsMore(live: KObject, next: KObject): boolean {
+  return (
+    jsonEqual(live.metadata.labels ?? {}, next.metadata.labels ?? {}) &&
+    jsonEqual(live.metadata.annotations ?? {}, next.metadata.annotations ?? {}) &&
+    contains(bodyOf(live), bodyOf(next))
+  );
+}
+
+function contains(whole: unknown, part: unknown): boolean {
+  if (Array.isArray(part))
+    return (
+      Array.isArray(whole) && whole.length === part.length && part.every((p, i) => contains(whole[i], p))
+    );
+  if (part !== null && typeof part === 'object') {
+    if (whole === null || typeof whole !== 'object' || Array.isArray(whole)) return false;
+    const record = whole as Record<string, unknown>;
+    return Object.entries(part).every(([key, value]) => key in record && contains(record[key], value));
+  }
+  return whole === part;
 }
 
 function sameDesired(live: KObject, next: KObject): boolean {
