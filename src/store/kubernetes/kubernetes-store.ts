@@ -136,17 +136,7 @@ export class KubernetesStore implements Store {
   }
 
   async get(ref: ObjectRef): Promise<KObject | undefined> {
-    const paths = kindPaths(ref.kind);
-    const target = { ...ref, namespace: ref.namespace || this.#defaultNamespace };
-    // The kind's watch answers when it is healthy and the object in its scope: this process's writes are in it
-    // (a write settles once delivered), other writers' as soon as their events arrive.
-    const watch = this.#watches.get(ref.kind);
-    if (watch?.healthy && (this.#scope === undefined || this.#scope === target.namespace)) {
-      const held = watch.held(`${target.namespace}/${target.name}`);
-      if (held !== undefined) return structuredClone(held);
-      if (this.#selector === undefined) return undefined;
-    }
-    return this.#read(paths, target);
+    return this.#current(kindPaths(ref.kind), { ...ref, namespace: ref.namespace || this.#defaultNamespace });
   }
 
   async list(kind: string, options: ListOptions = {}): Promise<KObject[]> {
@@ -170,7 +160,8 @@ export class KubernetesStore implements Store {
     const paths = kindPaths(ref.kind);
     await this.#watchSynced(ref.kind);
     for (let attempt = 1; ; attempt++) {
-      const live = await this.#read(paths, ref);
+      // A stale read is caught by the write's resourceVersion (409) and read again from the server.
+      const live = await this.#current(paths, ref, attempt > 1);
       try {
         if (live === undefined) {
           const created = await this.#send('POST', paths.collection(ref.namespace), ref, {
@@ -247,7 +238,7 @@ export class KubernetesStore implements Store {
     for (let attempt = 1; ; attempt++) {
       let version = resourceVersion || undefined;
       if (version === undefined) {
-        const live = await this.#read(paths, target);
+        const live = await this.#current(paths, target, attempt > 1);
         if (live === undefined) throw new NotFoundError(target);
         if (jsonEqual(live.status ?? null, status ?? null)) return live;
         version = live.metadata.resourceVersion;
@@ -330,6 +321,22 @@ export class KubernetesStore implements Store {
     this.#handlers.clear();
     this.rest.close();
     return Promise.resolve();
+  }
+
+  /**
+   * The object as the kind's watch holds it, when the watch is healthy and the object in its scope (this
+   * process's writes are in it, since a write settles once delivered; other writers' as soon as their events
+   * arrive); else, or with `fresh`, as the server has it. A miss in the watch is an answer only without a
+   * label selector.
+   */
+  async #current(paths: KindPaths, ref: ObjectRef, fresh = false): Promise<KObject | undefined> {
+    const watch = this.#watches.get(ref.kind);
+    if (!fresh && watch?.healthy && (this.#scope === undefined || this.#scope === ref.namespace)) {
+      const held = watch.held(`${ref.namespace}/${ref.name}`);
+      if (held !== undefined) return structuredClone(held);
+      if (this.#selector === undefined) return undefined;
+    }
+    return this.#read(paths, ref);
   }
 
   async #read(paths: KindPaths, ref: ObjectRef): Promise<KObject | undefined> {
