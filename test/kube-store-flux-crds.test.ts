@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { CrdPartOfLabel } from '../src/api/crds.ts';
 import type { KObject } from '../src/api/meta.ts';
 import { KubeRest } from '../src/apply/kube-rest.ts';
 import { startDevCluster, type DevCluster } from '../src/devcluster/dev-cluster.ts';
@@ -35,6 +36,14 @@ beforeAll(async () => {
   expect(fluxResult.created).toHaveLength(2);
   const kedge = await ensureCustomResourceDefinitions(rest);
   expect(kedge.existing.sort()).toEqual(flux.map((c) => c.metadata.name).sort());
+  for (const crd of flux) {
+    const live = await rest.request<KObject>(
+      'GET',
+      `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+    );
+    expect(live.metadata.labels?.[CrdPartOfLabel], `${crd.metadata.name} is still Flux's`).toBeUndefined();
+    expect(live.metadata.annotations?.['controller-gen.kubebuilder.io/version']).toBe('v0.21.0');
+  }
 }, 180_000);
 
 afterAll(async () => {
