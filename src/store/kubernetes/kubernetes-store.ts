@@ -19,6 +19,7 @@ import { kindPaths, storedKinds, type KindPaths } from './kind-paths.ts';
 import { KubeEventLog } from './kube-events.ts';
 import { isAlreadyExists, isMissing, storeError } from './kube-store-errors.ts';
 import { LabelSelector } from './label-selector.ts';
+import { onlyFieldsMore, replaceBody, sameDesired, userMetadata } from './desired-object.ts';
 import { storedObject } from './stored-object.ts';
 import { storeKubeConfig, type StoreKubeConfigOptions } from './store-kubeconfig.ts';
 
@@ -449,51 +450,4 @@ export class KubernetesStore implements Store {
       name: object.metadata.name,
     };
   }
-}
-
-/** The metadata a Store caller sets: labels and annotations (absent ones removed). */
-function userMetadata(object: KObject): Pick<KObject['metadata'], 'labels' | 'annotations'> {
-  return { labels: object.metadata.labels, annotations: object.metadata.annotations };
-}
-
-/** `live` with its body (spec, or a core kind's data) replaced by `object`'s, keeping status. */
-function replaceBody(live: KObject, object: KObject, paths: KindPaths): KObject {
-  const next: KObject = {
-    apiVersion: paths.apiVersion,
-    kind: live.kind,
-    metadata: live.metadata,
-    ...bodyOf(object),
-  };
-  if (live.status !== undefined) next.status = live.status;
-  return next;
-}
-
-/** Same labels and annotations, and every field of `next`'s body is in `live`'s with the same value. */
-function onlyFieldsMore(live: KObject, next: KObject): boolean {
-  return (
-    jsonEqual(live.metadata.labels ?? {}, next.metadata.labels ?? {}) &&
-    jsonEqual(live.metadata.annotations ?? {}, next.metadata.annotations ?? {}) &&
-    contains(bodyOf(live), bodyOf(next))
-  );
-}
-
-function contains(whole: unknown, part: unknown): boolean {
-  if (Array.isArray(part))
-    return (
-      Array.isArray(whole) && whole.length === part.length && part.every((p, i) => contains(whole[i], p))
-    );
-  if (part !== null && typeof part === 'object') {
-    if (whole === null || typeof whole !== 'object' || Array.isArray(whole)) return false;
-    const record = whole as Record<string, unknown>;
-    return Object.entries(part).every(([key, value]) => key in record && contains(record[key], value));
-  }
-  return whole === part;
-}
-
-function sameDesired(live: KObject, next: KObject): boolean {
-  return (
-    jsonEqual(bodyOf(live), bodyOf(next)) &&
-    jsonEqual(live.metadata.labels ?? {}, next.metadata.labels ?? {}) &&
-    jsonEqual(live.metadata.annotations ?? {}, next.metadata.annotations ?? {})
-  );
 }
