@@ -24,6 +24,7 @@ import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 import { startHealthServer } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
+import type { LeaderElectionSettings, LeaderGate } from './runtime/leader-gate.ts';
 
 /** Everything the engine needs to start; the CLI turns flags into this. */
 export interface EngineSettings {
@@ -45,6 +46,12 @@ export interface EngineSettings {
   hostRuntime?: Omit<HostRuntimeOptions, 'dataDir'> & { leaveAppsRunning?: boolean };
   /** Told of every reconcile that ran to its end, from the very first (`kedge up --once` judges by these). */
   onReconcileFinished?: (finished: ReconcileFinished) => void;
+  /**
+   * Leader election (`--leader-elect`): the controllers reconcile only while this instance holds the Lease
+   * (default `kedge-system/kedge-leader`); they stop at once when it is lost. The servers (artifacts, receivers,
+   * metrics and health) run either way; `/readyz` says `leader` or `follower`. Default: none, always reconcile.
+   */
+  leaderElection?: LeaderElectionSettings;
   log: Logger;
 }
 
@@ -58,6 +65,8 @@ export interface Engine {
   metricsUrl: string;
   /** Base URL of the webhook receiver server (`<url>/hook/…`). */
   receiverUrl: string;
+  /** With `leaderElection`: the election (its elector and where this instance stands). */
+  leaderGate?: LeaderGate;
   /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -79,7 +88,11 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const log = settings.log;
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
-    if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
+    if (leftovers.length > 0)
+      log.info(
+        { removed: leftovers.length },
+        `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`,
+      );
     const scratch = scratchDir(dataDir);
     const events = new EventRecorder(store, log);
 
@@ -90,14 +103,24 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const storage = new ArtifactStorage(artifactRoot, artifactServer.url);
 
     let started = false;
-    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => started);
+    let gate: LeaderGate | undefined;
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () =>
+      readiness(started, gate),
+    );
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
-      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      new GitRepositoryReconciler({
+        store,
+        storage,
+        events,
+        metrics,
+        retainArtifacts: settings.artifactRetention ?? 2,
+        scratchDir: scratch,
+      }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
@@ -117,19 +140,51 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     manager.register(new ProviderReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new AlertReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new ReceiverReconciler({ store }), { concurrency: 1 });
-    const dispatcher = new NotificationDispatcher({ store, events, metrics, log, health: deliveryHealth, instance: hostname() });
+    const dispatcher = new NotificationDispatcher({
+      store,
+      events,
+      metrics,
+      log,
+      health: deliveryHealth,
+      instance: hostname(),
+    });
     dispatcher.start();
     cleanups.unshift(() => dispatcher.stop());
     const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
-    const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
+    const receivers = await startReceiverServer({
+      address: receiverAddress,
+      store,
+      log,
+      enqueue: (ref) => manager.enqueue(ref),
+    });
     cleanups.unshift(() => receivers.close());
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
-    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
-    await manager.start();
-    for (const ref of recordedApps) manager.enqueue(ref);
+    manager.register(
+      new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }),
+      { concurrency },
+    );
+    const startControllers = async (): Promise<void> => {
+      await manager.start();
+      for (const ref of recordedApps) manager.enqueue(ref);
+    };
+    if (settings.leaderElection) {
+      const { startLeaderGate } = await import('./runtime/leader-gate.ts');
+      const stopControllers = async (graceMs: number): Promise<void> => {
+        await manager.stop(graceMs);
+        await kustomizations.close(); // drift undo is reconciling too
+      };
+      gate = await startLeaderGate(
+        settings.leaderElection,
+        settings.kubeconfig,
+        { start: startControllers, stop: stopControllers },
+        { metrics, log, shutdownGraceMs: settings.shutdownGraceMs ?? 10_000 },
+      );
+      const leaderGate = gate;
+      cleanups.unshift(() => leaderGate.stop());
+    } else await startControllers();
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
     log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');
@@ -143,8 +198,11 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       storageUrl: artifactServer.url,
       metricsUrl: health.url,
       receiverUrl: receivers.url,
+      leaderGate: gate,
       stop: () =>
         (stopping ??= (async () => {
+          // With leader election: stop leading (controllers stop gracefully), then release the lease.
+          await gate?.stop();
           await manager.stop(settings.shutdownGraceMs ?? 10_000);
           for (const cleanup of cleanups) await cleanup();
           log.info('engine stopped');
@@ -154,4 +212,17 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
     throw error;
   }
+}
+
+/** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
+function readiness(
+  started: boolean,
+  gate: LeaderGate | undefined,
+): boolean | { ready: boolean; detail: string } {
+  if (!started || !gate) return started;
+  const state = gate.leadership();
+  if (state === 'leader') return { ready: true, detail: 'ok: leader' };
+  if (state === 'follower')
+    return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
+  return { ready: false, detail: state === 'lost' ? 'leader election lost' : 'stopping' };
 }
