@@ -22,7 +22,7 @@ import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
-import { startHealthServer } from './web/health-server.ts';
+import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
 import type { LeaderElectionSettings, LeaderGate } from './runtime/leader-gate.ts';
 
@@ -88,11 +88,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const log = settings.log;
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
-    if (leftovers.length > 0)
-      log.info(
-        { removed: leftovers.length },
-        `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`,
-      );
+    if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
     const scratch = scratchDir(dataDir);
     const events = new EventRecorder(store, log);
 
@@ -104,23 +100,14 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
 
     let started = false;
     let gate: LeaderGate | undefined;
-    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () =>
-      readiness(started, gate),
-    );
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => readiness(started, gate));
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
-      new GitRepositoryReconciler({
-        store,
-        storage,
-        events,
-        metrics,
-        retainArtifacts: settings.artifactRetention ?? 2,
-        scratchDir: scratch,
-      }),
+      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
@@ -140,49 +127,31 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     manager.register(new ProviderReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new AlertReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new ReceiverReconciler({ store }), { concurrency: 1 });
-    const dispatcher = new NotificationDispatcher({
-      store,
-      events,
-      metrics,
-      log,
-      health: deliveryHealth,
-      instance: hostname(),
-    });
+    const dispatcher = new NotificationDispatcher({ store, events, metrics, log, health: deliveryHealth, instance: hostname() });
     dispatcher.start();
     cleanups.unshift(() => dispatcher.stop());
     const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
-    const receivers = await startReceiverServer({
-      address: receiverAddress,
-      store,
-      log,
-      enqueue: (ref) => manager.enqueue(ref),
-    });
+    const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
     cleanups.unshift(() => receivers.close());
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
-    manager.register(
-      new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }),
-      { concurrency },
-    );
+    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
     const startControllers = async (): Promise<void> => {
       await manager.start();
       for (const ref of recordedApps) manager.enqueue(ref);
     };
     if (settings.leaderElection) {
+      // Controllers run only while leading; drift undo (in the Kustomization reconciler) is reconciling too.
       const { startLeaderGate } = await import('./runtime/leader-gate.ts');
-      const stopControllers = async (graceMs: number): Promise<void> => {
+      const stopControllers = async (graceMs: number) => {
         await manager.stop(graceMs);
-        await kustomizations.close(); // drift undo is reconciling too
+        await kustomizations.close();
       };
-      gate = await startLeaderGate(
-        settings.leaderElection,
-        settings.kubeconfig,
-        { start: startControllers, stop: stopControllers },
-        { metrics, log, shutdownGraceMs: settings.shutdownGraceMs ?? 10_000 },
-      );
-      const leaderGate = gate;
+      const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
+      const leaderGate = await startLeaderGate(settings.leaderElection, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
+      gate = leaderGate;
       cleanups.unshift(() => leaderGate.stop());
     } else await startControllers();
     started = true;
@@ -215,14 +184,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
 }
 
 /** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
-function readiness(
-  started: boolean,
-  gate: LeaderGate | undefined,
-): boolean | { ready: boolean; detail: string } {
+function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {
   if (!started || !gate) return started;
   const state = gate.leadership();
   if (state === 'leader') return { ready: true, detail: 'ok: leader' };
-  if (state === 'follower')
-    return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
+  if (state === 'follower') return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
   return { ready: false, detail: state === 'lost' ? 'leader election lost' : 'stopping' };
 }

@@ -19,11 +19,7 @@ export interface Readiness {
  * has started its controllers, or with leader election: leads or follows), as Flux's controllers do on their
  * metrics and health ports.
  */
-export async function startHealthServer(
-  address: ListenAddress,
-  registry: Registry,
-  isReady: () => boolean | Readiness,
-): Promise<HealthServer> {
+export async function startHealthServer(address: ListenAddress, registry: Registry, isReady: () => boolean | Readiness): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -37,8 +33,7 @@ export async function startHealthServer(
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     } else if (path === '/readyz') {
       const answer = isReady();
-      const { ready, detail } =
-        typeof answer === 'boolean' ? { ready: answer, detail: answer ? 'ok' : 'starting' } : answer;
+      const { ready, detail } = typeof answer === 'boolean' ? { ready: answer, detail: answer ? 'ok' : 'starting' } : answer;
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(detail);
     } else {
       res.writeHead(404).end();
