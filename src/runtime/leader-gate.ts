@@ -7,7 +7,10 @@ import type { EngineMetrics } from './metrics.ts';
 export interface LeaderElectionSettings extends LeaderElectionTimings {
   /** Cluster of the Lease. Default: the engine's `kubeconfig` file, else KUBECONFIG, ~/.kube/config or in-cluster. */
   kubeConfig?: KubeConfig;
-  /** Default `kedge-system/kedge-leader`. */
+  /**
+   * Default `kedge-leader` in the namespace Kedge runs in: `RUNTIME_NAMESPACE` (set by `kedge install`'s
+   * Deployment, as Flux's are), else `kedge-system`.
+   */
   lease?: { namespace: string; name: string };
   /** Default `<hostname>_<pid>_<random hex>`. */
   identity?: string;
@@ -48,7 +51,7 @@ export async function startLeaderGate(
   controllers: GatedControllers,
   options: { metrics: EngineMetrics; log: Logger; shutdownGraceMs: number },
 ): Promise<LeaderGate> {
-  const [{ LeaderElector }, { KubeRest }, { loadKubeConfig }] = await Promise.all([
+  const [{ LeaderElector, DefaultLease }, { KubeRest }, { loadKubeConfig }] = await Promise.all([
     import('./leader-election.ts'),
     import('../apply/kube-rest.ts'),
     import('../apply/kube-config-loader.ts'),
@@ -63,7 +66,10 @@ export async function startLeaderGate(
       .catch((error: unknown) => log.error({ err: error }, `leader election: ${(error as Error).message}`)));
   const elector: LeaderElector = new LeaderElector({
     rest,
-    lease: settings.lease,
+    lease: settings.lease ?? {
+      ...DefaultLease,
+      namespace: process.env.RUNTIME_NAMESPACE || DefaultLease.namespace,
+    },
     identity: settings.identity,
     leaseDurationMs: settings.leaseDurationMs,
     renewDeadlineMs: settings.renewDeadlineMs,
