@@ -157,11 +157,11 @@ async function withTarget<T>(
   opts: ClusterOptions,
   fn: (target: import('../../apply/kube-client.ts').KubeTarget) => Promise<T>,
 ): Promise<T> {
-  const [{ KubeTarget }, { loadKubeConfig }] = await Promise.all([
+  const [{ KubeTarget }, { storeKubeConfig }] = await Promise.all([
     import('../../apply/kube-client.ts'),
-    import('../../apply/kube-config-loader.ts'),
+    import('../../store/kubernetes/store-kubeconfig.ts'),
   ]);
-  const target = new KubeTarget(loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context }));
+  const target = new KubeTarget(storeKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context }));
   try {
     return await fn(target);
   } finally {
