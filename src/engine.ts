@@ -23,8 +23,9 @@ import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
-import { startHealthServer } from './web/health-server.ts';
+import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
+import type { LeaderElectionSettings, LeaderGate } from './runtime/leader-gate.ts';
 
 /** Everything the engine needs to start; the CLI turns flags into this. */
 export interface EngineSettings {
@@ -46,6 +47,12 @@ export interface EngineSettings {
   hostRuntime?: Omit<HostRuntimeOptions, 'dataDir'> & { leaveAppsRunning?: boolean };
   /** Told of every reconcile that ran to its end, from the very first (`kedge up --once` judges by these). */
   onReconcileFinished?: (finished: ReconcileFinished) => void;
+  /**
+   * Leader election (`--leader-elect`): the controllers reconcile only while this instance holds the Lease
+   * (default `kedge-system/kedge-leader`); they stop at once when it is lost. The servers (artifacts, receivers,
+   * metrics and health) run either way; `/readyz` says `leader` or `follower`. Default: none, always reconcile.
+   */
+  leaderElection?: LeaderElectionSettings;
   log: Logger;
 }
 
@@ -59,6 +66,8 @@ export interface Engine {
   metricsUrl: string;
   /** Base URL of the webhook receiver server (`<url>/hook/…`). */
   receiverUrl: string;
+  /** With `leaderElection`: the election (its elector and where this instance stands). */
+  leaderGate?: LeaderGate;
   /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -91,7 +100,8 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const storage = new ArtifactStorage(artifactRoot, artifactServer.url);
 
     let started = false;
-    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => started);
+    let gate: LeaderGate | undefined;
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => readiness(started, gate));
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
@@ -133,8 +143,22 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
     manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
-    await manager.start();
-    for (const ref of recordedApps) manager.enqueue(ref);
+    const startControllers = async (): Promise<void> => {
+      await manager.start();
+      for (const ref of recordedApps) manager.enqueue(ref);
+    };
+    if (settings.leaderElection) {
+      // Controllers run only while leading; drift undo (in the Kustomization reconciler) is reconciling too.
+      const { startLeaderGate } = await import('./runtime/leader-gate.ts');
+      const stopControllers = async (graceMs: number) => {
+        await manager.stop(graceMs);
+        await kustomizations.close();
+      };
+      const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
+      const leaderGate = await startLeaderGate(settings.leaderElection, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
+      gate = leaderGate;
+      cleanups.unshift(() => leaderGate.stop());
+    } else await startControllers();
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
     log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');
@@ -148,8 +172,11 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       storageUrl: artifactServer.url,
       metricsUrl: health.url,
       receiverUrl: receivers.url,
+      leaderGate: gate,
       stop: () =>
         (stopping ??= (async () => {
+          // With leader election: stop leading (controllers stop gracefully), then release the lease.
+          await gate?.stop();
           await manager.stop(settings.shutdownGraceMs ?? 10_000);
           for (const cleanup of cleanups) await cleanup();
           log.info('engine stopped');
@@ -159,4 +186,13 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
     throw error;
   }
+}
+
+/** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
+function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {
+  if (!started || !gate) return started;
+  const state = gate.leadership();
+  if (state === 'leader') return { ready: true, detail: 'ok: leader' };
+  if (state === 'follower') return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
+  return { ready: false, detail: state === 'lost' ? 'leader election lost' : 'stopping' };
 }
