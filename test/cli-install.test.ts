@@ -1,3 +1,4 @@
+import { customResourceDefinitions } from '../src/api/crds.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LoadHeadroom, measureStartMs, startsBudgetMs } from './harness/budget.ts';
 import { KEDGE_CLI } from './harness/kedge-cli.ts';
@@ -168,7 +169,8 @@ describe('kedge install / uninstall', () => {
     const lines = second.stdout
       .split('\n')
       .filter((l) => l.startsWith('✔ ') && !l.includes('Kedge is installed'));
-    expect(lines.length).toBe(16);
+    // One line per CRD, then the namespace, service account, RBAC (5), Deployment and Services (2).
+    expect(lines.length).toBe(customResourceDefinitions().length + 10);
     expect(lines.filter((l) => !l.endsWith(' unchanged'))).toEqual([]);
     expect(await versions(ns)).toBe(before);
   }, 300_000);
