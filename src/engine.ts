@@ -20,7 +20,10 @@ import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
-import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import { scopedStore } from './store/scoped-store.ts';
+import { parseLabelSelector } from './api/label-selector.ts';
+import type { KubeConfigSource } from './apply/kube-config-source.ts';
 import type { Store } from './store/store.ts';
 import { startHealthServer } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
@@ -37,8 +40,25 @@ export interface EngineSettings {
   artifactRetention?: number;
   /** Reconciles of one kind running at once. Default 4. */
   concurrency?: number;
-  /** Kubeconfig file of the cluster Kustomizations apply non-Kedge kinds to (`--kubeconfig`). None: store only. */
+  /**
+   * Where Kedge's own objects live: `sqlite` (default, standalone: `<dataDir>/kedge.db`) or `kubernetes`
+   * (operator mode: Flux's custom resources on the cluster of `kubeconfig`/`kubeContext`, else KUBECONFIG, the
+   * in-cluster service account or ~/.kube/config; every rendered object is applied to that cluster).
+   */
+  store?: 'sqlite' | 'kubernetes';
+  /**
+   * Kubeconfig file (`--kubeconfig`). Standalone: the cluster Kustomizations apply non-Kedge kinds to (none:
+   * store only). Operator mode: the cluster that is the store and the target.
+   */
   kubeconfig?: string;
+  /** A context of that kubeconfig instead of its current one (`--context`). */
+  kubeContext?: string;
+  /** Reconcile only objects in this namespace (`--watch-all-namespaces=false`); all namespaces when absent. */
+  watchNamespace?: string;
+  /** Reconcile only objects whose labels match (`--watch-label-selector`, Flux's sharding). */
+  watchLabelSelector?: string;
+  /** Wait before re-checking unready `dependsOn` or a missing source (`--requeue-dependency`). Default 30s. */
+  requeueDependency?: string;
   /** How long in-flight reconciles may run on after a stop request. Default 10 s. */
   shutdownGraceMs?: number;
   /** The host runtime (App): `leaveAppsRunning` keeps apps running on stop, for the next engine to adopt. */
@@ -63,9 +83,10 @@ export interface Engine {
 }
 
 /**
- * Starts Kedge in standalone mode on a data dir: takes the data dir's engine lock (one engine per data dir),
- * opens the embedded store, starts the artifact and health servers and every controller; each stored object
- * is reconciled once on start.
+ * Starts Kedge on a data dir: takes the data dir's engine lock (one engine per data dir: artifacts and scratch
+ * space live there in both modes), opens the store — the embedded SQLite file, or in operator mode the
+ * cluster's custom resources after making sure their CRDs exist — limited to the watched namespace and labels,
+ * starts the artifact and health servers and every controller; each stored object is reconciled once on start.
  */
 export async function startEngine(settings: EngineSettings): Promise<Engine> {
   const dataDir = resolve(settings.dataDir);
@@ -73,13 +94,32 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
   const lock = await acquireEngineLock(dataDir, {});
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
   try {
-    const store = await openSqliteStore(dataDir);
+    const log = settings.log;
+    const operator = settings.store === 'kubernetes';
+    const cluster: KubeConfigSource | undefined =
+      operator || settings.kubeconfig !== undefined
+        ? { file: settings.kubeconfig, context: settings.kubeContext }
+        : undefined;
+    if (operator) await ensureClusterStore(cluster!, log);
+    const store = scopedStore(
+      await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster }),
+      {
+        namespace: settings.watchNamespace,
+        labelSelector:
+          settings.watchLabelSelector === undefined
+            ? undefined
+            : parseLabelSelector(settings.watchLabelSelector),
+      },
+    );
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
-    const log = settings.log;
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
-    if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
+    if (leftovers.length > 0)
+      log.info(
+        { removed: leftovers.length },
+        `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`,
+      );
     const scratch = scratchDir(dataDir);
     const events = new EventRecorder(store, log);
 
@@ -97,14 +137,23 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
-      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      new GitRepositoryReconciler({
+        store,
+        storage,
+        events,
+        metrics,
+        retainArtifacts: settings.artifactRetention ?? 2,
+        scratchDir: scratch,
+      }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
       store,
       events,
       artifactRoot,
-      kubeconfig: settings.kubeconfig,
+      cluster,
+      storeIsCluster: operator,
+      requeueDependency: settings.requeueDependency,
       renderCache: new RenderCache(),
       scratchDir: scratch,
       enqueue: (ref) => manager.enqueue(ref),
@@ -117,17 +166,32 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     manager.register(new ProviderReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new AlertReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new ReceiverReconciler({ store }), { concurrency: 1 });
-    const dispatcher = new NotificationDispatcher({ store, events, metrics, log, health: deliveryHealth, instance: hostname() });
+    const dispatcher = new NotificationDispatcher({
+      store,
+      events,
+      metrics,
+      log,
+      health: deliveryHealth,
+      instance: hostname(),
+    });
     dispatcher.start();
     cleanups.unshift(() => dispatcher.stop());
     const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
-    const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
+    const receivers = await startReceiverServer({
+      address: receiverAddress,
+      store,
+      log,
+      enqueue: (ref) => manager.enqueue(ref),
+    });
     cleanups.unshift(() => receivers.close());
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
-    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
+    manager.register(
+      new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }),
+      { concurrency },
+    );
     await manager.start();
     for (const ref of recordedApps) manager.enqueue(ref);
     started = true;
@@ -153,5 +217,23 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
   } catch (error) {
     for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Operator mode: creates Kedge's CRDs where they are missing (a cluster that ran Flux keeps Flux's own) and
+ * waits until they are served, so the store's first list and watch find them.
+ */
+async function ensureClusterStore(cluster: KubeConfigSource, log: Logger): Promise<void> {
+  const { loadKubeConfig } = await import('./apply/kube-config-source.ts');
+  const { KubeRest } = await import('./apply/kube-rest.ts');
+  const { ensureCustomResourceDefinitions } = await import('./store/kubernetes/ensure-crds.ts');
+  const rest = new KubeRest(loadKubeConfig(cluster));
+  try {
+    const result = await ensureCustomResourceDefinitions(rest);
+    if (result.created.length > 0)
+      log.info({ created: result.created }, `created ${result.created.length} CRD(s)`);
+  } finally {
+    rest.close();
   }
 }

@@ -12,6 +12,7 @@ import {
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
 import type { KubeTarget } from '../apply/kube-client.ts';
+import type { KubeConfigSource } from '../apply/kube-config-source.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
@@ -39,7 +40,7 @@ import {
 import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
 import { KustomizationIndex, sourceKeyOf } from './kustomization/kustomization-index.ts';
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
-import { applyToStore, pruneFromStore } from './kustomization/store-target.ts';
+import { applyToStore, pruneFromStore, withAppOrigin } from './kustomization/store-target.ts';
 import { renderOptionsOf } from './kustomization/render-options.ts';
 import { splitTargets, targetOf, type TargetConfig } from './kustomization/target-split.ts';
 
@@ -61,8 +62,15 @@ export interface KustomizationReconcilerDeps {
   events: EventRecorder;
   /** `<dataDir>/artifacts`: artifacts found there are read from disk instead of downloaded. */
   artifactRoot?: string;
-  /** The engine's `--kubeconfig`: where non-Kedge kinds go when `spec.kubeConfig` is not set. */
-  kubeconfig?: string;
+  /**
+   * The engine's own cluster (`--kubeconfig`, `--context`; in operator mode also the in-cluster config): where
+   * non-Kedge kinds go when `spec.kubeConfig` is not set. None: the store only.
+   */
+  cluster?: KubeConfigSource;
+  /** Operator mode: the store is that cluster, so everything is applied to it (Flux's kinds as custom resources). */
+  storeIsCluster?: boolean;
+  /** How long to wait before re-checking unready `dependsOn` or a missing source (`--requeue-dependency`). Default 30s. */
+  requeueDependency?: string;
   renderCache?: RenderCache;
   /** Scratch space for extracted artifacts and render copies (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
   scratchDir?: string;
@@ -122,8 +130,10 @@ export class KustomizationReconciler implements Reconciler {
   readonly #targets = new Map<string, KubeTarget>();
   readonly #trees: ArtifactTrees;
   readonly #index: KustomizationIndex;
+  readonly #requeueDependency: string;
 
   constructor(private readonly deps: KustomizationReconcilerDeps) {
+    this.#requeueDependency = deps.requeueDependency ?? DEFAULT_DEPENDENCY_REQUEUE;
     this.#trees = new ArtifactTrees({ artifactRoot: deps.artifactRoot, tmpRoot: deps.scratchDir });
     this.#index = new KustomizationIndex(deps.store);
     this.watches = [
@@ -189,8 +199,8 @@ export class KustomizationReconciler implements Reconciler {
     if (why) {
       throw new WaitingError(
         Reasons.DependencyNotReady,
-        `Dependencies do not meet ready condition (${why}), retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`,
-        parseDuration(DEFAULT_DEPENDENCY_REQUEUE),
+        `Dependencies do not meet ready condition (${why}), retrying in ${this.#requeueDependency}`,
+        parseDuration(this.#requeueDependency),
       );
     }
   }
@@ -203,7 +213,7 @@ export class KustomizationReconciler implements Reconciler {
       namespace: sourceRef.namespace ?? run.ref.namespace,
       name: sourceRef.name,
     };
-    const retry = parseDuration(DEFAULT_DEPENDENCY_REQUEUE);
+    const retry = parseDuration(this.#requeueDependency);
     if (sourceRef.kind !== GitRepositoryKind) {
       throw new StallingError(
         Reasons.ArtifactFailed,
@@ -214,7 +224,7 @@ export class KustomizationReconciler implements Reconciler {
     if (!source)
       throw new WaitingError(
         Reasons.ArtifactFailed,
-        `Source '${refString(ref)}' not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`,
+        `Source '${refString(ref)}' not found, retrying in ${this.#requeueDependency}`,
         retry,
       );
     const artifact = source.status?.artifact;
@@ -228,7 +238,13 @@ export class KustomizationReconciler implements Reconciler {
   private async reconcileBuild(run: Run, tree: ArtifactLease, artifact: ArtifactRef): Promise<KObject[]> {
     const spec = run.object.spec!;
     const cache = { cache: this.deps.renderCache, cacheSlot: refString(run.ref), digest: artifact.digest };
-    const where = { root: () => tree.root(), sharedRoot: true, path: spec.path, ...cache, tmpRoot: this.deps.scratchDir };
+    const where = {
+      root: () => tree.root(),
+      sharedRoot: true,
+      path: spec.path,
+      ...cache,
+      tmpRoot: this.deps.scratchDir,
+    };
     return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 
@@ -243,8 +259,15 @@ export class KustomizationReconciler implements Reconciler {
   async #applyAndPrune(run: Run, objects: KObject[], tree: ArtifactLease): Promise<void> {
     const spec = run.object.spec!;
     run.cluster = await this.#clusterFor(run.object);
-    const config: TargetConfig = { cluster: run.cluster !== undefined, remote: spec.kubeConfig !== undefined };
+    const config = this.#targetConfig(run.object, run.cluster);
     const split = await splitTargets(objects, config, { root: () => tree.root(), path: spec.path ?? '' });
+    // Operator mode: Apps reach the store through the cluster, still saying which artifact they came from.
+    if (config.storeIsCluster) {
+      const origin = { artifactPath: run.artifact!.path, revision: run.artifact!.revision };
+      split.cluster = split.cluster.map((o) =>
+        o.kind === 'App' ? withAppOrigin(structuredClone(o), origin) : o,
+      );
+    }
     const inventory: InventoryEntry[] = [];
     if (split.store.length > 0) {
       const artifact = run.artifact!;
@@ -332,7 +355,9 @@ export class KustomizationReconciler implements Reconciler {
   /** With `wait` (all applied objects) or `healthChecks`, wait until healthy; a new source revision aborts it. */
   private async reconcileHealth(run: Run): Promise<void> {
     const spec = run.object.spec!;
-    const targets = spec.wait ? run.applied : healthCheckTargets(run);
+    const targets = spec.wait
+      ? run.applied
+      : healthCheckTargets(run, this.#targetConfig(run.object, run.cluster));
     if (!spec.wait && !spec.healthChecks?.length) {
       run.conditions.delete(Conditions.Healthy);
       return;
@@ -409,7 +434,7 @@ export class KustomizationReconciler implements Reconciler {
         context.log.warn({ err: error }, 'cluster unavailable: its objects are left in place');
         return undefined;
       });
-      const config: TargetConfig = { cluster: cluster !== undefined, remote: spec.kubeConfig !== undefined };
+      const config = this.#targetConfig(object, cluster);
       const owner = { name: ref.name, namespace: ref.namespace };
       const result = await this.#pruneEntries(
         owner,
@@ -446,13 +471,22 @@ export class KustomizationReconciler implements Reconciler {
     return {};
   }
 
+  /** Which targets `object` has, given the cluster it applies to. */
+  #targetConfig(object: Kustomization, cluster: KubeTarget | undefined): TargetConfig {
+    return {
+      cluster: cluster !== undefined,
+      remote: object.spec!.kubeConfig !== undefined,
+      storeIsCluster: this.deps.storeIsCluster,
+    };
+  }
+
   /** The cluster this Kustomization applies to: `spec.kubeConfig`, else the engine's, impersonating `serviceAccountName`. */
   async #clusterFor(object: Kustomization): Promise<KubeTarget | undefined> {
     const spec = object.spec!;
     const namespace = object.metadata.namespace ?? 'default';
     let key: string;
     // The Kubernetes client is loaded with the first cluster target: an engine without one never loads it.
-    const { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } = await import('../apply/kube-client.ts');
+    const { kubeConfigFromSecret, KubeTarget } = await import('../apply/kube-client.ts');
     let load: () => KubeTarget;
     if (spec.kubeConfig?.secretRef) {
       const secretRef = spec.kubeConfig.secretRef;
@@ -465,10 +499,11 @@ export class KustomizationReconciler implements Reconciler {
       }
       key = `secret:${namespace}/${secretRef.name}:${secret.metadata.resourceVersion}:${secretRef.key ?? ''}`;
       load = () => new KubeTarget(kubeConfigFromSecret(secret, secretRef.key));
-    } else if (this.deps.kubeconfig) {
-      const file = this.deps.kubeconfig;
-      key = `file:${file}`;
-      load = () => new KubeTarget(kubeConfigFromFile(file));
+    } else if (this.deps.cluster) {
+      const source = this.deps.cluster;
+      const { loadKubeConfig } = await import('../apply/kube-config-source.ts');
+      key = `engine:${source.file ?? ''}:${source.context ?? ''}`;
+      load = () => new KubeTarget(loadKubeConfig(source));
     } else {
       return undefined;
     }
@@ -614,7 +649,9 @@ export class KustomizationReconciler implements Reconciler {
     const ready = dependency.status?.conditions?.find((c) => c.type === Conditions.Ready)?.status === 'True';
     if (!ready || event.type === 'DELETED') return [];
     const key = `${dependency.metadata.namespace ?? 'default'}/${dependency.metadata.name}`;
-    return (await this.#index.dependentsOf(key)).filter((k) => k.readyReason === Reasons.DependencyNotReady).map((k) => k.ref);
+    return (await this.#index.dependentsOf(key))
+      .filter((k) => k.readyReason === Reasons.DependencyNotReady)
+      .map((k) => k.ref);
   }
 
   /** One event per apply listing what was created, configured and deleted (Flux's format). */
@@ -697,12 +734,8 @@ function sortedEntries(entries: InventoryEntry[]): InventoryEntry[] {
 }
 
 /** `spec.healthChecks` split by target: Kedge kinds are checked in the store, the rest in the cluster. */
-function healthCheckTargets(run: Run): Run['applied'] {
+function healthCheckTargets(run: Run, config: TargetConfig): Run['applied'] {
   const out: Run['applied'] = { cluster: [], store: [] };
-  const config: TargetConfig = {
-    cluster: run.cluster !== undefined,
-    remote: run.object.spec!.kubeConfig !== undefined,
-  };
   for (const check of run.object.spec!.healthChecks ?? []) {
     const namespace = check.namespace ?? run.ref.namespace;
     const apiVersion = check.apiVersion ?? 'v1';

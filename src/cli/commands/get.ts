@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { commandAt } from '../command-path.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 import { formatObjects, parseOutputFormat } from '../output/print-objects.ts';
 import { resourceTypes, type ResourceType } from '../resource-types.ts';
 import { CliError } from '../cli-error.ts';
@@ -12,25 +12,35 @@ export function registerGetCommands(program: Command): void {
 }
 
 function addGet(get: Command, type: ResourceType): void {
-  commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular])
+  addStoreOptions(commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular]))
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-o, --output <format>', 'table, yaml or json', 'table')
-    .action(async (name: string | undefined, opts: { namespace: string; allNamespaces?: boolean; output: string }, command: Command) => {
-      const format = parseOutputFormat(opts.output);
-      const allNamespaces = opts.allNamespaces === true && name === undefined;
-      const objects = await withStore(globalOptions(command), async (store) => {
-        if (name !== undefined) {
-          const object = await store.get({ kind: type.kind, namespace: opts.namespace, name });
-          if (!object) throw new CliError(`${type.kind} '${opts.namespace}/${name}' not found`);
-          return [object];
+    .action(
+      async (
+        name: string | undefined,
+        opts: { namespace: string; allNamespaces?: boolean; output: string },
+        command: Command,
+      ) => {
+        const format = parseOutputFormat(opts.output);
+        const allNamespaces = opts.allNamespaces === true && name === undefined;
+        const objects = await withStore(globalOptions(command), async (store) => {
+          if (name !== undefined) {
+            const object = await store.get({ kind: type.kind, namespace: opts.namespace, name });
+            if (!object) throw new CliError(`${type.kind} '${opts.namespace}/${name}' not found`);
+            return [object];
+          }
+          return store.list(type.kind, allNamespaces ? {} : { namespace: opts.namespace });
+        });
+        if (objects.length === 0 && format === 'table') {
+          process.stderr.write(
+            `no ${type.kind} objects found${allNamespaces ? '' : ` in namespace ${opts.namespace}`}\n`,
+          );
+          return;
         }
-        return store.list(type.kind, allNamespaces ? {} : { namespace: opts.namespace });
-      });
-      if (objects.length === 0 && format === 'table') {
-        process.stderr.write(`no ${type.kind} objects found${allNamespaces ? '' : ` in namespace ${opts.namespace}`}\n`);
-        return;
-      }
-      process.stdout.write(`${await formatObjects(objects, type, format, { single: name !== undefined, allNamespaces })}\n`);
-    });
+        process.stdout.write(
+          `${await formatObjects(objects, type, format, { single: name !== undefined, allNamespaces })}\n`,
+        );
+      },
+    );
 }

@@ -3,7 +3,7 @@ import type { Kustomization } from '../../api/kustomization.ts';
 import { parseObjectId } from '../../apply/object-id.ts';
 import type { Store } from '../../store/store.ts';
 import { CliError } from '../cli-error.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 
 /** One node of the tree: `Kind/namespace/name` and what it applied. */
 interface TreeNode {
@@ -13,15 +13,14 @@ interface TreeNode {
 
 /** `kedge tree kustomization NAME [-n NS]`: the inventory as a tree, nested Kustomizations expanded, as `flux tree`. */
 export function registerTreeCommand(program: Command): void {
-  program
-    .command('tree')
-    .description('print the objects a Kustomization applied, as a tree')
-    .command('kustomization <name>')
+  const group = program.command('tree').description('print the objects a Kustomization applied, as a tree');
+  addStoreOptions(group.command('kustomization <name>'))
     .alias('ks')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .action(async (name: string, opts: { namespace: string }, command: Command) => {
       const tree = await withStore(globalOptions(command), async (store) => {
-        const root = (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization | undefined;
+        const root = (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as
+          Kustomization | undefined;
         if (!root) throw new CliError(`Kustomization '${opts.namespace}/${name}' not found`);
         return buildTree(store, root, new Set());
       });
@@ -39,7 +38,11 @@ async function buildTree(store: Store, ks: Kustomization, seen: Set<string>): Pr
     const childLabel = id.namespace ? `${id.kind}/${id.namespace}/${id.name}` : `${id.kind}/${id.name}`;
     const nested =
       id.kind === 'Kustomization' && !seen.has(childLabel)
-        ? ((await store.get({ kind: 'Kustomization', namespace: id.namespace || 'default', name: id.name })) as Kustomization | undefined)
+        ? ((await store.get({
+            kind: 'Kustomization',
+            namespace: id.namespace || 'default',
+            name: id.name,
+          })) as Kustomization | undefined)
         : undefined;
     children.push(nested ? await buildTree(store, nested, seen) : { label: childLabel, children: [] });
   }
@@ -50,6 +53,8 @@ async function buildTree(store: Store, ks: Kustomization, seen: Set<string>): Pr
 export function renderTree(node: TreeNode, prefix = '', last = true, root = true): string[] {
   const lines = [root ? node.label : `${prefix}${last ? '└── ' : '├── '}${node.label}`];
   const childPrefix = root ? '' : `${prefix}${last ? '    ' : '│   '}`;
-  node.children.forEach((child, i) => lines.push(...renderTree(child, childPrefix, i === node.children.length - 1, false)));
+  node.children.forEach((child, i) =>
+    lines.push(...renderTree(child, childPrefix, i === node.children.length - 1, false)),
+  );
   return lines;
 }

@@ -21,8 +21,15 @@ interface UpOptions {
   metricsAddr: string;
   receiverAddr: string;
   artifactRetention: string;
-  concurrency: string;
+  concurrency?: string;
+  concurrent?: string;
   kubeconfig?: string;
+  context?: string;
+  store?: string;
+  namespace?: string;
+  watchAllNamespaces: string | boolean;
+  watchLabelSelector?: string;
+  requeueDependency: string;
   leaveAppsRunning?: boolean;
 }
 
@@ -32,22 +39,65 @@ export function registerUpCommand(program: Command): void {
     .command('up')
     .description('run the engine on the data dir (with no -f and an empty store: the bundled example)')
     .option('-f, --filename <path...>', 'apply these YAML files or directories first')
-    .option('--once', 'reconcile everything at its latest revision, then exit 0 if all are Ready, 1 if one failed or --timeout passes')
+    .option(
+      '--once',
+      'reconcile everything at its latest revision, then exit 0 if all are Ready, 1 if one failed or --timeout passes',
+    )
     .option('--timeout <duration>', 'with --once: how long to wait', '2m')
     .option('--storage-addr <host:port>', 'artifact server address (port 0: any free port)', '127.0.0.1:9090')
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
-    .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
+    .option(
+      '--receiver-addr <host:port>',
+      'webhook receiver address (port 0: any free port)',
+      '127.0.0.1:9292',
+    )
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
-    .option('--concurrency <n>', 'reconciles of one kind at once', '4')
-    .option('--kubeconfig <file>', 'cluster Kustomizations apply Kubernetes kinds to (default: none, store only)')
+    .option('--concurrent <n>', "reconciles of one kind at once (default 4; Flux's flag name)")
+    .option('--concurrency <n>', 'the same as --concurrent')
+    .option(
+      '--store <kind>',
+      "sqlite (the data dir, default) or kubernetes (operator mode: Flux's custom resources in the cluster); env KEDGE_STORE",
+    )
+    .option(
+      '--kubeconfig <file>',
+      'sqlite store: the cluster Kustomizations apply Kubernetes kinds to (default none); kubernetes store: the cluster (default $KUBECONFIG, in-cluster, ~/.kube/config)',
+    )
+    .option('--context <name>', 'a context of the kubeconfig')
+    .option(
+      '--watch-all-namespaces [bool]',
+      'reconcile objects of every namespace; false: only those of --namespace',
+      true,
+    )
+    .option(
+      '--namespace <ns>',
+      "with --watch-all-namespaces=false: the namespace to watch (default $RUNTIME_NAMESPACE, the pod's namespace, else default)",
+    )
+    .option(
+      '--watch-label-selector <selector>',
+      "reconcile only objects whose labels match, e.g. 'sharding.fluxcd.io/key in (shard1)'",
+    )
+    .option(
+      '--requeue-dependency <duration>',
+      'wait before re-checking dependsOn that are not Ready, or a missing source',
+      '30s',
+    )
     .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
 }
 
 async function runUp(opts: UpOptions, command: Command): Promise<void> {
-  const options = globalOptions(command);
+  const options = globalOptions(command, { kubeconfigSelectsStore: false });
   const timeoutMs = parseDuration(opts.timeout);
-  const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
+  const operator = options.store === 'kubernetes';
+  const watchAll = parseBoolean(opts.watchAllNamespaces, '--watch-all-namespaces');
+  if (opts.watchLabelSelector !== undefined) {
+    const { parseLabelSelector } = await import('../../api/label-selector.ts');
+    parseLabelSelector(opts.watchLabelSelector);
+  }
+  parseDuration(opts.requeueDependency);
+  const objects = opts.filename
+    ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename)
+    : [];
   const log = await loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -59,8 +109,17 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: parseCount(opts.artifactRetention, '--artifact-retention', 0),
-    concurrency: parseCount(opts.concurrency, '--concurrency', 1),
-    kubeconfig: opts.kubeconfig,
+    concurrency: parseCount(
+      opts.concurrent ?? opts.concurrency ?? '4',
+      opts.concurrent ? '--concurrent' : '--concurrency',
+      1,
+    ),
+    store: options.store,
+    kubeconfig: options.kubeconfig,
+    kubeContext: options.context,
+    watchNamespace: watchAll ? undefined : await watchedNamespace(opts.namespace),
+    watchLabelSelector: opts.watchLabelSelector,
+    requeueDependency: opts.requeueDependency,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
     onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
@@ -70,12 +129,13 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
 
   if (objects.length > 0) {
     for (const line of await applyObjects(engine.store, objects)) say(mark.action(line));
-  } else if (!opts.filename && (await engine.store.list('GitRepository')).length === 0) {
+  } else if (!opts.filename && !operator && (await engine.store.list('GitRepository')).length === 0) {
     await bootstrapExample(engine, options.dataDir, say);
   }
 
   if (!opts.once) {
-    say(style.dim(`kedge is running on ${options.dataDir} (metrics ${engine.metricsUrl}); Ctrl-C stops it`));
+    const where = operator ? `the cluster's custom resources (data dir ${options.dataDir})` : options.dataDir;
+    say(style.dim(`kedge is running on ${where} (metrics ${engine.metricsUrl}); Ctrl-C stops it`));
     await stopped;
     stopReporting();
     return;
@@ -116,7 +176,7 @@ async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]>
   const all = (await Promise.all(engine.manager.kinds().map((k) => engine.store.list(k)))).flat();
   if (given.length === 0) return all;
   const scope = new Set(given.map((o) => refString(refOf(o))));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const object of all) {
       const key = refString(refOf(object));
@@ -135,7 +195,13 @@ async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]>
  * engine at what it should run now (a Kustomization at its source's current artifact, an App at its release),
  * and is Ready or has failed. On timeout or signal, the verdicts as they stand (pending ones count as failed).
  */
-async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[], timeoutMs: number, stopped: Promise<void>): Promise<Judged[]> {
+async function waitUntilJudged(
+  engine: Engine,
+  judge: OnceJudge,
+  given: KObject[],
+  timeoutMs: number,
+  stopped: Promise<void>,
+): Promise<Judged[]> {
   const deadline = Date.now() + timeoutMs;
   let interrupted = false;
   void stopped.then(() => (interrupted = true));
@@ -146,10 +212,33 @@ async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[
   }
 }
 
+/** A Go-style boolean flag: `--flag` (true), `--flag=true`, `--flag=false`. */
+function parseBoolean(value: string | boolean, flag: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new CliError(`${flag} must be true or false, not '${value}'`);
+}
+
+/**
+ * The namespace an engine with `--watch-all-namespaces=false` watches, as Flux's controllers find theirs:
+ * `--namespace`, else `RUNTIME_NAMESPACE`, else the namespace of the pod's service account, else `default`.
+ */
+async function watchedNamespace(flag: string | undefined): Promise<string> {
+  if (flag) return flag;
+  if (process.env.RUNTIME_NAMESPACE) return process.env.RUNTIME_NAMESPACE;
+  const { readFile } = await import('node:fs/promises');
+  const pod = await readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').catch(
+    () => '',
+  );
+  return pod.trim() || 'default';
+}
+
 /** A whole number flag of at least `min`. */
 function parseCount(text: string, flag: string, min: number): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new CliError(`${flag} must be a whole number of at least ${min}, not '${text}'`);
+  if (!Number.isInteger(value) || value < min)
+    throw new CliError(`${flag} must be a whole number of at least ${min}, not '${text}'`);
   return value;
 }
 

@@ -47,7 +47,9 @@ export async function applyToStore(
     const info = findKind(apiVersion, kind);
     const result = info?.body.safeParse(body);
     if (result && !result.success) {
-      const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      const issues = result.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
       problems.push(`${kind}/${metadata.namespace ?? 'default'}/${metadata.name}: ${issues}`);
     }
   }
@@ -61,21 +63,29 @@ export async function applyToStore(
     delete copy.status;
     copy.metadata.namespace ??= 'default';
     copy.metadata.labels = { ...copy.metadata.labels, ...ownerLabels(owner) };
-    if (copy.kind === 'App') {
-      copy.metadata.annotations = {
-        ...copy.metadata.annotations,
-        [SourceArtifactAnnotation]: origin.artifactPath,
-        [SourceRevisionAnnotation]: origin.revision,
-      };
-    }
+    withAppOrigin(copy, origin);
     const identity = identityOf(copy);
     const { result } = await store.apply(copy).catch((error: unknown) => {
-      throw new StoreApplyError(`${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`, { cause: error });
+      throw new StoreApplyError(
+        `${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`,
+        { cause: error },
+      );
     });
     changes.push(changeOf(identity, result));
     inventory.push(inventoryEntryOf(identity));
   }
   return { changes, inventory };
+}
+
+/** Annotates an App (in place) with the artifact and revision it came from; other kinds are left alone. */
+export function withAppOrigin(object: KObject, origin: AppOrigin): KObject {
+  if (object.kind !== 'App') return object;
+  object.metadata.annotations = {
+    ...object.metadata.annotations,
+    [SourceArtifactAnnotation]: origin.artifactPath,
+    [SourceRevisionAnnotation]: origin.revision,
+  };
+  return object;
 }
 
 /**
@@ -107,5 +117,10 @@ export async function pruneFromStore(
 
 /** The identity an object has in the store (no namespace: `default`). */
 function identityOf(object: KObject): { apiVersion: string; kind: string; namespace: string; name: string } {
-  return { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    namespace: object.metadata.namespace ?? 'default',
+    name: object.metadata.name,
+  };
 }
