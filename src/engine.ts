@@ -97,29 +97,17 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const log = settings.log;
     const operator = settings.store === 'kubernetes';
     const cluster: KubeConfigSource | undefined =
-      operator || settings.kubeconfig !== undefined
-        ? { file: settings.kubeconfig, context: settings.kubeContext }
-        : undefined;
+      operator || settings.kubeconfig !== undefined ? { file: settings.kubeconfig, context: settings.kubeContext } : undefined;
     if (operator) await ensureClusterStore(cluster!, log);
-    const store = scopedStore(
-      await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster }),
-      {
-        namespace: settings.watchNamespace,
-        labelSelector:
-          settings.watchLabelSelector === undefined
-            ? undefined
-            : parseLabelSelector(settings.watchLabelSelector),
-      },
-    );
+    const store = scopedStore(await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster }), {
+      namespace: settings.watchNamespace,
+      labelSelector: settings.watchLabelSelector === undefined ? undefined : parseLabelSelector(settings.watchLabelSelector),
+    });
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
-    if (leftovers.length > 0)
-      log.info(
-        { removed: leftovers.length },
-        `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`,
-      );
+    if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
     const scratch = scratchDir(dataDir);
     const events = new EventRecorder(store, log);
 
@@ -137,14 +125,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
-      new GitRepositoryReconciler({
-        store,
-        storage,
-        events,
-        metrics,
-        retainArtifacts: settings.artifactRetention ?? 2,
-        scratchDir: scratch,
-      }),
+      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
@@ -166,32 +147,17 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     manager.register(new ProviderReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new AlertReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new ReceiverReconciler({ store }), { concurrency: 1 });
-    const dispatcher = new NotificationDispatcher({
-      store,
-      events,
-      metrics,
-      log,
-      health: deliveryHealth,
-      instance: hostname(),
-    });
+    const dispatcher = new NotificationDispatcher({ store, events, metrics, log, health: deliveryHealth, instance: hostname() });
     dispatcher.start();
     cleanups.unshift(() => dispatcher.stop());
     const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
-    const receivers = await startReceiverServer({
-      address: receiverAddress,
-      store,
-      log,
-      enqueue: (ref) => manager.enqueue(ref),
-    });
+    const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
     cleanups.unshift(() => receivers.close());
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
-    manager.register(
-      new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }),
-      { concurrency },
-    );
+    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
     await manager.start();
     for (const ref of recordedApps) manager.enqueue(ref);
     started = true;
@@ -231,8 +197,7 @@ async function ensureClusterStore(cluster: KubeConfigSource, log: Logger): Promi
   const rest = new KubeRest(loadKubeConfig(cluster));
   try {
     const result = await ensureCustomResourceDefinitions(rest);
-    if (result.created.length > 0)
-      log.info({ created: result.created }, `created ${result.created.length} CRD(s)`);
+    if (result.created.length > 0) log.info({ created: result.created }, `created ${result.created.length} CRD(s)`);
   } finally {
     rest.close();
   }

@@ -29,24 +29,14 @@ export interface GlobalOptions {
  */
 export function addStoreOptions(command: Command): Command {
   return command
-    .option(
-      '--store <kind>',
-      'sqlite (the data dir) or kubernetes (custom resources in the cluster); env KEDGE_STORE',
-    )
-    .option(
-      '--kubeconfig <file>',
-      'with the kubernetes store: kubeconfig file (default $KUBECONFIG, in-cluster, ~/.kube/config)',
-    )
+    .option('--store <kind>', 'sqlite (the data dir) or kubernetes (custom resources in the cluster); env KEDGE_STORE')
+    .option('--kubeconfig <file>', 'with the kubernetes store: kubeconfig file (default $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'with the kubernetes store: kubeconfig context');
 }
 
 export function addGlobalOptions(program: Command): void {
   program
-    .option(
-      '--data-dir <dir>',
-      'data directory: embedded store, artifacts (env KEDGE_DATA_DIR)',
-      process.env.KEDGE_DATA_DIR ?? './.kedge',
-    )
+    .option('--data-dir <dir>', 'data directory: embedded store, artifacts (env KEDGE_DATA_DIR)', process.env.KEDGE_DATA_DIR ?? './.kedge')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--log-format <format>', 'console (for people) or json', 'console');
 }
@@ -92,11 +82,8 @@ export async function loggerFor(options: GlobalOptions): Promise<Logger> {
 /** Opens the command's store (the data dir's, or the cluster's) for one command and closes it afterwards. */
 export async function withStore<T>(options: GlobalOptions, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStore } = await import('../store/open-store.ts');
-  const store = await openStore({
-    kind: options.store,
-    dataDir: options.dataDir,
-    cluster: { file: options.kubeconfig, context: options.context },
-  });
+  const cluster = { file: options.kubeconfig, context: options.context };
+  const store = await openStore({ kind: options.store, dataDir: options.dataDir, cluster });
   try {
     return await fn(store);
   } finally {

@@ -238,13 +238,7 @@ export class KustomizationReconciler implements Reconciler {
   private async reconcileBuild(run: Run, tree: ArtifactLease, artifact: ArtifactRef): Promise<KObject[]> {
     const spec = run.object.spec!;
     const cache = { cache: this.deps.renderCache, cacheSlot: refString(run.ref), digest: artifact.digest };
-    const where = {
-      root: () => tree.root(),
-      sharedRoot: true,
-      path: spec.path,
-      ...cache,
-      tmpRoot: this.deps.scratchDir,
-    };
+    const where = { root: () => tree.root(), sharedRoot: true, path: spec.path, ...cache, tmpRoot: this.deps.scratchDir };
     return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 
@@ -264,9 +258,7 @@ export class KustomizationReconciler implements Reconciler {
     // Operator mode: Apps reach the store through the cluster, still saying which artifact they came from.
     if (config.storeIsCluster) {
       const origin = { artifactPath: run.artifact!.path, revision: run.artifact!.revision };
-      split.cluster = split.cluster.map((o) =>
-        o.kind === 'App' ? withAppOrigin(structuredClone(o), origin) : o,
-      );
+      split.cluster = split.cluster.map((o) => (o.kind === 'App' ? withAppOrigin(structuredClone(o), origin) : o));
     }
     const inventory: InventoryEntry[] = [];
     if (split.store.length > 0) {
@@ -355,9 +347,7 @@ export class KustomizationReconciler implements Reconciler {
   /** With `wait` (all applied objects) or `healthChecks`, wait until healthy; a new source revision aborts it. */
   private async reconcileHealth(run: Run): Promise<void> {
     const spec = run.object.spec!;
-    const targets = spec.wait
-      ? run.applied
-      : healthCheckTargets(run, this.#targetConfig(run.object, run.cluster));
+    const targets = spec.wait ? run.applied : healthCheckTargets(run, this.#targetConfig(run.object, run.cluster));
     if (!spec.wait && !spec.healthChecks?.length) {
       run.conditions.delete(Conditions.Healthy);
       return;
@@ -649,9 +639,7 @@ export class KustomizationReconciler implements Reconciler {
     const ready = dependency.status?.conditions?.find((c) => c.type === Conditions.Ready)?.status === 'True';
     if (!ready || event.type === 'DELETED') return [];
     const key = `${dependency.metadata.namespace ?? 'default'}/${dependency.metadata.name}`;
-    return (await this.#index.dependentsOf(key))
-      .filter((k) => k.readyReason === Reasons.DependencyNotReady)
-      .map((k) => k.ref);
+    return (await this.#index.dependentsOf(key)).filter((k) => k.readyReason === Reasons.DependencyNotReady).map((k) => k.ref);
   }
 
   /** One event per apply listing what was created, configured and deleted (Flux's format). */

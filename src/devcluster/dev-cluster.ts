@@ -13,11 +13,7 @@ import { locateControlPlaneBinaries, type ControlPlaneBinaries } from './control
 import type { ControlPlaneProcess, ProcessExit } from './control-plane-process.ts';
 import { DevClusterError } from './dev-cluster-error.ts';
 import { startEtcd, type EtcdProcess } from './etcd-process.ts';
-import {
-  startKubeApiserver,
-  type KubeApiserverConfig,
-  type KubeApiserverProcess,
-} from './kube-apiserver-process.ts';
+import { startKubeApiserver, type KubeApiserverConfig, type KubeApiserverProcess } from './kube-apiserver-process.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { startNodeComponents, type NodeComponents } from './node-components.ts';
 import { livePid, stopRecordedProcess, writePidFile } from './pid-file.ts';
@@ -172,10 +168,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     restartKubeApiserver: async () => {
       replaced.add(apiserver);
       await apiserver.stop();
-      const next = await startKubeApiserver(
-        { ...apiserverConfig, port: apiserver.port },
-        binaries.kubeApiserver,
-      );
+      const next = await startKubeApiserver({ ...apiserverConfig, port: apiserver.port }, binaries.kubeApiserver);
       running.splice(running.indexOf(apiserver), 1, next);
       apiserver = next;
       pids.kubeApiserver = next.pid;

@@ -18,9 +18,7 @@ export function registerBuildCommand(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .action(async (name: string, opts: { path: string; namespace: string }, command: Command) => {
       const { stringify } = await import('yaml');
-      const objects = await withStore(globalOptions(command), (store) =>
-        renderLocally(store, { namespace: opts.namespace, name }, opts.path),
-      );
+      const objects = await withStore(globalOptions(command), (store) => renderLocally(store, { namespace: opts.namespace, name }, opts.path));
       process.stdout.write(objects.map((o) => stringify(o)).join('---\n'));
     });
 }
@@ -29,11 +27,7 @@ export function registerBuildCommand(program: Command): void {
  * Renders a local directory with the stored Kustomization's overlay and post-build substitutions (read from
  * the store). The directory's git work tree, when there is one, is the root, so `../base` references resolve.
  */
-export async function renderLocally(
-  store: Store,
-  ref: { namespace: string; name: string },
-  dir: string,
-): Promise<KObject[]> {
+export async function renderLocally(store: Store, ref: { namespace: string; name: string }, dir: string): Promise<KObject[]> {
   const ks = (await store.get({ kind: 'Kustomization', ...ref })) as Kustomization | undefined;
   if (!ks?.spec) throw new CliError(`Kustomization '${ref.namespace}/${ref.name}' not found`);
   const absolute = path.resolve(dir);
@@ -42,18 +36,12 @@ export async function renderLocally(
     import('../../kustomize/render.ts'),
     import('../../controllers/kustomization/render-options.ts'),
   ]);
-  return renderKustomization(
-    await renderOptionsOf(store, ref.namespace, ks.spec, { root, path: path.relative(root, absolute) }),
-  );
+  return renderKustomization(await renderOptionsOf(store, ref.namespace, ks.spec, { root, path: path.relative(root, absolute) }));
 }
 
 function gitTopLevel(dir: string): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--show-toplevel'], {
-      cwd: dir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
+    return execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return undefined;
   }

@@ -15,11 +15,7 @@ export function registerDeleteCommands(program: Command): void {
       .option('-s, --silent', 'do not ask for confirmation')
       .action(async (name: string, opts: { namespace: string; silent?: boolean }, command: Command) => {
         const what = `${type.singular.join(' ')} ${name}`;
-        if (
-          !opts.silent &&
-          process.stdin.isTTY &&
-          !(await confirm(`Are you sure you want to delete ${what}`))
-        ) {
+        if (!opts.silent && process.stdin.isTTY && !(await confirm(`Are you sure you want to delete ${what}`))) {
           throw new CliError('aborting');
         }
         const existed = await withStore(globalOptions(command), (store) =>

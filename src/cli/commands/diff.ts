@@ -35,23 +35,16 @@ export function registerDiffCommand(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig file (default $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
     .action(async (name: string, opts: DiffOptions, command: Command) => {
-      const { objects, ks } = await withStore(
-        globalOptions(command, { kubeconfigSelectsStore: false }),
-        async (store) => ({
-          objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path),
-          ks: (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization,
-        }),
-      );
-      const file =
-        opts.kubeconfig ??
-        process.env.KUBECONFIG?.split(path.delimiter)[0] ??
-        path.join(homedir(), '.kube', 'config');
+      const { objects, ks } = await withStore(globalOptions(command, { kubeconfigSelectsStore: false }), async (store) => ({
+        objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path),
+        ks: (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization,
+      }));
+      const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(homedir(), '.kube', 'config');
       // The Kubernetes client is heavy: only this command (and the engine, for a cluster) loads it.
       const { KubeTarget, kubeConfigFromFile } = await import('../../apply/kube-client.ts');
       const kubeConfig = kubeConfigFromFile(file);
       if (opts.context) {
-        if (!kubeConfig.getContextObject(opts.context))
-          throw new CliError(`context '${opts.context}' not found in ${file}`);
+        if (!kubeConfig.getContextObject(opts.context)) throw new CliError(`context '${opts.context}' not found in ${file}`);
         kubeConfig.setCurrentContext(opts.context);
       }
       const target = new KubeTarget(kubeConfig);
@@ -83,8 +76,7 @@ async function diffObjects(target: KubeTarget, ks: Kustomization, objects: KObje
     if (diff.action === 'created') out.push(mark.action(`${diff.subject} created`));
     if (diff.action !== 'configured') continue;
     out.push(mark.action(`${diff.subject} drifted`));
-    if (diff.ref.kind !== 'Secret')
-      out.push(unifiedDiff(stringify(diff.live), stringify(diff.merged), diff.subject));
+    if (diff.ref.kind !== 'Secret') out.push(unifiedDiff(stringify(diff.live), stringify(diff.merged), diff.subject));
   }
   if (ks.spec?.prune) {
     for (const entry of ks.status?.inventory?.entries ?? []) {
@@ -101,11 +93,7 @@ function unifiedDiff(before: string, after: string, subject: string): string {
     writeFileSync(path.join(dir, 'live'), before);
     writeFileSync(path.join(dir, 'merged'), after);
     try {
-      execFileSync(
-        'diff',
-        ['-u', '--label', `${subject} (live)`, '--label', `${subject} (merged)`, 'live', 'merged'],
-        { cwd: dir, encoding: 'utf8' },
-      );
+      execFileSync('diff', ['-u', '--label', `${subject} (live)`, '--label', `${subject} (merged)`, 'live', 'merged'], { cwd: dir, encoding: 'utf8' });
       return '';
     } catch (error) {
       return String((error as { stdout?: string }).stdout ?? '').trimEnd();

@@ -11,52 +11,34 @@ export function registerEventsCommand(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'events of all namespaces')
     .option('--limit <n>', 'at most this many', '100')
-    .action(
-      async (
-        opts: { for?: string; namespace: string; allNamespaces?: boolean; limit: string },
-        command: Command,
-      ) => {
-        let kind: string | undefined;
-        let name: string | undefined;
-        if (opts.for) {
-          const match = /^([A-Za-z]+)\/([^/]+)$/.exec(opts.for);
-          if (!match)
-            throw new CliError(`--for must be Kind/name, e.g. GitRepository/podinfo, not '${opts.for}'`);
-          [, kind, name] = match;
-        }
-        const events = await withStore(globalOptions(command), (store) =>
-          store.listEvents({
-            kind,
-            name,
-            namespace: opts.allNamespaces ? undefined : opts.namespace,
-            limit: Number(opts.limit),
-          }),
-        );
-        if (events.length === 0) {
-          process.stderr.write('no events found\n');
-          return;
-        }
-        const rows = events
-          .reverse()
-          .map((e) => [
-            ...(opts.allNamespaces ? [e.involvedObject.namespace] : []),
-            age(e.lastTimestamp),
-            e.type,
-            e.reason,
-            `${e.involvedObject.kind}/${e.involvedObject.name}`,
-            e.count > 1 ? `${e.message} (x${e.count})` : e.message,
-          ]);
-        const headers = [
-          ...(opts.allNamespaces ? ['NAMESPACE'] : []),
-          'LAST SEEN',
-          'TYPE',
-          'REASON',
-          'OBJECT',
-          'MESSAGE',
-        ];
-        process.stdout.write(`${formatTable(headers, rows)}\n`);
-      },
-    );
+    .action(async (opts: { for?: string; namespace: string; allNamespaces?: boolean; limit: string }, command: Command) => {
+      let kind: string | undefined;
+      let name: string | undefined;
+      if (opts.for) {
+        const match = /^([A-Za-z]+)\/([^/]+)$/.exec(opts.for);
+        if (!match) throw new CliError(`--for must be Kind/name, e.g. GitRepository/podinfo, not '${opts.for}'`);
+        [, kind, name] = match;
+      }
+      const events = await withStore(globalOptions(command), (store) =>
+        store.listEvents({ kind, name, namespace: opts.allNamespaces ? undefined : opts.namespace, limit: Number(opts.limit) }),
+      );
+      if (events.length === 0) {
+        process.stderr.write('no events found\n');
+        return;
+      }
+      const rows = events
+        .reverse()
+        .map((e) => [
+          ...(opts.allNamespaces ? [e.involvedObject.namespace] : []),
+          age(e.lastTimestamp),
+          e.type,
+          e.reason,
+          `${e.involvedObject.kind}/${e.involvedObject.name}`,
+          e.count > 1 ? `${e.message} (x${e.count})` : e.message,
+        ]);
+      const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'];
+      process.stdout.write(`${formatTable(headers, rows)}\n`);
+    });
 }
 
 function age(timestamp: string): string {

@@ -16,31 +16,21 @@ function addGet(get: Command, type: ResourceType): void {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-o, --output <format>', 'table, yaml or json', 'table')
-    .action(
-      async (
-        name: string | undefined,
-        opts: { namespace: string; allNamespaces?: boolean; output: string },
-        command: Command,
-      ) => {
-        const format = parseOutputFormat(opts.output);
-        const allNamespaces = opts.allNamespaces === true && name === undefined;
-        const objects = await withStore(globalOptions(command), async (store) => {
-          if (name !== undefined) {
-            const object = await store.get({ kind: type.kind, namespace: opts.namespace, name });
-            if (!object) throw new CliError(`${type.kind} '${opts.namespace}/${name}' not found`);
-            return [object];
-          }
-          return store.list(type.kind, allNamespaces ? {} : { namespace: opts.namespace });
-        });
-        if (objects.length === 0 && format === 'table') {
-          process.stderr.write(
-            `no ${type.kind} objects found${allNamespaces ? '' : ` in namespace ${opts.namespace}`}\n`,
-          );
-          return;
+    .action(async (name: string | undefined, opts: { namespace: string; allNamespaces?: boolean; output: string }, command: Command) => {
+      const format = parseOutputFormat(opts.output);
+      const allNamespaces = opts.allNamespaces === true && name === undefined;
+      const objects = await withStore(globalOptions(command), async (store) => {
+        if (name !== undefined) {
+          const object = await store.get({ kind: type.kind, namespace: opts.namespace, name });
+          if (!object) throw new CliError(`${type.kind} '${opts.namespace}/${name}' not found`);
+          return [object];
         }
-        process.stdout.write(
-          `${await formatObjects(objects, type, format, { single: name !== undefined, allNamespaces })}\n`,
-        );
-      },
-    );
+        return store.list(type.kind, allNamespaces ? {} : { namespace: opts.namespace });
+      });
+      if (objects.length === 0 && format === 'table') {
+        process.stderr.write(`no ${type.kind} objects found${allNamespaces ? '' : ` in namespace ${opts.namespace}`}\n`);
+        return;
+      }
+      process.stdout.write(`${await formatObjects(objects, type, format, { single: name !== undefined, allNamespaces })}\n`);
+    });
 }

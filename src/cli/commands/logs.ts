@@ -29,10 +29,7 @@ export function registerLogsCommand(program: Command): void {
       const prefix = files.length > 1 || opts.replica === undefined;
       const positions = new Map<string, Position>();
       for (const file of files) {
-        const ino = await stat(file).then(
-          (s) => s.ino,
-          () => 0,
-        );
+        const ino = await stat(file).then((s) => s.ino, () => 0);
         const text = await readFrom(file, 0);
         positions.set(file, { ino, offset: text.bytes });
         write(file, lastLines(text.text, Number(opts.tail)), prefix);
@@ -78,18 +75,11 @@ async function rotatedGeneration(file: string, ino: number): Promise<string | un
   return undefined;
 }
 
-async function logFiles(
-  dataDir: string,
-  namespace: string,
-  app: string,
-  replica: string | undefined,
-): Promise<string[]> {
+async function logFiles(dataDir: string, namespace: string, app: string, replica: string | undefined): Promise<string[]> {
   if (replica !== undefined) {
-    if (!/^[0-9]+$/.test(replica))
-      throw new CliError(`--replica must be a replica index such as 0, not '${replica}'`);
+    if (!/^[0-9]+$/.test(replica)) throw new CliError(`--replica must be a replica index such as 0, not '${replica}'`);
     const file = replicaLogFile(dataDir, namespace, app, Number(replica));
-    if (!(await stat(file).catch(() => undefined)))
-      throw new CliError(`no logs for replica ${replica} of App '${namespace}/${app}' in ${dataDir}`);
+    if (!(await stat(file).catch(() => undefined))) throw new CliError(`no logs for replica ${replica} of App '${namespace}/${app}' in ${dataDir}`);
     return [file];
   }
   const dir = join(dataDir, 'logs', namespace, app);
@@ -98,17 +88,12 @@ async function logFiles(
     .filter((n) => /^replica-[0-9]+\.log$/.test(n))
     .sort((a, b) => Number(/[0-9]+/.exec(a)?.[0]) - Number(/[0-9]+/.exec(b)?.[0]))
     .map((n) => join(dir, n));
-  if (files.length === 0)
-    throw new CliError(`no logs for App '${namespace}/${app}' in ${dataDir}: has it run on this data dir?`);
+  if (files.length === 0) throw new CliError(`no logs for App '${namespace}/${app}' in ${dataDir}: has it run on this data dir?`);
   return files;
 }
 
 /** The complete lines of `file` from `offset` (all of the rest when `final`: nothing more will be written). */
-async function readFrom(
-  file: string,
-  offset: number,
-  final = false,
-): Promise<{ text: string; bytes: number }> {
+async function readFrom(file: string, offset: number, final = false): Promise<{ text: string; bytes: number }> {
   const handle = await open(file, 'r').catch(() => undefined);
   if (!handle) return { text: '', bytes: 0 };
   try {
@@ -126,10 +111,7 @@ async function readFrom(
 function lastLines(text: string, count: number): string {
   if (count < 0) return text;
   const lines = text.split('\n').slice(0, -1);
-  return lines
-    .slice(Math.max(0, lines.length - count))
-    .map((l) => `${l}\n`)
-    .join('');
+  return lines.slice(Math.max(0, lines.length - count)).map((l) => `${l}\n`).join('');
 }
 
 function write(file: string, text: string, prefix: boolean): void {

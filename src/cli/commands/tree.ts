@@ -19,8 +19,7 @@ export function registerTreeCommand(program: Command): void {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .action(async (name: string, opts: { namespace: string }, command: Command) => {
       const tree = await withStore(globalOptions(command), async (store) => {
-        const root = (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as
-          Kustomization | undefined;
+        const root = (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization | undefined;
         if (!root) throw new CliError(`Kustomization '${opts.namespace}/${name}' not found`);
         return buildTree(store, root, new Set());
       });
@@ -38,11 +37,7 @@ async function buildTree(store: Store, ks: Kustomization, seen: Set<string>): Pr
     const childLabel = id.namespace ? `${id.kind}/${id.namespace}/${id.name}` : `${id.kind}/${id.name}`;
     const nested =
       id.kind === 'Kustomization' && !seen.has(childLabel)
-        ? ((await store.get({
-            kind: 'Kustomization',
-            namespace: id.namespace || 'default',
-            name: id.name,
-          })) as Kustomization | undefined)
+        ? ((await store.get({ kind: 'Kustomization', namespace: id.namespace || 'default', name: id.name })) as Kustomization | undefined)
         : undefined;
     children.push(nested ? await buildTree(store, nested, seen) : { label: childLabel, children: [] });
   }
@@ -53,8 +48,6 @@ async function buildTree(store: Store, ks: Kustomization, seen: Set<string>): Pr
 export function renderTree(node: TreeNode, prefix = '', last = true, root = true): string[] {
   const lines = [root ? node.label : `${prefix}${last ? '└── ' : '├── '}${node.label}`];
   const childPrefix = root ? '' : `${prefix}${last ? '    ' : '│   '}`;
-  node.children.forEach((child, i) =>
-    lines.push(...renderTree(child, childPrefix, i === node.children.length - 1, false)),
-  );
+  node.children.forEach((child, i) => lines.push(...renderTree(child, childPrefix, i === node.children.length - 1, false)));
   return lines;
 }

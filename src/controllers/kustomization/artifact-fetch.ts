@@ -43,13 +43,7 @@ export async function fetchArtifact(
   let download: string | undefined;
   try {
     let file: string;
-    if (
-      inRoot &&
-      (await access(local).then(
-        () => true,
-        () => false,
-      ))
-    ) {
+    if (inRoot && (await access(local).then(() => true, () => false))) {
       file = local;
     } else {
       download = await mkdtemp(path.join(tmpRoot, 'kedge-download-'));
@@ -57,10 +51,7 @@ export async function fetchArtifact(
       await httpDownload(artifact.url, file, signal);
     }
     const root = await extractArtifact(file, { digest: artifact.digest, tmpRoot }).catch((error: unknown) => {
-      throw new ArtifactFetchError(
-        `failed to extract artifact of revision '${artifact.revision}': ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw new ArtifactFetchError(`failed to extract artifact of revision '${artifact.revision}': ${(error as Error).message}`, { cause: error });
     });
     return { root, dispose: () => rm(root, { recursive: true, force: true }) };
   } finally {
@@ -76,15 +67,10 @@ async function httpDownload(url: string, file: string, signal?: AbortSignal): Pr
   try {
     response = await fetch(url, { signal });
   } catch (error) {
-    throw new ArtifactFetchError(
-      `failed to download artifact from ${where.origin}${where.pathname}: ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw new ArtifactFetchError(`failed to download artifact from ${where.origin}${where.pathname}: ${(error as Error).message}`, { cause: error });
   }
   if (!response.ok || !response.body) {
-    throw new ArtifactFetchError(
-      `failed to download artifact from ${where.origin}${where.pathname}: HTTP ${response.status}`,
-    );
+    throw new ArtifactFetchError(`failed to download artifact from ${where.origin}${where.pathname}: HTTP ${response.status}`);
   }
   await pipeline(Readable.fromWeb(response.body), createWriteStream(file));
 }

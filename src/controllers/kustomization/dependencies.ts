@@ -18,17 +18,11 @@ export async function assertNoDependencyCycle(store: Store, object: Kustomizatio
   const start = keyOf(object.metadata, 'default');
   const visit = async (key: string, path: string[]): Promise<void> => {
     const [namespace = 'default', name = ''] = key.split('/');
-    const current =
-      key === start && path.length === 0
-        ? object
-        : ((await store.get({ kind: KustomizationKind, namespace, name })) as Kustomization | undefined);
+    const current = key === start && path.length === 0 ? object : ((await store.get({ kind: KustomizationKind, namespace, name })) as Kustomization | undefined);
     for (const dep of current?.spec?.dependsOn ?? []) {
       const next = keyOf(dep, namespace);
       if (next === start) {
-        throw new StallingError(
-          Reasons.DependencyNotReady,
-          `circular dependency detected: ${[...path, key, next].join(' -> ')}`,
-        );
+        throw new StallingError(Reasons.DependencyNotReady, `circular dependency detected: ${[...path, key, next].join(' -> ')}`);
       }
       if (!path.includes(next) && next !== key) await visit(next, [...path, key]);
     }
@@ -54,14 +48,11 @@ export async function unreadyDependency(store: Store, object: Kustomization): Pr
     }
     const sourceRef = found.spec?.sourceRef;
     if (sourceRef?.kind === 'GitRepository') {
-      const source = (await store.get({
-        kind: 'GitRepository',
-        namespace: sourceRef.namespace ?? ref.namespace,
-        name: sourceRef.name,
-      })) as GitRepository | undefined;
+      const source = (await store.get({ kind: 'GitRepository', namespace: sourceRef.namespace ?? ref.namespace, name: sourceRef.name })) as
+        | GitRepository
+        | undefined;
       const revision = source?.status?.artifact?.revision;
-      if (revision && status?.lastAppliedRevision !== revision)
-        return `dependency '${key}' revision is not up to date`;
+      if (revision && status?.lastAppliedRevision !== revision) return `dependency '${key}' revision is not up to date`;
     }
   }
   return undefined;

@@ -16,10 +16,7 @@ function storeObjectStatus(object: KObject | undefined): ObjectStatus {
   const wanted = object?.metadata.annotations?.[SourceRevisionAnnotation];
   const running = (object?.status as { currentRevision?: string } | undefined)?.currentRevision;
   if (status.status !== 'Current' || wanted === undefined || running === wanted) return status;
-  return {
-    status: 'InProgress',
-    message: `running revision '${running ?? 'none'}', rolling out '${wanted}'`,
-  };
+  return { status: 'InProgress', message: `running revision '${running ?? 'none'}', rolling out '${wanted}'` };
 }
 
 /**
@@ -27,27 +24,17 @@ function storeObjectStatus(object: KObject | undefined): ObjectStatus {
  * generation), reacting to store changes rather than polling. Rejects with HealthCheckError on a Failed
  * (Stalled) object or at the timeout, and with the signal's reason when aborted.
  */
-export async function waitForStoreHealthy(
-  store: Store,
-  refs: readonly ObjectRef[],
-  options: { timeoutMs: number; signal?: AbortSignal },
-): Promise<void> {
+export async function waitForStoreHealthy(store: Store, refs: readonly ObjectRef[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
   if (refs.length === 0) return;
   options.signal?.throwIfAborted();
   const report = new Map<string, ObjectStatus>();
   let settle: ((error?: unknown) => void) | undefined;
   const done = new Promise<void>((resolve, reject) => {
-    settle = (error) =>
-      error === undefined ? resolve() : reject(error instanceof Error ? error : new Error(errorText(error)));
+    settle = (error) => (error === undefined ? resolve() : reject(error instanceof Error ? error : new Error(errorText(error))));
   });
   const unhealthy = (prefix: string): HealthCheckError => {
-    const list = [...report.entries()]
-      .filter(([, s]) => s.status !== 'Current')
-      .map(([ref, s]) => ({ ref, ...s }));
-    return new HealthCheckError(
-      `${prefix}: ${list.map((u) => `${u.ref} status: '${u.status}' (${u.message})`).join(', ')}`,
-      list,
-    );
+    const list = [...report.entries()].filter(([, s]) => s.status !== 'Current').map(([ref, s]) => ({ ref, ...s }));
+    return new HealthCheckError(`${prefix}: ${list.map((u) => `${u.ref} status: '${u.status}' (${u.message})`).join(', ')}`, list);
   };
   const evaluate = (): void => {
     const all = [...report.values()];
@@ -56,19 +43,12 @@ export async function waitForStoreHealthy(
   };
   const keys = new Set(refs.map(refString));
   const unwatch = store.watch(undefined, (event) => {
-    const key = refString({
-      kind: event.object.kind,
-      namespace: event.object.metadata.namespace ?? 'default',
-      name: event.object.metadata.name,
-    });
+    const key = refString({ kind: event.object.kind, namespace: event.object.metadata.namespace ?? 'default', name: event.object.metadata.name });
     if (!keys.has(key)) return;
     report.set(key, storeObjectStatus(event.type === 'DELETED' ? undefined : event.object));
     evaluate();
   });
-  const timer = setTimeout(
-    () => settle?.(unhealthy(`timeout waiting for ${refs.length} object(s)`)),
-    options.timeoutMs,
-  );
+  const timer = setTimeout(() => settle?.(unhealthy(`timeout waiting for ${refs.length} object(s)`)), options.timeoutMs);
   const onAbort = (): void => settle?.(options.signal?.reason ?? new Error('health check aborted'));
   options.signal?.addEventListener('abort', onAbort);
   try {

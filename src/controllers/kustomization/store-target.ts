@@ -47,9 +47,7 @@ export async function applyToStore(
     const info = findKind(apiVersion, kind);
     const result = info?.body.safeParse(body);
     if (result && !result.success) {
-      const issues = result.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ');
+      const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
       problems.push(`${kind}/${metadata.namespace ?? 'default'}/${metadata.name}: ${issues}`);
     }
   }
@@ -66,10 +64,7 @@ export async function applyToStore(
     withAppOrigin(copy, origin);
     const identity = identityOf(copy);
     const { result } = await store.apply(copy).catch((error: unknown) => {
-      throw new StoreApplyError(
-        `${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw new StoreApplyError(`${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`, { cause: error });
     });
     changes.push(changeOf(identity, result));
     inventory.push(inventoryEntryOf(identity));
@@ -117,10 +112,5 @@ export async function pruneFromStore(
 
 /** The identity an object has in the store (no namespace: `default`). */
 function identityOf(object: KObject): { apiVersion: string; kind: string; namespace: string; name: string } {
-  return {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    namespace: object.metadata.namespace ?? 'default',
-    name: object.metadata.name,
-  };
+  return { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
 }

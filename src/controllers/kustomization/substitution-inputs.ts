@@ -14,11 +14,7 @@ export class SubstitutionSourceError extends Error {
  * order (optional ones that are missing are skipped, as Flux does) and the inline `substitute` map.
  * Undefined when the spec has no `postBuild`.
  */
-export async function substitutionInputs(
-  store: Store,
-  namespace: string,
-  spec: KustomizationSpec,
-): Promise<Substitutions | undefined> {
+export async function substitutionInputs(store: Store, namespace: string, spec: KustomizationSpec): Promise<Substitutions | undefined> {
   const postBuild = spec.postBuild;
   if (!postBuild) return undefined;
   const substituteFrom: Record<string, string>[] = [];
@@ -26,13 +22,9 @@ export async function substitutionInputs(
     const object = await store.get({ kind: ref.kind, namespace, name: ref.name });
     if (!object) {
       if (ref.optional) continue;
-      throw new SubstitutionSourceError(
-        `substitute from '${ref.kind}/${namespace}/${ref.name}' failed: ${ref.kind} not found`,
-      );
+      throw new SubstitutionSourceError(`substitute from '${ref.kind}/${namespace}/${ref.name}' failed: ${ref.kind} not found`);
     }
-    substituteFrom.push(
-      ref.kind === 'Secret' ? secretValues(object) : ((object.data ?? {}) as Record<string, string>),
-    );
+    substituteFrom.push(ref.kind === 'Secret' ? secretValues(object) : ((object.data ?? {}) as Record<string, string>));
   }
   return { substituteFrom, substitute: postBuild.substitute };
 }

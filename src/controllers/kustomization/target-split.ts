@@ -80,12 +80,10 @@ async function sourceFiles(root: string, dir: string): Promise<Map<string, strin
     const file = path.join(entry.parentPath, entry.name);
     const text = await readFile(file, 'utf8').catch(() => '');
     for (const doc of parseAllDocuments(text)) {
-      const value = (Array.isArray(doc) ? undefined : doc.toJS?.()) as
-        { kind?: string; metadata?: { name?: string } } | undefined;
+      const value = (Array.isArray(doc) ? undefined : doc.toJS?.()) as { kind?: string; metadata?: { name?: string } } | undefined;
       if (!value?.kind) continue;
       const rel = path.relative(root, file);
-      if (value.metadata?.name && !found.has(`${value.kind}/${value.metadata.name}`))
-        found.set(`${value.kind}/${value.metadata.name}`, rel);
+      if (value.metadata?.name && !found.has(`${value.kind}/${value.metadata.name}`)) found.set(`${value.kind}/${value.metadata.name}`, rel);
       if (!found.has(value.kind)) found.set(value.kind, rel);
     }
   }
