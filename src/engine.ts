@@ -23,10 +23,11 @@ import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
 import { openStore } from './store/open-store.ts';
 import { scopedStore } from './store/scoped-store.ts';
 import { parseLabelSelector } from './api/label-selector.ts';
-import type { KubeConfigSource } from './apply/kube-config-source.ts';
+import type { KubeConfigSource } from './apply/kube-config-loader.ts';
 import type { Store } from './store/store.ts';
-import { startHealthServer } from './web/health-server.ts';
+import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
+import type { LeaderElectionSettings, LeaderGate } from './runtime/leader-gate.ts';
 
 /** Everything the engine needs to start; the CLI turns flags into this. */
 export interface EngineSettings {
@@ -65,6 +66,12 @@ export interface EngineSettings {
   hostRuntime?: Omit<HostRuntimeOptions, 'dataDir'> & { leaveAppsRunning?: boolean };
   /** Told of every reconcile that ran to its end, from the very first (`kedge up --once` judges by these). */
   onReconcileFinished?: (finished: ReconcileFinished) => void;
+  /**
+   * Leader election (`--leader-elect`): the controllers reconcile only while this instance holds the Lease
+   * (default `kedge-system/kedge-leader`); they stop at once when it is lost. The servers (artifacts, receivers,
+   * metrics and health) run either way; `/readyz` says `leader` or `follower`. Default: none, always reconcile.
+   */
+  leaderElection?: LeaderElectionSettings;
   log: Logger;
 }
 
@@ -78,6 +85,8 @@ export interface Engine {
   metricsUrl: string;
   /** Base URL of the webhook receiver server (`<url>/hook/…`). */
   receiverUrl: string;
+  /** With `leaderElection`: the election (its elector and where this instance stands). */
+  leaderGate?: LeaderGate;
   /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -97,7 +106,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const log = settings.log;
     const operator = settings.store === 'kubernetes';
     const cluster: KubeConfigSource | undefined =
-      operator || settings.kubeconfig !== undefined ? { file: settings.kubeconfig, context: settings.kubeContext } : undefined;
+      operator || settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext } : undefined;
     if (operator) await ensureClusterStore(cluster!, log);
     const store = scopedStore(await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster }), {
       namespace: settings.watchNamespace,
@@ -118,7 +127,8 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const storage = new ArtifactStorage(artifactRoot, artifactServer.url);
 
     let started = false;
-    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => started);
+    let gate: LeaderGate | undefined;
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => readiness(started, gate));
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
@@ -158,8 +168,25 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
     manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
-    await manager.start();
-    for (const ref of recordedApps) manager.enqueue(ref);
+    const startControllers = async (): Promise<void> => {
+      await manager.start();
+      for (const ref of recordedApps) manager.enqueue(ref);
+    };
+    if (settings.leaderElection) {
+      // Controllers run only while leading; drift undo (in the Kustomization reconciler) is reconciling too.
+      const { startLeaderGate } = await import('./runtime/leader-gate.ts');
+      const stopControllers = async (graceMs: number) => {
+        await manager.stop(graceMs);
+        await kustomizations.close();
+      };
+      const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
+      const { loadKubeConfig } = await import('./apply/kube-config-loader.ts');
+      // The Lease lives on the engine's own cluster (--kubeconfig/--context, else KUBECONFIG or in-cluster).
+      const election = { ...settings.leaderElection, kubeConfig: settings.leaderElection.kubeConfig ?? loadKubeConfig(cluster ?? {}) };
+      const leaderGate = await startLeaderGate(election, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
+      gate = leaderGate;
+      cleanups.unshift(() => leaderGate.stop());
+    } else await startControllers();
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
     log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');
@@ -173,8 +200,11 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       storageUrl: artifactServer.url,
       metricsUrl: health.url,
       receiverUrl: receivers.url,
+      leaderGate: gate,
       stop: () =>
         (stopping ??= (async () => {
+          // With leader election: stop leading (controllers stop gracefully), then release the lease.
+          await gate?.stop();
           await manager.stop(settings.shutdownGraceMs ?? 10_000);
           for (const cleanup of cleanups) await cleanup();
           log.info('engine stopped');
@@ -191,7 +221,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
  * waits until they are served, so the store's first list and watch find them.
  */
 async function ensureClusterStore(cluster: KubeConfigSource, log: Logger): Promise<void> {
-  const { loadKubeConfig } = await import('./apply/kube-config-source.ts');
+  const { loadKubeConfig } = await import('./apply/kube-config-loader.ts');
   const { KubeRest } = await import('./apply/kube-rest.ts');
   const { ensureCustomResourceDefinitions } = await import('./store/kubernetes/ensure-crds.ts');
   const rest = new KubeRest(loadKubeConfig(cluster));
@@ -201,4 +231,13 @@ async function ensureClusterStore(cluster: KubeConfigSource, log: Logger): Promi
   } finally {
     rest.close();
   }
+}
+
+/** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
+function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {
+  if (!started || !gate) return started;
+  const state = gate.leadership();
+  if (state === 'leader') return { ready: true, detail: 'ok: leader' };
+  if (state === 'follower') return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
+  return { ready: false, detail: state === 'lost' ? 'leader election lost' : 'stopping' };
 }

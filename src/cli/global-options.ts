@@ -82,7 +82,7 @@ export async function loggerFor(options: GlobalOptions): Promise<Logger> {
 /** Opens the command's store (the data dir's, or the cluster's) for one command and closes it afterwards. */
 export async function withStore<T>(options: GlobalOptions, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStore } = await import('../store/open-store.ts');
-  const cluster = { file: options.kubeconfig, context: options.context };
+  const cluster = { kubeconfig: options.kubeconfig, context: options.context };
   const store = await openStore({ kind: options.store, dataDir: options.dataDir, cluster });
   try {
     return await fn(store);

@@ -1,4 +1,4 @@
-import type { KubeConfigSource } from '../apply/kube-config-source.ts';
+import type { KubeConfigSource } from '../apply/kube-config-loader.ts';
 import type { Store } from './store.ts';
 
 /** Which store, and where it is. */
@@ -19,7 +19,7 @@ export async function openStore(settings: StoreSettings): Promise<Store> {
     const { openSqliteStore } = await import('./sqlite/sqlite-store.ts');
     return openSqliteStore(settings.dataDir);
   }
-  const { loadKubeConfig } = await import('../apply/kube-config-source.ts');
+  const { loadKubeConfig } = await import('../apply/kube-config-loader.ts');
   const { openKubernetesStore } = await import('./kubernetes/kubernetes-store.ts');
   return openKubernetesStore({ kubeConfig: loadKubeConfig(settings.cluster) });
 }

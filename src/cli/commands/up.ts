@@ -30,6 +30,8 @@ interface UpOptions {
   watchAllNamespaces: string | boolean;
   watchLabelSelector?: string;
   requeueDependency: string;
+  leaderElect?: string | boolean;
+  leaderElectionLease?: string;
   leaveAppsRunning?: boolean;
 }
 
@@ -53,6 +55,8 @@ export function registerUpCommand(program: Command): void {
     .option('--watch-all-namespaces [bool]', 'reconcile objects of every namespace; false: only those of --namespace', true)
     .option('--namespace <ns>', "with --watch-all-namespaces=false: the namespace to watch (default $RUNTIME_NAMESPACE, the pod's namespace, else default)")
     .option('--watch-label-selector <selector>', "reconcile only objects whose labels match, e.g. 'sharding.fluxcd.io/key in (shard1)'")
+    .option('--leader-elect [bool]', 'reconcile only while holding the Lease (kedge-system/kedge-leader); for several replicas', false)
+    .option('--leader-election-lease <ns/name>', 'the Lease of --leader-elect', 'kedge-system/kedge-leader')
     .option('--requeue-dependency <duration>', 'wait before re-checking dependsOn that are not Ready, or a missing source', '30s')
     .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
@@ -68,10 +72,16 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     parseLabelSelector(opts.watchLabelSelector);
   }
   parseDuration(opts.requeueDependency);
+  const leaderElect = parseBoolean(opts.leaderElect ?? false, '--leader-elect');
+  const [leaseNamespace, leaseName, ...rest] = (opts.leaderElectionLease ?? '').split('/');
+  if (!leaseNamespace || !leaseName || rest.length > 0)
+    throw new CliError(`--leader-election-lease must be namespace/name, not '${opts.leaderElectionLease}'`);
   const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
   const log = await loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
+  // As controller-runtime's managers: an instance that lost the lease stops and exits 1; its restart follows.
+  let onLeadershipLost = (): void => process.exit(1);
   const judge = new OnceJudge();
   const { startEngine } = await import('../../engine.ts');
   const engine = await startEngine({
@@ -87,10 +97,21 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     watchNamespace: watchAll ? undefined : await watchedNamespace(opts.namespace),
     watchLabelSelector: opts.watchLabelSelector,
     requeueDependency: opts.requeueDependency,
+    leaderElection: leaderElect
+      ? {
+          lease: { namespace: leaseNamespace, name: leaseName },
+          // As controller-runtime's managers: an instance that lost the lease exits, its restart follows.
+          onLost: () => onLeadershipLost(),
+        }
+      : undefined,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
     onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
   });
+  onLeadershipLost = () => {
+    log.error('leader election lost: stopping; a restart runs as a follower');
+    void engine.stop().finally(() => process.exit(1));
+  };
   const stopReporting = reportProgress(engine.store, say);
   const stopped = onSignals(engine, log.info.bind(log));
 
