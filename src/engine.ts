@@ -21,8 +21,6 @@ import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
 import { openStore } from './store/open-store.ts';
-import { scopedStore } from './store/scoped-store.ts';
-import { parseLabelSelector } from './api/label-selector.ts';
 import type { KubeConfigSource } from './apply/kube-config-loader.ts';
 import type { Store } from './store/store.ts';
 import { startHealthServer, type Readiness } from './web/health-server.ts';
@@ -54,9 +52,9 @@ export interface EngineSettings {
   kubeconfig?: string;
   /** A context of that kubeconfig instead of its current one (`--context`). */
   kubeContext?: string;
-  /** Reconcile only objects in this namespace (`--watch-all-namespaces=false`); all namespaces when absent. */
+  /** Operator mode: reconcile only objects in this namespace (`--watch-all-namespaces=false`); default all. */
   watchNamespace?: string;
-  /** Reconcile only objects whose labels match (`--watch-label-selector`, Flux's sharding). */
+  /** Operator mode: reconcile only objects whose labels match (`--watch-label-selector`, Flux's sharding). */
   watchLabelSelector?: string;
   /** Wait before re-checking unready `dependsOn` or a missing source (`--requeue-dependency`). Default 30s. */
   requeueDependency?: string;
@@ -94,7 +92,7 @@ export interface Engine {
 /**
  * Starts Kedge on a data dir: takes the data dir's engine lock (one engine per data dir: artifacts and scratch
  * space live there in both modes), opens the store — the embedded SQLite file, or in operator mode the
- * cluster's custom resources after making sure their CRDs exist — limited to the watched namespace and labels,
+ * cluster's custom resources (only the watched namespace and labels) after making sure their CRDs exist —
  * starts the artifact and health servers and every controller; each stored object is reconciled once on start.
  */
 export async function startEngine(settings: EngineSettings): Promise<Engine> {
@@ -108,10 +106,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const cluster: KubeConfigSource | undefined =
       operator || settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext } : undefined;
     if (operator) await ensureClusterStore(cluster!, log);
-    const store = scopedStore(await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster }), {
-      namespace: settings.watchNamespace,
-      labelSelector: settings.watchLabelSelector === undefined ? undefined : parseLabelSelector(settings.watchLabelSelector),
-    });
+    if (!operator && (settings.watchNamespace !== undefined || settings.watchLabelSelector !== undefined))
+      throw new Error('watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)');
+    const scope = { namespace: settings.watchNamespace, labelSelector: settings.watchLabelSelector };
+    const store = await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster, scope });
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.

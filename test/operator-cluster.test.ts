@@ -29,14 +29,22 @@ const watches: AbortController[] = [];
 afterEach(() => watches.splice(0).forEach((w) => w.abort()));
 
 beforeAll(async () => {
-  cluster = await startDevCluster({ onProgress: (line) => process.stderr.write(`[operator-cluster] ${line}\n`) });
+  cluster = await startDevCluster({
+    onProgress: (line) => process.stderr.write(`[operator-cluster] ${line}\n`),
+  });
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
   objects = KubernetesObjectApi.makeApiClient(kc);
   await kubectl(cluster.kubeconfigPath, ['apply', '--server-side', '-f', fluxCrds]);
-  await kubectl(cluster.kubeconfigPath, ['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+  await kubectl(cluster.kubeconfigPath, [
+    'wait',
+    '--for=condition=Established',
+    'crd',
+    '--all',
+    '--timeout=60s',
+  ]);
 }, 240_000);
 afterAll(async () => cluster?.stop(), 60_000);
 
@@ -78,9 +86,21 @@ describe('operator mode on a cluster of its own', () => {
   });
 
   const ksStatus = async (name = 'app') =>
-    ((await custom.getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace: ns, plural: 'kustomizations', name })) as {
-      status?: { lastHandledReconcileAt?: string; lastAppliedRevision?: string; conditions?: { type: string; status: string; message: string }[] };
-    }).status;
+    (
+      (await custom.getNamespacedCustomObject({
+        group: 'kustomize.toolkit.fluxcd.io',
+        version: 'v1',
+        namespace: ns,
+        plural: 'kustomizations',
+        name,
+      })) as {
+        status?: {
+          lastHandledReconcileAt?: string;
+          lastAppliedRevision?: string;
+          conditions?: { type: string; status: string; message: string }[];
+        };
+      }
+    ).status;
   const tracked = async (): Promise<Record<string, Tracked>> => {
     const out: Record<string, Tracked> = {};
     for (const name of ['web-config', 'extra']) {
@@ -92,7 +112,14 @@ describe('operator mode on a cluster of its own', () => {
   /** Sets reconcile.fluxcd.io/requestedAt and waits until Kedge handled it with Ready=True. */
   const reconciled = async (name = 'app') => {
     const token = `${Date.now()}-${randomBytes(2).toString('hex')}`;
-    await kubectl(cluster.kubeconfigPath, ['annotate', '--overwrite', '-n', ns, `kustomization/${name}`, `reconcile.fluxcd.io/requestedAt=${token}`]);
+    await kubectl(cluster.kubeconfigPath, [
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      `kustomization/${name}`,
+      `reconcile.fluxcd.io/requestedAt=${token}`,
+    ]);
     await eventually(
       async () => {
         const status = await ksStatus(name);
@@ -114,7 +141,14 @@ describe('operator mode on a cluster of its own', () => {
     for (const file of Object.values(configMaps(ns))) {
       const object = parseConfigMap(file);
       object.metadata!.labels = { ...object.metadata!.labels, ...owner };
-      await objects.patch(object as KubernetesObject, undefined, undefined, 'kustomize-controller', true, PatchStrategy.ServerSideApply);
+      await objects.patch(
+        object,
+        undefined,
+        undefined,
+        'kustomize-controller',
+        true,
+        PatchStrategy.ServerSideApply,
+      );
     }
     // The sources and Kustomizations as Flux left them: spec as the user applied it, status as Flux wrote it.
     await objects.create(gitRepository(ns, repo.url));
@@ -133,12 +167,20 @@ describe('operator mode on a cluster of its own', () => {
         condition('ArtifactInStorage', 'True', 'Succeeded', `stored artifact for revision '${revision}'`),
       ],
     });
-    await objects.create({ ...kustomization(ns), metadata: { name: 'app', namespace: ns, finalizers: ['finalizers.fluxcd.io'] } });
+    await objects.create({
+      ...kustomization(ns),
+      metadata: { name: 'app', namespace: ns, finalizers: ['finalizers.fluxcd.io'] },
+    });
     await setStatus('kustomize.toolkit.fluxcd.io', 'kustomizations', 'app', {
       observedGeneration: 1,
       lastAppliedRevision: revision,
       lastAttemptedRevision: revision,
-      inventory: { entries: [{ id: `${ns}_extra__ConfigMap`, v: 'v1' }, { id: `${ns}_web-config__ConfigMap`, v: 'v1' }] },
+      inventory: {
+        entries: [
+          { id: `${ns}_extra__ConfigMap`, v: 'v1' },
+          { id: `${ns}_web-config__ConfigMap`, v: 'v1' },
+        ],
+      },
       conditions: [condition('Ready', 'True', 'ReconciliationSucceeded', `Applied revision: ${revision}`)],
     });
     const before = await tracked();
@@ -148,10 +190,19 @@ describe('operator mode on a cluster of its own', () => {
     // Kedge fetches the source again (Flux's artifact is not in its storage) and reconciles the Kustomization.
     await eventually(
       async () => {
-        const source = (await custom.getNamespacedCustomObject({ group: 'source.toolkit.fluxcd.io', version: 'v1', namespace: ns, plural: 'gitrepositories', name: 'app' })) as {
+        const source = (await custom.getNamespacedCustomObject({
+          group: 'source.toolkit.fluxcd.io',
+          version: 'v1',
+          namespace: ns,
+          plural: 'gitrepositories',
+          name: 'app',
+        })) as {
           status?: { artifact?: { url?: string; revision?: string } };
         };
-        return source.status?.artifact?.url?.startsWith('http://127.0.0.1') && source.status.artifact.revision === revision;
+        return (
+          source.status?.artifact?.url?.startsWith('http://127.0.0.1') &&
+          source.status.artifact.revision === revision
+        );
       },
       { timeoutMs: 120_000, what: "the GitRepository to hold Kedge's artifact of the same revision" },
     );
@@ -162,7 +213,15 @@ describe('operator mode on a cluster of its own', () => {
     expect(deletions()).toEqual([]);
     const status = await ksStatus();
     expect(status?.lastAppliedRevision).toBe(revision);
-    const crd = JSON.parse(await kubectl(cluster.kubeconfigPath, ['get', 'crd', 'kustomizations.kustomize.toolkit.fluxcd.io', '-o', 'json'])) as { metadata: { labels?: Record<string, string> } };
+    const crd = JSON.parse(
+      await kubectl(cluster.kubeconfigPath, [
+        'get',
+        'crd',
+        'kustomizations.kustomize.toolkit.fluxcd.io',
+        '-o',
+        'json',
+      ]),
+    ) as { metadata: { labels?: Record<string, string> } };
     expect(crd.metadata.labels?.['app.kubernetes.io/part-of']).not.toBe('kedge');
     expect(operator.output()).not.toMatch(/level":50|ERROR/);
   });
@@ -183,32 +242,69 @@ describe('operator mode on a cluster of its own', () => {
     await reconciled();
     expect(await tracked()).toEqual(before);
     // A Kustomization created after the restart is reconciled; a commit is applied; drift is still undone.
-    const next = repo.commit({ 'deploy/second.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second, namespace: ${ns}}\ndata: {k: v}\n` });
-    await kubectl(cluster.kubeconfigPath, ['annotate', '--overwrite', '-n', ns, 'gitrepository/app', `reconcile.fluxcd.io/requestedAt=${Date.now()}`]);
-    await eventually(async () => (await ksStatus())?.lastAppliedRevision === `main@sha1:${next}`, { timeoutMs: 120_000, what: 'the new commit to be applied' });
+    const next = repo.commit({
+      'deploy/second.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: second, namespace: ${ns}}\ndata: {k: v}\n`,
+    });
+    await kubectl(cluster.kubeconfigPath, [
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      'gitrepository/app',
+      `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
+    ]);
+    await eventually(async () => (await ksStatus())?.lastAppliedRevision === `main@sha1:${next}`, {
+      timeoutMs: 120_000,
+      what: 'the new commit to be applied',
+    });
     await core.readNamespacedConfigMap({ name: 'second', namespace: ns });
     expect(await tracked()).toEqual(before);
     await core.deleteNamespacedConfigMap({ name: 'extra', namespace: ns });
-    await eventually(async () => (await core.readNamespacedConfigMap({ name: 'extra', namespace: ns })).data?.k === 'v', {
-      timeoutMs: 60_000,
-      what: 'the drift watch to restore a deleted ConfigMap after the restart',
-    });
+    await eventually(
+      async () => (await core.readNamespacedConfigMap({ name: 'extra', namespace: ns })).data?.k === 'v',
+      {
+        timeoutMs: 60_000,
+        what: 'the drift watch to restore a deleted ConfigMap after the restart',
+      },
+    );
   });
 
   async function setStatus(group: string, plural: string, name: string, status: unknown): Promise<void> {
-    const current = (await custom.getNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural, name })) as KubernetesObject;
-    await custom.replaceNamespacedCustomObjectStatus({ group, version: 'v1', namespace: ns, plural, name, body: { ...current, status } });
+    const current = (await custom.getNamespacedCustomObject({
+      group,
+      version: 'v1',
+      namespace: ns,
+      plural,
+      name,
+    })) as KubernetesObject;
+    await custom.replaceNamespacedCustomObjectStatus({
+      group,
+      version: 'v1',
+      namespace: ns,
+      plural,
+      name,
+      body: { ...current, status },
+    });
   }
 });
 
 function condition(type: string, status: string, reason: string, message: string) {
-  return { type, status, reason, message, observedGeneration: 1, lastTransitionTime: new Date().toISOString() };
+  return {
+    type,
+    status,
+    reason,
+    message,
+    observedGeneration: 1,
+    lastTransitionTime: new Date().toISOString(),
+  };
 }
 
 function parseConfigMap(yaml: string): V1ConfigMap {
   const name = /name: ([^,}]+)/.exec(yaml)![1]!.trim();
   const namespace = /namespace: ([^,}]+)/.exec(yaml)![1]!.trim();
-  const data = Object.fromEntries([.../data: \{([^}]*)\}/.exec(yaml)![1]!.matchAll(/(\w+): "?([^",]+)"?/g)].map((m) => [m[1]!, m[2]!]));
+  const data = Object.fromEntries(
+    [.../data: \{([^}]*)\}/.exec(yaml)![1]!.matchAll(/(\w+): "?([^",]+)"?/g)].map((m) => [m[1]!, m[2]!]),
+  );
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data };
 }
 

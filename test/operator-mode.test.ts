@@ -11,7 +11,9 @@ const kube = kubeTestContext();
 /** Two ConfigMaps, as a repository a Flux user deploys would hold them. */
 const appFiles = (greeting: string, withExtra = true): Record<string, string | null> => ({
   'deploy/config.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {greeting: "${greeting}"}\n`,
-  'deploy/extra.yaml': withExtra ? `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {k: v}\n` : null,
+  'deploy/extra.yaml': withExtra
+    ? `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {k: v}\n`
+    : null,
 });
 
 /** A GitRepository and a Kustomization exactly as a Flux user writes them (only the file:// URL is Kedge's). */
@@ -31,7 +33,7 @@ spec:
   sourceRef: {kind: GitRepository, name: app}
 ${extra}`;
 
-describe('operator mode: Flux custom resources on the cluster are Kedge\'s API', () => {
+describe("operator mode: Flux custom resources on the cluster are Kedge's API", () => {
   let repo: TestRepo;
   let ns: string;
   let manifests: string;
@@ -44,8 +46,18 @@ describe('operator mode: Flux custom resources on the cluster are Kedge\'s API',
   afterEach(() => rmSync(dirname(repo.dir), { recursive: true, force: true }));
 
   const readyOf = async (name: string) => {
-    const ks = (await kube.custom.getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace: ns, plural: 'kustomizations', name })) as {
-      status?: { lastHandledReconcileAt?: string; lastAppliedRevision?: string; conditions?: { type: string; status: string; reason: string; message: string }[] };
+    const ks = (await kube.custom.getNamespacedCustomObject({
+      group: 'kustomize.toolkit.fluxcd.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'kustomizations',
+      name,
+    })) as {
+      status?: {
+        lastHandledReconcileAt?: string;
+        lastAppliedRevision?: string;
+        conditions?: { type: string; status: string; reason: string; message: string }[];
+      };
     };
     return { status: ks.status, ready: ks.status?.conditions?.find((c) => c.type === 'Ready') };
   };
@@ -56,14 +68,26 @@ describe('operator mode: Flux custom resources on the cluster are Kedge\'s API',
     await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
 
     // kubectl wait on the Ready condition, as with Flux.
-    await kubectl(kube.kubeconfigPath, ['wait', '--for=condition=Ready', `kustomization/app`, '-n', ns, '--timeout=120s']);
+    await kubectl(kube.kubeconfigPath, [
+      'wait',
+      '--for=condition=Ready',
+      `kustomization/app`,
+      '-n',
+      ns,
+      '--timeout=120s',
+    ]);
     const revision = `main@sha1:${repo.revParse()}`;
     const table = await kubectl(kube.kubeconfigPath, ['get', 'kustomizations', '-n', ns]);
     expect(table).toMatch(new RegExp(`app\\s.*True\\s+Applied revision: ${revision}`));
     expect(await kubectl(kube.kubeconfigPath, ['get', 'gitrepositories', '-n', ns])).toMatch(/app\s.*True/);
-    expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({ greeting: 'hello' });
+    expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({
+      greeting: 'hello',
+    });
     const config = await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns });
-    expect(config.metadata?.labels).toMatchObject({ 'kustomize.toolkit.fluxcd.io/name': 'app', 'kustomize.toolkit.fluxcd.io/namespace': ns });
+    expect(config.metadata?.labels).toMatchObject({
+      'kustomize.toolkit.fluxcd.io/name': 'app',
+      'kustomize.toolkit.fluxcd.io/namespace': ns,
+    });
 
     // The CLI reads the same custom resources when given the kubeconfig.
     const get = await kedgeCli(['get', 'ks', '-n', ns, '--kubeconfig', kube.kubeconfigPath]);
@@ -73,21 +97,50 @@ describe('operator mode: Flux custom resources on the cluster are Kedge\'s API',
     // kubectl annotate requestedAt: a new commit is fetched and applied now, not at the 10m interval.
     const second = repo.commit(appFiles('bonjour'));
     const token = `${Date.now()}`;
-    await kubectl(kube.kubeconfigPath, ['annotate', '--overwrite', '-n', ns, 'gitrepository/app', `reconcile.fluxcd.io/requestedAt=${token}`]);
-    await eventually(async () => (await readyOf('app')).status?.lastAppliedRevision === `main@sha1:${second}`, {
-      timeoutMs: 120_000,
-      what: 'the annotated GitRepository to fetch and the Kustomization to apply the new commit',
+    await kubectl(kube.kubeconfigPath, [
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      'gitrepository/app',
+      `reconcile.fluxcd.io/requestedAt=${token}`,
+    ]);
+    await eventually(
+      async () => (await readyOf('app')).status?.lastAppliedRevision === `main@sha1:${second}`,
+      {
+        timeoutMs: 120_000,
+        what: 'the annotated GitRepository to fetch and the Kustomization to apply the new commit',
+      },
+    );
+    expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({
+      greeting: 'bonjour',
     });
-    expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({ greeting: 'bonjour' });
     const ksToken = `${Date.now()}-ks`;
-    await kubectl(kube.kubeconfigPath, ['annotate', '--overwrite', '-n', ns, 'kustomization/app', `reconcile.fluxcd.io/requestedAt=${ksToken}`]);
+    await kubectl(kube.kubeconfigPath, [
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      'kustomization/app',
+      `reconcile.fluxcd.io/requestedAt=${ksToken}`,
+    ]);
     await eventually(async () => (await readyOf('app')).status?.lastHandledReconcileAt === ksToken, {
       timeoutMs: 120_000,
       what: 'status.lastHandledReconcileAt to echo the annotation',
     });
 
     // kedge reconcile through the cluster: sets requestedAt and waits for lastHandledReconcileAt.
-    const reconcile = await kedgeCli(['reconcile', 'ks', 'app', '-n', ns, '--kubeconfig', kube.kubeconfigPath, '--timeout', '2m']);
+    const reconcile = await kedgeCli([
+      'reconcile',
+      'ks',
+      'app',
+      '-n',
+      ns,
+      '--kubeconfig',
+      kube.kubeconfigPath,
+      '--timeout',
+      '2m',
+    ]);
     expect(reconcile.stderr).toBe('');
     expect(reconcile.stdout).toContain('kustomization app reconciliation completed');
 
@@ -112,7 +165,14 @@ spec:
 `,
     );
     await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
-    await kubectl(kube.kubeconfigPath, ['wait', '--for=condition=Stalled', 'kustomization/oci', '-n', ns, '--timeout=120s']);
+    await kubectl(kube.kubeconfigPath, [
+      'wait',
+      '--for=condition=Stalled',
+      'kustomization/oci',
+      '-n',
+      ns,
+      '--timeout=120s',
+    ]);
     const { ready } = await readyOf('oci');
     expect(ready).toMatchObject({ status: 'False' });
     expect(ready?.message).toContain('OCIRepository is not supported by Kedge yet: use a GitRepository');

@@ -6,8 +6,13 @@ export interface StoreSettings {
   /** `sqlite`: `<dataDir>/kedge.db`; `kubernetes`: custom resources on the cluster of `cluster`. */
   kind: 'sqlite' | 'kubernetes';
   dataDir: string;
-  /** The cluster of the Kubernetes store (`--kubeconfig`, `--context`; else KUBECONFIG, in-cluster, ~/.kube/config). */
+  /** The cluster of the Kubernetes store (`--kubeconfig`, `--context`; else KUBECONFIG, ~/.kube/config, in-cluster). */
   cluster?: KubeConfigSource;
+  /**
+   * Kubernetes store only: list and watch only this namespace (`--watch-all-namespaces=false`) and only objects
+   * matching this label selector (`--watch-label-selector`, Flux's sharding). Default: everything.
+   */
+  scope?: { namespace?: string; labelSelector?: string };
 }
 
 /**
@@ -21,5 +26,11 @@ export async function openStore(settings: StoreSettings): Promise<Store> {
   }
   const { loadKubeConfig } = await import('../apply/kube-config-loader.ts');
   const { openKubernetesStore } = await import('./kubernetes/kubernetes-store.ts');
-  return openKubernetesStore({ kubeConfig: loadKubeConfig(settings.cluster) });
+  const namespace = settings.scope?.namespace;
+  return openKubernetesStore({
+    kubeConfig: loadKubeConfig(settings.cluster),
+    watchAllNamespaces: namespace === undefined,
+    namespace,
+    labelSelector: settings.scope?.labelSelector,
+  });
 }

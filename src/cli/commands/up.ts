@@ -67,9 +67,11 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
   const timeoutMs = parseDuration(opts.timeout);
   const operator = options.store === 'kubernetes';
   const watchAll = parseBoolean(opts.watchAllNamespaces, '--watch-all-namespaces');
+  if (!operator && (!watchAll || opts.watchLabelSelector !== undefined))
+    throw new CliError('--watch-all-namespaces=false and --watch-label-selector need --store kubernetes');
   if (opts.watchLabelSelector !== undefined) {
-    const { parseLabelSelector } = await import('../../api/label-selector.ts');
-    parseLabelSelector(opts.watchLabelSelector);
+    const { LabelSelector } = await import('../../store/kubernetes/label-selector.ts');
+    new LabelSelector(opts.watchLabelSelector);
   }
   parseDuration(opts.requeueDependency);
   const leaderElect = parseBoolean(opts.leaderElect ?? false, '--leader-elect');
