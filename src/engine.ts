@@ -105,10 +105,13 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const operator = settings.store === 'kubernetes';
     const cluster: KubeConfigSource | undefined =
       operator || settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext } : undefined;
-    if (operator) await ensureClusterStore(cluster!, log);
     if (!operator && (settings.watchNamespace !== undefined || settings.watchLabelSelector !== undefined))
       throw new Error('watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)');
     const scope = { namespace: settings.watchNamespace, labelSelector: settings.watchLabelSelector };
+    if (operator) {
+      const [{ loadKubeConfig }, { prepareClusterStore }] = await Promise.all([import('./apply/kube-config-loader.ts'), import('./store/cluster-store-setup.ts')]);
+      await prepareClusterStore(loadKubeConfig(cluster), settings.watchNamespace, log);
+    }
     const store = await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster, scope });
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
@@ -214,22 +217,6 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
   }
 }
 
-/**
- * Operator mode: creates Kedge's CRDs where they are missing (a cluster that ran Flux keeps Flux's own) and
- * waits until they are served, so the store's first list and watch find them.
- */
-async function ensureClusterStore(cluster: KubeConfigSource, log: Logger): Promise<void> {
-  const { loadKubeConfig } = await import('./apply/kube-config-loader.ts');
-  const { KubeRest } = await import('./apply/kube-rest.ts');
-  const { ensureCustomResourceDefinitions } = await import('./store/kubernetes/ensure-crds.ts');
-  const rest = new KubeRest(loadKubeConfig(cluster));
-  try {
-    const result = await ensureCustomResourceDefinitions(rest);
-    if (result.created.length > 0) log.info({ created: result.created }, `created ${result.created.length} CRD(s)`);
-  } finally {
-    rest.close();
-  }
-}
 
 /** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
 function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {

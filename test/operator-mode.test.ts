@@ -4,9 +4,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { kubeTestContext } from './harness/kube.ts';
-import { kedgeCli, kubectl, startOperator } from './harness/operator.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
+import { kedgeCli, kubectl, startOperator, stopOperators } from './harness/operator.ts';
 
 const kube = kubeTestContext();
+/** One `kedge` start on this machine now: the operator and each CLI call cost about that much. */
+const cliStartMs = await measureStartMs([...KEDGE_CLI, '--version']);
 
 /** Two ConfigMaps, as a repository a Flux user deploys would hold them. */
 const appFiles = (greeting: string, withExtra = true): Record<string, string | null> => ({
@@ -43,7 +47,10 @@ describe("operator mode: Flux custom resources on the cluster are Kedge's API", 
     repo = createRepo({ files: appFiles('hello') });
     manifests = join(dirname(repo.dir), 'flux.yaml');
   });
-  afterEach(() => rmSync(dirname(repo.dir), { recursive: true, force: true }));
+  afterEach(async () => {
+    await stopOperators();
+    rmSync(dirname(repo.dir), { recursive: true, force: true });
+  });
 
   const readyOf = async (name: string) => {
     const ks = (await kube.custom.getNamespacedCustomObject({
@@ -62,99 +69,107 @@ describe("operator mode: Flux custom resources on the cluster are Kedge's API", 
     return { status: ks.status, ready: ks.status?.conditions?.find((c) => c.type === 'Ready') };
   };
 
-  it('reconciles what kubectl applied; kubectl get/wait/annotate/delete and kedge get --kubeconfig work as with Flux', async () => {
-    await startOperator(kube.kubeconfigPath, { namespace: ns });
-    writeFileSync(manifests, fluxManifests(ns, repo.url));
-    await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
+  it(
+    'reconciles what kubectl applied; kubectl get/wait/annotate/delete and kedge get --kubeconfig work as with Flux',
+    async () => {
+      await startOperator(kube.kubeconfigPath, { namespace: ns });
+      writeFileSync(manifests, fluxManifests(ns, repo.url));
+      await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
 
-    // kubectl wait on the Ready condition, as with Flux.
-    await kubectl(kube.kubeconfigPath, [
-      'wait',
-      '--for=condition=Ready',
-      `kustomization/app`,
-      '-n',
-      ns,
-      '--timeout=120s',
-    ]);
-    const revision = `main@sha1:${repo.revParse()}`;
-    const table = await kubectl(kube.kubeconfigPath, ['get', 'kustomizations', '-n', ns]);
-    expect(table).toMatch(new RegExp(`app\\s.*True\\s+Applied revision: ${revision}`));
-    expect(await kubectl(kube.kubeconfigPath, ['get', 'gitrepositories', '-n', ns])).toMatch(/app\s.*True/);
-    expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({
-      greeting: 'hello',
-    });
-    const config = await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns });
-    expect(config.metadata?.labels).toMatchObject({
-      'kustomize.toolkit.fluxcd.io/name': 'app',
-      'kustomize.toolkit.fluxcd.io/namespace': ns,
-    });
+      // kubectl wait on the Ready condition, as with Flux.
+      await kubectl(kube.kubeconfigPath, [
+        'wait',
+        '--for=condition=Ready',
+        `kustomization/app`,
+        '-n',
+        ns,
+        '--timeout=120s',
+      ]);
+      const revision = `main@sha1:${repo.revParse()}`;
+      const table = await kubectl(kube.kubeconfigPath, ['get', 'kustomizations', '-n', ns]);
+      expect(table).toMatch(new RegExp(`app\\s.*True\\s+Applied revision: ${revision}`));
+      expect(await kubectl(kube.kubeconfigPath, ['get', 'gitrepositories', '-n', ns])).toMatch(/app\s.*True/);
+      expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({
+        greeting: 'hello',
+      });
+      const config = await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns });
+      expect(config.metadata?.labels).toMatchObject({
+        'kustomize.toolkit.fluxcd.io/name': 'app',
+        'kustomize.toolkit.fluxcd.io/namespace': ns,
+      });
 
-    // The CLI reads the same custom resources when given the kubeconfig.
-    const get = await kedgeCli(['get', 'ks', '-n', ns, '--kubeconfig', kube.kubeconfigPath]);
-    expect(get.stderr).toBe('');
-    expect(get.stdout).toMatch(new RegExp(`app\\s.*${revision.replace(/[@]/g, '.')}`));
+      // The CLI reads the same custom resources when given the kubeconfig.
+      const get = await kedgeCli(['get', 'ks', '-n', ns, '--kubeconfig', kube.kubeconfigPath]);
+      expect(get.stderr).toBe('');
+      expect(get.stdout).toMatch(new RegExp(`app\\s.*${revision.replace(/[@]/g, '.')}`));
 
-    // kubectl annotate requestedAt: a new commit is fetched and applied now, not at the 10m interval.
-    const second = repo.commit(appFiles('bonjour'));
-    const token = `${Date.now()}`;
-    await kubectl(kube.kubeconfigPath, [
-      'annotate',
-      '--overwrite',
-      '-n',
-      ns,
-      'gitrepository/app',
-      `reconcile.fluxcd.io/requestedAt=${token}`,
-    ]);
-    await eventually(
-      async () => (await readyOf('app')).status?.lastAppliedRevision === `main@sha1:${second}`,
-      {
+      // kubectl annotate requestedAt: a new commit is fetched and applied now, not at the 10m interval.
+      const second = repo.commit(appFiles('bonjour'));
+      const token = `${Date.now()}`;
+      await kubectl(kube.kubeconfigPath, [
+        'annotate',
+        '--overwrite',
+        '-n',
+        ns,
+        'gitrepository/app',
+        `reconcile.fluxcd.io/requestedAt=${token}`,
+      ]);
+      await eventually(
+        async () => (await readyOf('app')).status?.lastAppliedRevision === `main@sha1:${second}`,
+        {
+          timeoutMs: 120_000,
+          what: 'the annotated GitRepository to fetch and the Kustomization to apply the new commit',
+        },
+      );
+      expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({
+        greeting: 'bonjour',
+      });
+      const ksToken = `${Date.now()}-ks`;
+      await kubectl(kube.kubeconfigPath, [
+        'annotate',
+        '--overwrite',
+        '-n',
+        ns,
+        'kustomization/app',
+        `reconcile.fluxcd.io/requestedAt=${ksToken}`,
+      ]);
+      await eventually(async () => (await readyOf('app')).status?.lastHandledReconcileAt === ksToken, {
         timeoutMs: 120_000,
-        what: 'the annotated GitRepository to fetch and the Kustomization to apply the new commit',
-      },
-    );
-    expect((await kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).data).toEqual({
-      greeting: 'bonjour',
-    });
-    const ksToken = `${Date.now()}-ks`;
-    await kubectl(kube.kubeconfigPath, [
-      'annotate',
-      '--overwrite',
-      '-n',
-      ns,
-      'kustomization/app',
-      `reconcile.fluxcd.io/requestedAt=${ksToken}`,
-    ]);
-    await eventually(async () => (await readyOf('app')).status?.lastHandledReconcileAt === ksToken, {
-      timeoutMs: 120_000,
-      what: 'status.lastHandledReconcileAt to echo the annotation',
-    });
+        what: 'status.lastHandledReconcileAt to echo the annotation',
+      });
 
-    // kedge reconcile through the cluster: sets requestedAt and waits for lastHandledReconcileAt.
-    const reconcile = await kedgeCli([
-      'reconcile',
-      'ks',
-      'app',
-      '-n',
-      ns,
-      '--kubeconfig',
-      kube.kubeconfigPath,
-      '--timeout',
-      '2m',
-    ]);
-    expect(reconcile.stderr).toBe('');
-    expect(reconcile.stdout).toContain('kustomization app reconciliation completed');
+      // kedge reconcile through the cluster: sets requestedAt and waits for lastHandledReconcileAt.
+      const reconcile = await kedgeCli([
+        'reconcile',
+        'ks',
+        'app',
+        '-n',
+        ns,
+        '--kubeconfig',
+        kube.kubeconfigPath,
+        '--timeout',
+        '2m',
+      ]);
+      expect(reconcile.stderr).toBe('');
+      expect(reconcile.stdout).toContain('kustomization app reconciliation completed');
 
-    // Deleting the Kustomization prunes what it applied (prune: true), then the finalizer lets it go.
-    await kubectl(kube.kubeconfigPath, ['delete', '-n', ns, 'kustomization/app', '--timeout=120s']);
-    await expect(kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns })).rejects.toThrow();
-    await expect(kube.core.readNamespacedConfigMap({ name: 'extra', namespace: ns })).rejects.toThrow();
-  });
+      // Deleting the Kustomization prunes what it applied (prune: true), then the finalizer lets it go.
+      await kubectl(kube.kubeconfigPath, ['delete', '-n', ns, 'kustomization/app', '--timeout=120s']);
+      await expect(
+        kube.core.readNamespacedConfigMap({ name: 'web-config', namespace: ns }),
+      ).rejects.toThrow();
+      await expect(kube.core.readNamespacedConfigMap({ name: 'extra', namespace: ns })).rejects.toThrow();
+    },
+    startsBudgetMs(4, cliStartMs, 5 * 120_000),
+  );
 
-  it('a Kustomization the schema allows but Kedge cannot use is Stalled with an actionable message', async () => {
-    await startOperator(kube.kubeconfigPath, { namespace: ns });
-    writeFileSync(
-      manifests,
-      `apiVersion: kustomize.toolkit.fluxcd.io/v1
+  it(
+    'a Kustomization the schema allows but Kedge cannot use is Stalled with an actionable message',
+    async () => {
+      await startOperator(kube.kubeconfigPath, { namespace: ns });
+      writeFileSync(
+        manifests,
+        `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: oci, namespace: ${ns}}
 spec:
@@ -163,26 +178,30 @@ spec:
   prune: true
   sourceRef: {kind: OCIRepository, name: app}
 `,
-    );
-    await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
-    await kubectl(kube.kubeconfigPath, [
-      'wait',
-      '--for=condition=Stalled',
-      'kustomization/oci',
-      '-n',
-      ns,
-      '--timeout=120s',
-    ]);
-    const { ready } = await readyOf('oci');
-    expect(ready).toMatchObject({ status: 'False' });
-    expect(ready?.message).toContain('OCIRepository is not supported by Kedge yet: use a GitRepository');
-  });
+      );
+      await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
+      await kubectl(kube.kubeconfigPath, [
+        'wait',
+        '--for=condition=Stalled',
+        'kustomization/oci',
+        '-n',
+        ns,
+        '--timeout=120s',
+      ]);
+      const { ready } = await readyOf('oci');
+      expect(ready).toMatchObject({ status: 'False' });
+      expect(ready?.message).toContain('OCIRepository is not supported by Kedge yet: use a GitRepository');
+    },
+    startsBudgetMs(2, cliStartMs, 120_000),
+  );
 
-  it('refuses, through the API server, a Kustomization that fails the CRD schema, naming the field', async () => {
-    await startOperator(kube.kubeconfigPath, { namespace: ns });
-    writeFileSync(
-      manifests,
-      `apiVersion: kustomize.toolkit.fluxcd.io/v1
+  it(
+    'refuses, through the API server, a Kustomization that fails the CRD schema, naming the field',
+    async () => {
+      await startOperator(kube.kubeconfigPath, { namespace: ns });
+      writeFileSync(
+        manifests,
+        `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: bad, namespace: ${ns}}
 spec:
@@ -190,7 +209,9 @@ spec:
   prune: "yes please"
   sourceRef: {kind: GitRepository, name: app}
 `,
-    );
-    await expect(kubectl(kube.kubeconfigPath, ['apply', '-f', manifests])).rejects.toThrow(/spec\.prune/);
-  });
+      );
+      await expect(kubectl(kube.kubeconfigPath, ['apply', '-f', manifests])).rejects.toThrow(/spec\.prune/);
+    },
+    startsBudgetMs(2, cliStartMs, 60_000),
+  );
 });

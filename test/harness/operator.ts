@@ -2,7 +2,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from './eventually.ts';
 import { KEDGE_CLI, startKedgeUp } from './kedge-cli.ts';
 import { runTracked, type TrackedRun } from './tracked-process.ts';
 
@@ -32,6 +31,25 @@ export function kedgeCli(args: readonly string[], timeoutMs = 120_000): Promise<
 /** A `kedge up --store kubernetes` process. */
 export type OperatorProcess = ChildProcess & { output: () => string; dataDir: string };
 
+const running = new Set<OperatorProcess>();
+
+/**
+ * Stops every operator this file started and not yet stopped (SIGTERM: a graceful stop, as a Deployment's
+ * rollout does; the tracked-process cleanup remains the backstop). Call it from `afterEach`.
+ */
+export async function stopOperators(): Promise<void> {
+  await Promise.all([...running].map((p) => stopOperator(p)));
+}
+
+/** SIGTERM to one operator; resolves when it has exited. */
+export async function stopOperator(process: OperatorProcess): Promise<void> {
+  running.delete(process);
+  if (process.exitCode !== null || process.signalCode !== null) return;
+  const exited = new Promise((resolve) => process.once('exit', resolve));
+  process.kill('SIGTERM');
+  await exited;
+}
+
 /**
  * Starts `kedge up --store kubernetes --kubeconfig F` (a real process, stopped when the test ends) on a fresh
  * data dir, watching only `namespace` when given (the shared control plane also holds other tests' objects),
@@ -52,23 +70,27 @@ export async function startOperator(
     ...(options.args ?? []),
   ]);
   const operator = Object.assign(child, { dataDir });
+  running.add(operator);
   if (options.waitRunning !== false) await waitForOutput(operator, /kedge is running|waiting to lead|leader/);
   return operator;
 }
 
-/** Waits until the process printed something matching `pattern`; fails early, with its output, if it exits. */
+/** Waits until the process printed something matching `pattern`; fails at once, with its output, if it exits. */
 export async function waitForOutput(
   process: OperatorProcess,
   pattern: RegExp,
   timeoutMs = 180_000,
 ): Promise<void> {
-  await eventually(
-    () => {
-      if (pattern.test(process.output())) return true;
-      if (process.exitCode !== null)
-        throw new Error(`kedge up exited (${process.exitCode}):\n${process.output()}`);
-      throw new Error(`no line matching ${pattern} yet; output so far:\n${process.output().slice(-3000)}`);
-    },
-    { timeoutMs, what: `kedge up to print ${pattern}` },
-  );
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(process.output())) {
+    if (process.exitCode !== null || process.signalCode !== null)
+      throw new Error(
+        `kedge up exited (${process.exitCode ?? process.signalCode}) before printing ${pattern}:\n${process.output()}`,
+      );
+    if (Date.now() > deadline)
+      throw new Error(
+        `kedge up printed nothing matching ${pattern} within ${timeoutMs} ms:\n${process.output().slice(-3000)}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

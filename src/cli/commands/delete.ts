@@ -10,7 +10,7 @@ import { resourceTypes } from '../resource-types.ts';
 export function registerDeleteCommands(program: Command): void {
   const del = program.command('delete').description('delete objects from the store');
   for (const type of resourceTypes) {
-    addStoreOptions(commandAt(del, type.singular, '<name>', `delete a ${type.kind}`))
+    addStoreOptions(commandAt(del, type.singular, '<name>', `delete a ${type.kind}`, [], type.shortName))
       .option('-n, --namespace <ns>', 'namespace', 'default')
       .option('-s, --silent', 'do not ask for confirmation')
       .action(async (name: string, opts: { namespace: string; silent?: boolean }, command: Command) => {

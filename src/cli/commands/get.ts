@@ -12,7 +12,7 @@ export function registerGetCommands(program: Command): void {
 }
 
 function addGet(get: Command, type: ResourceType): void {
-  addStoreOptions(commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular]))
+  addStoreOptions(commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular], type.shortName))
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-o, --output <format>', 'table, yaml or json', 'table')

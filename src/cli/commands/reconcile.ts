@@ -22,19 +22,19 @@ export function registerReconcileCommands(program: Command): void {
   const suspend = program.command('suspend').description('stop reconciling an object');
   const resume = program.command('resume').description('resume reconciling a suspended object and wait for the result');
   for (const type of resourceTypes) {
-    const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`));
+    const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`, [], type.shortName));
     if (type.kind === 'Kustomization') leaf.option('--with-source', 'reconcile the source first');
     leaf.action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts),
     );
-    withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`)).action(
+    withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`, [], type.shortName)).action(
       async (name: string, opts: Options, command: Command) => {
         const ref = { kind: type.kind, namespace: opts.namespace, name };
         await withStore(globalOptions(command), (store) => mutate(store, ref, (o) => setSuspend(o, true)));
         process.stdout.write(`${mark.success(`${type.singular.join(' ')} ${name} suspended`)}\n`);
       },
     );
-    withFlags(commandAt(resume, type.singular, '<name>', `resume a ${type.kind}`)).action(
+    withFlags(commandAt(resume, type.singular, '<name>', `resume a ${type.kind}`, [], type.shortName)).action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts, true),
     );
   }
