@@ -627,8 +627,15 @@ export class KustomizationReconciler implements Reconciler {
       if (wait.source === `${namespace}/${source.metadata.name}` && wait.revision !== revision)
         wait.abort.abort();
     }
+    // Also those that could not get the artifact: a new leader, or Kedge taking over from Flux, fetches the same
+    // revision again under its own URL, and the artifact their last attempt could not download is there now.
     return (await this.#index.usingSource(sourceKey))
-      .filter((k) => k.lastAttemptedRevision !== revision || k.lastAppliedRevision !== revision)
+      .filter(
+        (k) =>
+          k.lastAttemptedRevision !== revision ||
+          k.lastAppliedRevision !== revision ||
+          k.readyReason === Reasons.ArtifactFailed,
+      )
       .map((k) => k.ref);
   }
 
