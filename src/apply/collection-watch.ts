@@ -91,7 +91,23 @@ export class CollectionWatch {
       if (ended) return;
       ended = true;
       if (this.#stopped) return;
-      if (how instanceof Error) return this.#fail(how);
+      if (how instanceof Error) {
+        // The server is busy or (re)initializing its watch cache (429, 5xx): resume later, as client-go does,
+        // rather than re-list; an expired resourceVersion is then answered with 410 and re-listed.
+        const status = (how as { statusCode?: number }).statusCode ?? 0;
+        if (this.#resourceVersion && (status === 429 || status >= 500)) {
+          this.opts.onError?.(how);
+          const delay = this.#failureDelayMs;
+          this.#failureDelayMs = Math.min(delay * 2, retryMaxMs);
+          const resourceVersion = this.#resourceVersion;
+          this.#retry = setTimeout(
+            () => void this.#watch(resourceVersion).catch((e: unknown) => this.#fail(e)),
+            delay,
+          );
+          return;
+        }
+        return this.#fail(status === 410 ? new Error(`watch ${this.opts.path}: 410 Gone`) : how);
+      }
       const next = (): void => {
         if (this.#stopped) return;
         if (how === 'resume' && this.#resourceVersion)
@@ -121,12 +137,14 @@ export class CollectionWatch {
         else if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK') {
           const rv = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
           if (rv) this.#resourceVersion = rv;
+          this.#failureDelayMs = retryMinMs;
           if (type !== 'BOOKMARK') this.opts.onEvent(type, object);
           else if (rv) this.opts.onBookmark?.(rv);
         }
       },
       // A closed stream (the server's watch timeout, a dropped connection) resumes from the last resourceVersion
-      // seen: the server replays every change since, or answers 410 and we re-list. A failed request re-lists.
+      // seen: the server replays every change since, or answers 410 and we re-list. A failed request re-lists,
+      // but for a busy server (429, 5xx), which is asked again to resume.
       (error: unknown) =>
         end(
           error ? (error instanceof Error ? error : new Error(`watch ${this.opts.path} failed`)) : 'resume',

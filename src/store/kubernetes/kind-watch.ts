@@ -37,6 +37,8 @@ export class KindWatch {
   readonly #watch: CollectionWatch;
   readonly #waiters = new Set<Waiter>();
   #synced = false;
+  #healthy = false;
+  #firstListSettled = false;
   #stopped = false;
   #resourceVersion = 0n;
   #lists = 0;
@@ -51,9 +53,16 @@ export class KindWatch {
       kind: opts.kind,
       labelSelector: opts.labelSelector,
       onList: (items, resourceVersion) => this.#onList(items, resourceVersion),
-      onEvent: (type, object) => this.#onEvent(type, object),
+      onEvent: (type, object) => {
+        this.#healthy = this.#synced;
+        this.#onEvent(type, object);
+      },
       onBookmark: (resourceVersion) => this.#advance(resourceVersion),
-      onError: (error) => opts.onError(error),
+      onError: (error) => {
+        // Until the next list, what it holds may lag behind the server.
+        this.#healthy = false;
+        opts.onError(error);
+      },
     });
   }
 
@@ -61,6 +70,8 @@ export class KindWatch {
   start(delayMs = 1000): void {
     this.#watch.start().catch((error: unknown) => {
       if (this.#stopped) return;
+      this.#firstListSettled = true;
+      this.#advance(undefined);
       this.opts.onError(error);
       this.#retry = setTimeout(() => this.start(Math.min(delayMs * 2, 30_000)), delayMs);
     });
@@ -75,8 +86,18 @@ export class KindWatch {
   }
 
   /** True once the first list was held. */
+  /** True once the first list succeeded or failed (a watch that cannot list must not hold writes up). */
+  get firstListSettled(): boolean {
+    return this.#firstListSettled || this.#synced;
+  }
+
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /** Listed, and no list or watch failed since: what it holds is the server's state less events in flight. */
+  get healthy(): boolean {
+    return this.#synced && this.#healthy && !this.#stopped;
   }
 
   /** How many times it listed: 1 after the start, more after each re-list (410 Gone, a failed watch). */
@@ -117,6 +138,7 @@ export class KindWatch {
     }
     const first = !this.#synced;
     this.#synced = true;
+    this.#healthy = true;
     this.#lists++;
     if (!first) {
       for (const [key, before] of this.#objects) {

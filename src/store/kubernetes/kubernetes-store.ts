@@ -19,6 +19,7 @@ import { kindPaths, storedKinds, type KindPaths } from './kind-paths.ts';
 import { KubeEventLog } from './kube-events.ts';
 import { isAlreadyExists, isMissing, storeError } from './kube-store-errors.ts';
 import { LabelSelector } from './label-selector.ts';
+import { onlyFieldsMore, replaceBody, sameDesired, userMetadata } from './desired-object.ts';
 import { storedObject } from './stored-object.ts';
 import { storeKubeConfig, type StoreKubeConfigOptions } from './store-kubeconfig.ts';
 
@@ -34,6 +35,8 @@ export interface KubernetesStoreOptions extends StoreKubeConfigOptions {
    * `sharding.fluxcd.io/key in (shard1)`. `get` reads any object.
    */
   labelSelector?: string;
+  /** Field manager of the store's writes (`metadata.managedFields`). Default `kedge`. */
+  fieldManager?: string;
   /** Where an object without a namespace lives. Default `default`. */
   defaultNamespace?: string;
   /** `reportingInstance` of recorded Events. Default: the host name (a pod's name in a cluster). */
@@ -52,7 +55,6 @@ export interface KubernetesStoreOptions extends StoreKubeConfigOptions {
 
 type Handler = (event: WatchEvent) => void;
 const allKinds = '*';
-const writeQuery = { fieldValidation: 'Strict' };
 /** A write that is not optimistic re-reads and retries on a conflict this many times. */
 const writeAttempts = 5;
 
@@ -87,6 +89,7 @@ export class KubernetesStore implements Store {
   readonly #defaultNamespace: string;
   readonly #deliveryTimeoutMs: number;
   readonly #events: KubeEventLog;
+  readonly #writeQuery: Record<string, string>;
   readonly #watches = new Map<string, KindWatch>();
   readonly #handlers = new Map<string, Set<Handler>>();
   #closed = false;
@@ -104,6 +107,7 @@ export class KubernetesStore implements Store {
     this.#defaultNamespace = options.defaultNamespace ?? 'default';
     this.#deliveryTimeoutMs = options.deliveryTimeoutMs ?? 10_000;
     this.#events = new KubeEventLog(this.rest, options.reportingInstance ?? hostname());
+    this.#writeQuery = { fieldValidation: 'Strict', fieldManager: options.fieldManager ?? 'kedge' };
   }
 
   /** Throws naming every kind the API server does not serve (its CRD is missing or lacks the version). */
@@ -133,8 +137,7 @@ export class KubernetesStore implements Store {
   }
 
   async get(ref: ObjectRef): Promise<KObject | undefined> {
-    const paths = kindPaths(ref.kind);
-    return this.#read(paths, { ...ref, namespace: ref.namespace || this.#defaultNamespace });
+    return this.#current(kindPaths(ref.kind), { ...ref, namespace: ref.namespace || this.#defaultNamespace });
   }
 
   async list(kind: string, options: ListOptions = {}): Promise<KObject[]> {
@@ -158,7 +161,8 @@ export class KubernetesStore implements Store {
     const paths = kindPaths(ref.kind);
     await this.#watchSynced(ref.kind);
     for (let attempt = 1; ; attempt++) {
-      const live = await this.#read(paths, ref);
+      // A stale read is caught by the write's resourceVersion (409) and read again from the server.
+      const live = await this.#current(paths, ref, attempt > 1);
       try {
         if (live === undefined) {
           const created = await this.#send('POST', paths.collection(ref.namespace), ref, {
@@ -180,6 +184,13 @@ export class KubernetesStore implements Store {
           metadata: { ...live.metadata, ...userMetadata(object) },
         };
         if (sameDesired(live, next)) return { object: live, result: 'unchanged' };
+        // When the live body only has fields more, they may be what the CRD's schema defaults (Flux's CRDs
+        // default e.g. spec.timeout): ask the server what it would store. Writing it would bump resourceVersion
+        // when it persists a defaulted status.
+        if (onlyFieldsMore(live, next)) {
+          const dryRun = await this.#send('PUT', paths.object(ref), ref, next, true);
+          if (sameDesired(live, dryRun)) return { object: live, result: 'unchanged' };
+        }
         const written = await this.#send('PUT', paths.object(ref), ref, next);
         if (written.metadata.resourceVersion === live.metadata.resourceVersion)
           return { object: written, result: 'unchanged' };
@@ -228,7 +239,7 @@ export class KubernetesStore implements Store {
     for (let attempt = 1; ; attempt++) {
       let version = resourceVersion || undefined;
       if (version === undefined) {
-        const live = await this.#read(paths, target);
+        const live = await this.#current(paths, target, attempt > 1);
         if (live === undefined) throw new NotFoundError(target);
         if (jsonEqual(live.status ?? null, status ?? null)) return live;
         version = live.metadata.resourceVersion;
@@ -313,6 +324,22 @@ export class KubernetesStore implements Store {
     return Promise.resolve();
   }
 
+  /**
+   * The object as the kind's watch holds it, when the watch is healthy and the object in its scope (this
+   * process's writes are in it, since a write settles once delivered; other writers' as soon as their events
+   * arrive); else, or with `fresh`, as the server has it. A miss in the watch is an answer only without a
+   * label selector.
+   */
+  async #current(paths: KindPaths, ref: ObjectRef, fresh = false): Promise<KObject | undefined> {
+    const watch = this.#watches.get(ref.kind);
+    if (!fresh && watch?.healthy && (this.#scope === undefined || this.#scope === ref.namespace)) {
+      const held = watch.held(`${ref.namespace}/${ref.name}`);
+      if (held !== undefined) return structuredClone(held);
+      if (this.#selector === undefined) return undefined;
+    }
+    return this.#read(paths, ref);
+  }
+
   async #read(paths: KindPaths, ref: ObjectRef): Promise<KObject | undefined> {
     try {
       return storedObject(await this.rest.request<KObject>('GET', paths.object(ref)));
@@ -322,9 +349,16 @@ export class KubernetesStore implements Store {
     }
   }
 
-  async #send(method: 'POST' | 'PUT', path: string, ref: ObjectRef, body: KObject): Promise<KObject> {
+  async #send(
+    method: 'POST' | 'PUT',
+    path: string,
+    ref: ObjectRef,
+    body: KObject,
+    dryRun = false,
+  ): Promise<KObject> {
+    const query = { ...this.#writeQuery, ...(dryRun ? { dryRun: 'All' } : {}) };
     try {
-      return storedObject(await this.rest.request<KObject>(method, path, { body, query: writeQuery }));
+      return storedObject(await this.rest.request<KObject>(method, path, { body, query }));
     } catch (error) {
       throw storeError(error, ref);
     }
@@ -371,7 +405,8 @@ export class KubernetesStore implements Store {
   /** A write to a kind being watched waits for the watch's first list, so the write is delivered as a change. */
   async #watchSynced(kind: string): Promise<void> {
     const watch = this.#watches.get(kind);
-    if (watch !== undefined && !watch.synced) await watch.until(() => watch.synced, this.#deliveryTimeoutMs);
+    if (watch !== undefined && !watch.firstListSettled)
+      await watch.until(() => watch.firstListSettled, this.#deliveryTimeoutMs);
   }
 
   /**
@@ -380,11 +415,15 @@ export class KubernetesStore implements Store {
    */
   async #delivered(kind: string, object: KObject, gone: boolean): Promise<void> {
     const watch = this.#watches.get(kind);
-    if (watch === undefined) return;
+    // A watch that is down delivers the write when it has listed again; holding the write up helps nobody.
+    if (watch === undefined || !watch.healthy) return;
     const key = keyOf(object);
     if (!this.#inScope(object) && watch.held(key) === undefined) return;
     const ready = gone
-      ? () => watch.held(key)?.metadata.uid !== object.metadata.uid || watch.held(key) === undefined
+      ? () => {
+          const held = watch.held(key);
+          return held === undefined || held.metadata.uid !== object.metadata.uid;
+        }
       : () => watch.seen(object.metadata.resourceVersion ?? '');
     await watch.until(ready, this.#deliveryTimeoutMs);
   }
@@ -411,29 +450,4 @@ export class KubernetesStore implements Store {
       name: object.metadata.name,
     };
   }
-}
-
-/** The metadata a Store caller sets: labels and annotations (absent ones removed). */
-function userMetadata(object: KObject): Pick<KObject['metadata'], 'labels' | 'annotations'> {
-  return { labels: object.metadata.labels, annotations: object.metadata.annotations };
-}
-
-/** `live` with its body (spec, or a core kind's data) replaced by `object`'s, keeping status. */
-function replaceBody(live: KObject, object: KObject, paths: KindPaths): KObject {
-  const next: KObject = {
-    apiVersion: paths.apiVersion,
-    kind: live.kind,
-    metadata: live.metadata,
-    ...bodyOf(object),
-  };
-  if (live.status !== undefined) next.status = live.status;
-  return next;
-}
-
-function sameDesired(live: KObject, next: KObject): boolean {
-  return (
-    jsonEqual(bodyOf(live), bodyOf(next)) &&
-    jsonEqual(live.metadata.labels ?? {}, next.metadata.labels ?? {}) &&
-    jsonEqual(live.metadata.annotations ?? {}, next.metadata.annotations ?? {})
-  );
 }
