@@ -21,7 +21,7 @@ import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
 import { openStore } from './store/open-store.ts';
-import type { KubeConfigSource } from './apply/kube-config-loader.ts';
+import type { StoreKubeConfigOptions as KubeConfigSource } from './store/kubernetes/store-kubeconfig.ts';
 import type { Store } from './store/store.ts';
 import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
@@ -109,8 +109,8 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       throw new Error('watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)');
     const scope = { namespace: settings.watchNamespace, labelSelector: settings.watchLabelSelector };
     if (operator) {
-      const [{ loadKubeConfig }, { prepareClusterStore }] = await Promise.all([import('./apply/kube-config-loader.ts'), import('./store/cluster-store-setup.ts')]);
-      await prepareClusterStore(loadKubeConfig(cluster), settings.watchNamespace, log);
+      const [{ storeKubeConfig: loadKubeConfig }, { prepareClusterStore }] = await Promise.all([import('./store/kubernetes/store-kubeconfig.ts'), import('./store/cluster-store-setup.ts')]);
+      await prepareClusterStore(loadKubeConfig(cluster ?? {}), settings.watchNamespace, log);
     }
     const store = await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster, scope });
     cleanups.unshift(() => store.close());
@@ -181,7 +181,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
         await kustomizations.close();
       };
       const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
-      const { loadKubeConfig } = await import('./apply/kube-config-loader.ts');
+      const { storeKubeConfig: loadKubeConfig } = await import('./store/kubernetes/store-kubeconfig.ts');
       // The Lease lives on the engine's own cluster (--kubeconfig/--context, else KUBECONFIG or in-cluster).
       const election = { ...settings.leaderElection, kubeConfig: settings.leaderElection.kubeConfig ?? loadKubeConfig(cluster ?? {}) };
       const leaderGate = await startLeaderGate(election, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });

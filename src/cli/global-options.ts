@@ -30,7 +30,7 @@ export interface GlobalOptions {
 export function addStoreOptions(command: Command): Command {
   return command
     .option('--store <kind>', 'sqlite (the data dir) or kubernetes (custom resources in the cluster); env KEDGE_STORE')
-    .option('--kubeconfig <file>', 'with the kubernetes store: kubeconfig file (default $KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--kubeconfig <file>', 'with the kubernetes store: kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'with the kubernetes store: kubeconfig context');
 }
 

@@ -12,7 +12,7 @@ import {
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
 import type { KubeTarget } from '../apply/kube-client.ts';
-import type { KubeConfigSource } from '../apply/kube-config-loader.ts';
+import type { StoreKubeConfigOptions as KubeConfigSource } from '../store/kubernetes/store-kubeconfig.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
@@ -491,7 +491,7 @@ export class KustomizationReconciler implements Reconciler {
       load = () => new KubeTarget(kubeConfigFromSecret(secret, secretRef.key));
     } else if (this.deps.cluster) {
       const source = this.deps.cluster;
-      const { loadKubeConfig } = await import('../apply/kube-config-loader.ts');
+      const { storeKubeConfig: loadKubeConfig } = await import('../store/kubernetes/store-kubeconfig.ts');
       key = `engine:${source.kubeconfig ?? ''}:${source.context ?? ''}`;
       load = () => new KubeTarget(loadKubeConfig(source));
     } else {

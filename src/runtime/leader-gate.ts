@@ -5,9 +5,12 @@ import type { EngineMetrics } from './metrics.ts';
 
 /** `EngineSettings.leaderElection`: run the controllers only while this instance holds the Lease. */
 export interface LeaderElectionSettings extends LeaderElectionTimings {
-  /** Cluster of the Lease. Default: the engine's `kubeconfig` file, else KUBECONFIG, ~/.kube/config or in-cluster. */
+  /** Cluster of the Lease. Default: the engine's `kubeconfig` file, else as the store finds it (`storeKubeConfig`: in-cluster, KUBECONFIG, ~/.kube/config). */
   kubeConfig?: KubeConfig;
-  /** Default `kedge-system/kedge-leader`. */
+  /**
+   * Default `kedge-leader` in the namespace Kedge runs in: `RUNTIME_NAMESPACE` (set by `kedge install`'s
+   * Deployment, as Flux's are), else `kedge-system`.
+   */
   lease?: { namespace: string; name: string };
   /** Default `<hostname>_<pid>_<random hex>`. */
   identity?: string;
@@ -48,12 +51,12 @@ export async function startLeaderGate(
   controllers: GatedControllers,
   options: { metrics: EngineMetrics; log: Logger; shutdownGraceMs: number },
 ): Promise<LeaderGate> {
-  const [{ LeaderElector }, { KubeRest }, { loadKubeConfig }] = await Promise.all([
+  const [{ LeaderElector, DefaultLease }, { KubeRest }, { storeKubeConfig }] = await Promise.all([
     import('./leader-election.ts'),
     import('../apply/kube-rest.ts'),
-    import('../apply/kube-config-loader.ts'),
+    import('../store/kubernetes/store-kubeconfig.ts'),
   ]);
-  const rest = new KubeRest(settings.kubeConfig ?? loadKubeConfig({ kubeconfig: defaultKubeconfig }));
+  const rest = new KubeRest(settings.kubeConfig ?? storeKubeConfig({ kubeconfig: defaultKubeconfig }));
   const { log, metrics } = options;
   let state: Leadership = 'follower';
   let transitions = Promise.resolve();
@@ -63,7 +66,10 @@ export async function startLeaderGate(
       .catch((error: unknown) => log.error({ err: error }, `leader election: ${(error as Error).message}`)));
   const elector: LeaderElector = new LeaderElector({
     rest,
-    lease: settings.lease,
+    lease: settings.lease ?? {
+      ...DefaultLease,
+      namespace: process.env.RUNTIME_NAMESPACE || DefaultLease.namespace,
+    },
     identity: settings.identity,
     leaseDurationMs: settings.leaseDurationMs,
     renewDeadlineMs: settings.renewDeadlineMs,

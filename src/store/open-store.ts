@@ -1,4 +1,4 @@
-import type { KubeConfigSource } from '../apply/kube-config-loader.ts';
+import type { StoreKubeConfigOptions as KubeConfigSource } from './kubernetes/store-kubeconfig.ts';
 import type { Store } from './store.ts';
 
 /** Which store, and where it is. */
@@ -6,7 +6,7 @@ export interface StoreSettings {
   /** `sqlite`: `<dataDir>/kedge.db`; `kubernetes`: custom resources on the cluster of `cluster`. */
   kind: 'sqlite' | 'kubernetes';
   dataDir: string;
-  /** The cluster of the Kubernetes store (`--kubeconfig`, `--context`; else KUBECONFIG, ~/.kube/config, in-cluster). */
+  /** The cluster of the Kubernetes store (`--kubeconfig`, `--context`; else in-cluster, else KUBECONFIG or ~/.kube/config). */
   cluster?: KubeConfigSource;
   /**
    * Kubernetes store only: list and watch only this namespace (`--watch-all-namespaces=false`) and only objects
@@ -24,11 +24,11 @@ export async function openStore(settings: StoreSettings): Promise<Store> {
     const { openSqliteStore } = await import('./sqlite/sqlite-store.ts');
     return openSqliteStore(settings.dataDir);
   }
-  const { loadKubeConfig } = await import('../apply/kube-config-loader.ts');
+  const { storeKubeConfig: loadKubeConfig } = await import('./kubernetes/store-kubeconfig.ts');
   const { openKubernetesStore } = await import('./kubernetes/kubernetes-store.ts');
   const namespace = settings.scope?.namespace;
   return openKubernetesStore({
-    kubeConfig: loadKubeConfig(settings.cluster),
+    kubeConfig: loadKubeConfig(settings.cluster ?? {}),
     watchAllNamespaces: namespace === undefined,
     namespace,
     labelSelector: settings.scope?.labelSelector,

@@ -50,13 +50,13 @@ export function registerUpCommand(program: Command): void {
     .option('--concurrent <n>', "reconciles of one kind at once (default 4; Flux's flag name)")
     .option('--concurrency <n>', 'the same as --concurrent')
     .option('--store <kind>', "sqlite (the data dir, default) or kubernetes (operator mode: Flux's custom resources in the cluster); env KEDGE_STORE")
-    .option('--kubeconfig <file>', 'sqlite store: the cluster Kustomizations apply Kubernetes kinds to (default none); kubernetes store: the cluster (default $KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--kubeconfig <file>', 'sqlite store: the cluster Kustomizations apply Kubernetes kinds to (default none); kubernetes store: the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'a context of the kubeconfig')
     .option('--watch-all-namespaces [bool]', 'reconcile objects of every namespace; false: only those of --namespace', true)
     .option('--namespace <ns>', "with --watch-all-namespaces=false: the namespace to watch (default $RUNTIME_NAMESPACE, the pod's namespace, else default)")
     .option('--watch-label-selector <selector>', "reconcile only objects whose labels match, e.g. 'sharding.fluxcd.io/key in (shard1)'")
     .option('--leader-elect [bool]', 'reconcile only while holding the Lease (kedge-system/kedge-leader); for several replicas', false)
-    .option('--leader-election-lease <ns/name>', 'the Lease of --leader-elect', 'kedge-system/kedge-leader')
+    .option('--leader-election-lease <ns/name>', 'the Lease of --leader-elect (default kedge-leader in $RUNTIME_NAMESPACE, else kedge-system)')
     .option('--requeue-dependency <duration>', 'wait before re-checking dependsOn that are not Ready, or a missing source', '30s')
     .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
@@ -75,9 +75,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
   }
   parseDuration(opts.requeueDependency);
   const leaderElect = parseBoolean(opts.leaderElect ?? false, '--leader-elect');
-  const [leaseNamespace, leaseName, ...rest] = (opts.leaderElectionLease ?? '').split('/');
-  if (!leaseNamespace || !leaseName || rest.length > 0)
-    throw new CliError(`--leader-election-lease must be namespace/name, not '${opts.leaderElectionLease}'`);
+  const lease = opts.leaderElectionLease === undefined ? undefined : parseLease(opts.leaderElectionLease);
   const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
   const log = await loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -101,7 +99,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     requeueDependency: opts.requeueDependency,
     leaderElection: leaderElect
       ? {
-          lease: { namespace: leaseNamespace, name: leaseName },
+          lease,
           // As controller-runtime's managers: an instance that lost the lease exits, its restart follows.
           onLost: () => onLeadershipLost(),
         }
@@ -194,6 +192,13 @@ async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[
     if (interrupted || Date.now() >= deadline || judged.every((j) => j.verdict !== 'pending')) return judged;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** `--leader-election-lease namespace/name`. */
+function parseLease(text: string): { namespace: string; name: string } {
+  const [namespace, name, ...rest] = text.split('/');
+  if (!namespace || !name || rest.length > 0) throw new CliError(`--leader-election-lease must be namespace/name, not '${text}'`);
+  return { namespace, name };
 }
 
 /** A Go-style boolean flag: `--flag` (true), `--flag=true`, `--flag=false`. */
