@@ -153,6 +153,22 @@ describe("operator mode: Flux custom resources on the cluster are Kedge's API", 
       expect(reconcile.stderr).toBe('');
       expect(reconcile.stdout).toContain('kustomization app reconciliation completed');
 
+      // kedge tree and kedge events read the cluster too: the inventory and the events.k8s.io Events.
+      const tree = await kedgeCli(['tree', 'ks', 'app', '-n', ns, '--kubeconfig', kube.kubeconfigPath]);
+      expect(tree.stdout).toBe(
+        `Kustomization/${ns}/app\n├── ConfigMap/${ns}/extra\n└── ConfigMap/${ns}/web-config\n`,
+      );
+      const events = await kedgeCli([
+        'events',
+        '--for',
+        'Kustomization/app',
+        '-n',
+        ns,
+        '--kubeconfig',
+        kube.kubeconfigPath,
+      ]);
+      expect(events.stdout).toContain(`ConfigMap/${ns}/web-config configured`);
+
       // Deleting the Kustomization prunes what it applied (prune: true), then the finalizer lets it go.
       await kubectl(kube.kubeconfigPath, ['delete', '-n', ns, 'kustomization/app', '--timeout=120s']);
       await expect(
