@@ -21,7 +21,8 @@ import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
-import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import type { StoreKubeConfigOptions as KubeConfigSource } from './store/kubernetes/store-kubeconfig.ts';
 import type { Store } from './store/store.ts';
 import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
@@ -39,8 +40,25 @@ export interface EngineSettings {
   artifactRetention?: number;
   /** Reconciles of one kind running at once. Default 4. */
   concurrency?: number;
-  /** Kubeconfig file of the cluster Kustomizations apply non-Kedge kinds to (`--kubeconfig`). None: store only. */
+  /**
+   * Where Kedge's own objects live: `sqlite` (default, standalone: `<dataDir>/kedge.db`) or `kubernetes`
+   * (operator mode: Flux's custom resources on the cluster of `kubeconfig`/`kubeContext`, else KUBECONFIG, the
+   * in-cluster service account or ~/.kube/config; every rendered object is applied to that cluster).
+   */
+  store?: 'sqlite' | 'kubernetes';
+  /**
+   * Kubeconfig file (`--kubeconfig`). Standalone: the cluster Kustomizations apply non-Kedge kinds to (none:
+   * store only). Operator mode: the cluster that is the store and the target.
+   */
   kubeconfig?: string;
+  /** A context of that kubeconfig instead of its current one (`--context`). */
+  kubeContext?: string;
+  /** Operator mode: reconcile only objects in this namespace (`--watch-all-namespaces=false`); default all. */
+  watchNamespace?: string;
+  /** Operator mode: reconcile only objects whose labels match (`--watch-label-selector`, Flux's sharding). */
+  watchLabelSelector?: string;
+  /** Wait before re-checking unready `dependsOn` or a missing source (`--requeue-dependency`). Default 30s. */
+  requeueDependency?: string;
   /** How long in-flight reconciles may run on after a stop request. Default 10 s. */
   shutdownGraceMs?: number;
   /** The host runtime (App): `leaveAppsRunning` keeps apps running on stop, for the next engine to adopt. */
@@ -73,9 +91,10 @@ export interface Engine {
 }
 
 /**
- * Starts Kedge in standalone mode on a data dir: takes the data dir's engine lock (one engine per data dir),
- * opens the embedded store, starts the artifact and health servers and every controller; each stored object
- * is reconciled once on start.
+ * Starts Kedge on a data dir: takes the data dir's engine lock (one engine per data dir: artifacts and scratch
+ * space live there in both modes), opens the store — the embedded SQLite file, or in operator mode the
+ * cluster's custom resources (only the watched namespace and labels) after making sure their CRDs exist —
+ * starts the artifact and health servers and every controller; each stored object is reconciled once on start.
  */
 export async function startEngine(settings: EngineSettings): Promise<Engine> {
   const dataDir = resolve(settings.dataDir);
@@ -83,10 +102,20 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
   const lock = await acquireEngineLock(dataDir, {});
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
   try {
-    const store = await openSqliteStore(dataDir);
+    const log = settings.log;
+    const operator = settings.store === 'kubernetes';
+    const cluster: KubeConfigSource | undefined =
+      operator || settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext } : undefined;
+    if (!operator && (settings.watchNamespace !== undefined || settings.watchLabelSelector !== undefined))
+      throw new Error('watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)');
+    const scope = { namespace: settings.watchNamespace, labelSelector: settings.watchLabelSelector };
+    if (operator) {
+      const [{ storeKubeConfig: loadKubeConfig }, { prepareClusterStore }] = await Promise.all([import('./store/kubernetes/store-kubeconfig.ts'), import('./store/cluster-store-setup.ts')]);
+      await prepareClusterStore(loadKubeConfig(cluster ?? {}), settings.watchNamespace, log);
+    }
+    const store = await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster, scope });
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
-    const log = settings.log;
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
     if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
@@ -119,7 +148,9 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       store,
       events,
       artifactRoot,
-      kubeconfig: settings.kubeconfig,
+      cluster,
+      storeIsCluster: operator,
+      requeueDependency: settings.requeueDependency,
       renderCache: new RenderCache(),
       scratchDir: scratch,
       enqueue: (ref) => manager.enqueue(ref),
@@ -155,7 +186,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
         await kustomizations.close();
       };
       const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
-      const leaderGate = await startLeaderGate(settings.leaderElection, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
+      const { storeKubeConfig: loadKubeConfig } = await import('./store/kubernetes/store-kubeconfig.ts');
+      // The Lease lives on the engine's own cluster (--kubeconfig/--context, else KUBECONFIG or in-cluster).
+      const election = { ...settings.leaderElection, kubeConfig: settings.leaderElection.kubeConfig ?? loadKubeConfig(cluster ?? {}) };
+      const leaderGate = await startLeaderGate(election, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
       gate = leaderGate;
       cleanups.unshift(() => leaderGate.stop());
     } else await startControllers();
@@ -187,6 +221,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     throw error;
   }
 }
+
 
 /** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
 function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {
