@@ -11,6 +11,7 @@ import { startDevCluster, type DevCluster } from '../src/devcluster/dev-cluster.
 import { ensureCustomResourceDefinitions } from '../src/store/kubernetes/ensure-crds.ts';
 import { openKubernetesStore } from '../src/store/kubernetes/kubernetes-store.ts';
 import { describeStoreConformance } from '../src/store/store-conformance.ts';
+import { kubernetesWatch } from './harness/kube-store-watch.ts';
 import type { WatchEvent } from '../src/store/store.ts';
 import { eventually } from './harness/eventually.ts';
 import { relayedKubeConfig } from './harness/relayed-kubeconfig.ts';
@@ -68,6 +69,7 @@ describeStoreConformance(
   },
   {
     coreKindGeneration: false,
+    ...kubernetesWatch,
     gitRepositoryDefaults: { spec: { timeout: '60s' }, status: { observedGeneration: -1 } },
   },
 );

@@ -3,6 +3,7 @@ import { KubeRest } from '../src/apply/kube-rest.ts';
 import { ensureCustomResourceDefinitions } from '../src/store/kubernetes/ensure-crds.ts';
 import { openKubernetesStore } from '../src/store/kubernetes/kubernetes-store.ts';
 import { describeStoreConformance } from '../src/store/store-conformance.ts';
+import { kubernetesWatch } from './harness/kube-store-watch.ts';
 import { kubeTestContext } from './harness/kube.ts';
 
 const kube = kubeTestContext();
@@ -30,5 +31,5 @@ describeStoreConformance(
       },
     };
   },
-  { coreKindGeneration: false },
+  { coreKindGeneration: false, ...kubernetesWatch },
 );

@@ -4,7 +4,7 @@
  * `--compare flux` by Flux's source-controller + kustomize-controller on another fresh one, in the same run.
  * Prints a markdown table on stdout, progress on stderr. See README.md beside this file.
  *
- *   node --import tsx bench/kustomize/run.ts [--n 100] [--compare flux] [--workload configmaps|app]
+ *   node --import tsx bench/kustomize/run.ts [--n 100] [--compare flux|store] [--workload configmaps|app]
  *     [--layout paths|substitute] [--wait true|false] [--idle 60] [--drift-timeout 60] [--no-floor] [--no-kedge]
  */
 import { execFileSync } from 'node:child_process';
@@ -48,7 +48,10 @@ const FLOOR = !argv.includes('--no-floor');
 const KEEP = argv.includes('--keep');
 /** With --compare flux: measure Flux alone (e.g. to repeat its side only). */
 const SKIP_KEDGE = argv.includes('--no-kedge');
-if (!['', 'flux'].includes(COMPARE)) throw new Error(`--compare: only 'flux' is known, not '${COMPARE}'`);
+if (!['', 'flux', 'store'].includes(COMPARE))
+  throw new Error(
+    `--compare: 'flux' (Flux's controllers) or 'store' (Kedge's Kubernetes store), not '${COMPARE}'`,
+  );
 if (!['configmaps', 'app'].includes(WORKLOAD))
   throw new Error(`--workload: configmaps or app, not '${WORKLOAD}'`);
 if (!['paths', 'substitute'].includes(LAYOUT))
@@ -324,7 +327,8 @@ const work = mkdtempSync(join(tmpdir(), 'kedge-bench-ks-'));
 say(`work dir ${work}; load ${loadAtStart}`);
 const repoRoot = join(work, 'repos');
 const git = await startGitHttpServer(repoRoot);
-const results: { flux?: Figures; kedge?: Figures; floor?: { ms: number; requests: number } } = {};
+const results: { flux?: Figures; kube?: Figures; kedge?: Figures; floor?: { ms: number; requests: number } } =
+  {};
 try {
   const workload: WorkloadOptions = {
     n: N,
@@ -353,6 +357,34 @@ try {
           api,
           n: N,
           concurrency: CONCURRENCY,
+        }),
+      );
+    } finally {
+      await cluster.stop();
+    }
+  }
+
+  if (COMPARE === 'store') {
+    // Operator mode on a fresh control plane: Kedge creates its CRDs and takes the same manifests with -f.
+    const cluster = await startCluster(work, 'kube');
+    try {
+      const api = new ApiServer(cluster.kubeconfigPath);
+      execFileSync(
+        'kubectl',
+        ['--kubeconfig', cluster.kubeconfigPath, 'create', 'namespace', 'flux-system'],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      const kubeWork = join(work, 'kedge-kube');
+      mkdirSync(kubeWork, { recursive: true });
+      results.kube = await measure(api, () =>
+        startKedge({
+          work: kubeWork,
+          kubeconfig: cluster.kubeconfigPath,
+          manifestsFile,
+          concurrency: CONCURRENCY,
+          store: { kind: 'kubernetes', api, n: N },
         }),
       );
     } finally {
@@ -456,17 +488,35 @@ out.push(
     `${(totalmem() / 2 ** 30).toFixed(1)} GiB; started ${startedAt}; load average (1/5/15 min) ${loadAtStart} at start, ${load()} at end`,
   '',
 );
-const { flux, kedge } = results;
-if (flux && kedge) {
-  out.push('| Figure | Flux | Kedge | Kedge / Flux |', '|---|---|---|---|');
+const { flux, kube, kedge } = results;
+/** Status writes per Kustomization in the in-sync round (PUT/PATCH of kustomizations/status). */
+const statusWrites = (f: Figures) =>
+  f.roundRequests.groups
+    .filter(([key]) => /^(PUT|PATCH|APPLY) kustomizations\/status/.test(key))
+    .reduce((sum, [, n]) => sum + n, 0) / N;
+rows.push({
+  figure: 'in-sync round: status writes / Kustomization',
+  value: (f) => statusWrites(f).toFixed(2),
+  num: statusWrites,
+});
+// Two columns and their ratio (second / first): Flux vs Kedge, or Kedge's SQLite store vs its Kubernetes store.
+const pair: [string, Figures, string, Figures] | undefined =
+  flux && kedge
+    ? ['Flux', flux, 'Kedge', kedge]
+    : kube && kedge
+      ? ['Kedge, SQLite store', kedge, 'Kedge, Kubernetes store', kube]
+      : undefined;
+if (pair) {
+  const [aName, a, bName, b] = pair;
+  out.push(`| Figure | ${aName} | ${bName} | ${bName} / ${aName} |`, '|---|---|---|---|');
   for (const row of rows) {
-    const a = row.num?.(flux);
-    const b = row.num?.(kedge);
-    const ratio = a !== undefined && b !== undefined && a > 0 ? `${(b / a).toFixed(2)}×` : '–';
-    out.push(`| ${row.figure} | ${row.value(flux)} | ${row.value(kedge)} | ${ratio} |`);
+    const x = row.num?.(a);
+    const y = row.num?.(b);
+    const ratio = x !== undefined && y !== undefined && x > 0 ? `${(y / x).toFixed(2)}×` : '–';
+    out.push(`| ${row.figure} | ${row.value(a)} | ${row.value(b)} | ${ratio} |`);
   }
 } else {
-  for (const [name, f] of Object.entries({ Flux: flux, Kedge: kedge })) {
+  for (const [name, f] of Object.entries({ Flux: flux, 'Kedge, Kubernetes store': kube, Kedge: kedge })) {
     if (!f) continue;
     out.push(`| Figure | ${name} |`, '|---|---|');
     for (const row of rows) out.push(`| ${row.figure} | ${row.value(f)} |`);
@@ -482,7 +532,7 @@ if (results.floor && kedge) {
   );
 }
 out.push('');
-for (const [name, f] of Object.entries({ Flux: flux, Kedge: kedge })) {
+for (const [name, f] of Object.entries({ Flux: flux, 'Kedge, Kubernetes store': kube, Kedge: kedge })) {
   if (!f) continue;
   out.push(`- ${name}, requests to all Ready by group: ${topGroups(f.convergeRequests.groups, 8)}`);
   out.push(`- ${name}, in-sync round by group: ${topGroups(f.roundRequests.groups, 8)}`);

@@ -22,7 +22,7 @@ export interface KsState {
 
 /** A GitOps tool under test, as processes the bench starts and reads. */
 export interface Tool {
-  name: 'Kedge' | 'Flux';
+  name: 'Kedge' | 'Kedge (Kubernetes store)' | 'Flux';
   /** Root process ids (their trees are measured). */
   pids: number[];
   /** The tool's health endpoint(s) answer `/readyz`. */
@@ -81,6 +81,8 @@ export async function startKedge(opts: {
   kubeconfig: string;
   manifestsFile: string;
   concurrency: number;
+  /** `kubernetes`: operator mode (`--store kubernetes`); state read and requests sent through the API server. */
+  store?: { kind: 'kubernetes'; api: ApiServer; n: number };
 }): Promise<Tool> {
   if (!existsSync(join(KEDGE_BIN, '..', '..', 'dist', 'kedge.js')))
     throw new Error(
@@ -112,6 +114,7 @@ export async function startKedge(opts: {
       '127.0.0.1:0',
       '--metrics-addr',
       `127.0.0.1:${metricsPort}`,
+      ...(opts.store ? ['--store', 'kubernetes'] : []),
     ],
     { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1' } },
   );
@@ -120,6 +123,33 @@ export async function startKedge(opts: {
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   let db: Database.Database | undefined;
   const storeFile = join(dataDir, 'kedge.db');
+  if (opts.store) {
+    // Operator mode: the custom resources are read and annotated through the API server, as for Flux.
+    const cluster = clusterState(opts.store.api, opts.store.n);
+    return {
+      name: 'Kedge (Kubernetes store)',
+      pids: [child.pid],
+      benchRequests: cluster.benchRequests,
+      ready: () =>
+        fetch(`${metricsUrl}/readyz`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      kustomizations() {
+        if (child.exitCode !== null)
+          throw new Error(`kedge up exited (${child.exitCode}); see ${opts.work}/kedge.log`);
+        return cluster.kustomizations();
+      },
+      requestReconcileAll: cluster.requestReconcileAll,
+      meanReconcileSeconds: () => meanFromMetrics(metricsUrl),
+      async stop() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  }
   return {
     name: 'Kedge',
     pids: [child.pid],
@@ -201,30 +231,46 @@ export async function startFlux(opts: {
     ports,
     concurrency: opts.concurrency,
   });
-  const path = '/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations';
-  const benchRequests: Record<string, number> = {};
-  const sent = (key: string, n = 1) => (benchRequests[key] = (benchRequests[key] ?? 0) + n);
+  const cluster = clusterState(opts.api, opts.n);
   return {
     name: 'Flux',
     pids: controllers.pids,
-    benchRequests,
+    benchRequests: cluster.benchRequests,
     ready: () => controllers.ready(),
+    kustomizations: cluster.kustomizations,
+    requestReconcileAll: cluster.requestReconcileAll,
+    meanReconcileSeconds: () => meanFromMetrics(controllers.metricsUrl),
+    stop: () => controllers.stop(),
+  };
+}
+
+/**
+ * Kustomizations kept as custom resources (Flux, Kedge's operator mode): one LIST per poll, and what
+ * `flux reconcile ks` does per object to request a reconcile (a merge patch of the annotation); both counted as
+ * the bench's own requests.
+ */
+function clusterState(
+  api: ApiServer,
+  n: number,
+): Pick<Tool, 'benchRequests' | 'kustomizations' | 'requestReconcileAll'> {
+  const path = '/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations';
+  const benchRequests: Record<string, number> = {};
+  const sent = (key: string) => (benchRequests[key] = (benchRequests[key] ?? 0) + 1);
+  return {
+    benchRequests,
     async kustomizations() {
       sent('LIST kustomizations');
-      const list = JSON.parse(await opts.api.request('GET', path)) as {
+      const list = JSON.parse(await api.request('GET', path)) as {
         items: { metadata: { generation: number }; status?: StatusLike }[];
       };
       return list.items.map((o) => ksState(o.metadata.generation, o.status));
     },
     async requestReconcileAll(token) {
-      // What `flux reconcile ks` does per object: a merge patch of the request annotation.
       const patch = { metadata: { annotations: { [RequestedAt]: token } } };
-      for (let i = 0; i < opts.n; i++) {
+      for (let i = 0; i < n; i++) {
         sent('PATCH kustomizations');
-        await opts.api.request('PATCH', `${path}/ks-${i}`, patch, 'application/merge-patch+json');
+        await api.request('PATCH', `${path}/ks-${i}`, patch, 'application/merge-patch+json');
       }
     },
-    meanReconcileSeconds: () => meanFromMetrics(controllers.metricsUrl),
-    stop: () => controllers.stop(),
   };
 }

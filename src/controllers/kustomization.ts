@@ -240,7 +240,13 @@ export class KustomizationReconciler implements Reconciler {
   private async reconcileBuild(run: Run, tree: ArtifactLease, artifact: ArtifactRef): Promise<KObject[]> {
     const spec = run.object.spec!;
     const cache = { cache: this.deps.renderCache, cacheSlot: refString(run.ref), digest: artifact.digest };
-    const where = { root: () => tree.root(), sharedRoot: true, path: spec.path, ...cache, tmpRoot: this.deps.scratchDir };
+    const where = {
+      root: () => tree.root(),
+      sharedRoot: true,
+      path: spec.path,
+      ...cache,
+      tmpRoot: this.deps.scratchDir,
+    };
     return renderKustomization(await renderOptionsOf(this.deps.store, run.ref.namespace, spec, where));
   }
 
@@ -260,7 +266,9 @@ export class KustomizationReconciler implements Reconciler {
     // Operator mode: Apps reach the store through the cluster, still saying which artifact they came from.
     if (config.storeIsCluster) {
       const origin = { artifactPath: run.artifact!.path, revision: run.artifact!.revision };
-      split.cluster = split.cluster.map((o) => (o.kind === 'App' ? withAppOrigin(structuredClone(o), origin) : o));
+      split.cluster = split.cluster.map((o) =>
+        o.kind === 'App' ? withAppOrigin(structuredClone(o), origin) : o,
+      );
     }
     const inventory: InventoryEntry[] = [];
     if (split.store.length > 0) {
@@ -352,7 +360,9 @@ export class KustomizationReconciler implements Reconciler {
    */
   private async reconcileHealth(run: Run): Promise<void> {
     const spec = run.object.spec!;
-    const targets = spec.wait ? run.applied : healthCheckTargets(run, this.#targetConfig(run.object, run.cluster));
+    const targets = spec.wait
+      ? run.applied
+      : healthCheckTargets(run, this.#targetConfig(run.object, run.cluster));
     if (!spec.wait && !spec.healthChecks?.length) {
       run.conditions.delete(Conditions.Healthy);
       return;
@@ -365,7 +375,13 @@ export class KustomizationReconciler implements Reconciler {
       Reasons.Progressing,
       `Running health checks for revision ${revision} with a timeout of ${formatDuration(timeoutMs)}`,
     );
-    await run.patch();
+    const status = statusRuleFor(spec.healthCheckExprs);
+    const clusterHealthyNow =
+      targets.cluster.length === 0 ||
+      (run.cluster !== undefined && this.#healthyPerWatch(run, targets.cluster, status));
+    // Written only when there is something to wait for: a check the watched state answers at once would show
+    // "running health checks" to no one, and costs a status write per reconcile on a Kubernetes store.
+    if (!clusterHealthyNow || targets.store.length > 0) await run.patch();
     const key = refString(run.ref);
     const abort = new AbortController();
     const source = spec.sourceRef;
@@ -376,9 +392,8 @@ export class KustomizationReconciler implements Reconciler {
     });
     const signal = AbortSignal.any([abort.signal, run.context.signal]);
     const started = Date.now();
-    const status = statusRuleFor(spec.healthCheckExprs);
     try {
-      if (targets.cluster.length > 0 && run.cluster && !this.#healthyPerWatch(run, targets.cluster, status))
+      if (!clusterHealthyNow && run.cluster)
         await waitForHealthy(run.cluster, targets.cluster, { timeoutMs, signal, status });
       await waitForStoreHealthy(this.deps.store, targets.store, {
         timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
@@ -631,8 +646,7 @@ export class KustomizationReconciler implements Reconciler {
     const revision = artifact?.revision;
     if (!revision) return [];
     for (const wait of this.#waits.values()) {
-      if (wait.source === sourceKey && wait.revision !== revision)
-        wait.abort.abort();
+      if (wait.source === sourceKey && wait.revision !== revision) wait.abort.abort();
     }
     // Also those that could not get the artifact: a new leader, or Kedge taking over from Flux, fetches the same
     // revision again under its own URL, and the artifact their last attempt could not download is there now.
@@ -657,7 +671,9 @@ export class KustomizationReconciler implements Reconciler {
     const ready = dependency.status?.conditions?.find((c) => c.type === Conditions.Ready)?.status === 'True';
     const key = `${dependency.metadata.namespace ?? 'default'}/${dependency.metadata.name}`;
     return (await this.#index.dependentsOf(key))
-      .filter((k) => k.readyReason === Reasons.DependencyNotReady && (ready || k.dependsOnByExpr.includes(key)))
+      .filter(
+        (k) => k.readyReason === Reasons.DependencyNotReady && (ready || k.dependsOnByExpr.includes(key)),
+      )
       .map((k) => k.ref);
   }
 

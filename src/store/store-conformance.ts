@@ -26,6 +26,14 @@ export interface StoreCapabilities {
    * Flux's own CRD defaults `spec.timeout` to `60s` and a new object's `status` to `observedGeneration: -1`.
    */
   gitRepositoryDefaults: { spec?: Record<string, unknown>; status?: Record<string, unknown> };
+  /**
+   * When a new watch starts seeing other processes' changes. SQLite: at once (`watch` returns subscribed).
+   * Kubernetes: once the kind's first list is in, as an informer — what another process wrote before that is
+   * part of the list, not an event. The suite then waits with `untilWatching` before another process writes.
+   */
+  watchSeesOthersAtOnce: boolean;
+  /** With `watchSeesOthersAtOnce: false`: resolves once `store`'s watch of `kind` has its first list. */
+  untilWatching?: (store: Store, kind: string) => Promise<void>;
 }
 
 /** What a conformance run needs from one Store implementation. */
@@ -44,7 +52,11 @@ export interface StoreUnderTest {
   namespaces?: [string, string];
 }
 
-const fullCapabilities: StoreCapabilities = { coreKindGeneration: true, gitRepositoryDefaults: {} };
+const fullCapabilities: StoreCapabilities = {
+  coreKindGeneration: true,
+  gitRepositoryDefaults: {},
+  watchSeesOthersAtOnce: true,
+};
 
 /** A status as Flux writes it (every field Flux's CRD schema requires), so every store keeps it as written. */
 const artifact = (revision: string) => ({
@@ -436,6 +448,7 @@ export function describeStoreConformance(
         const another = await sut.openAnother();
         extra.push(another);
         const { events, stop } = record(store, 'GitRepository');
+        if (!caps.watchSeesOthersAtOnce) await caps.untilWatching!(store, 'GitRepository');
         const { object } = await another.apply(gitRepository('podinfo'));
         await store.apply(gitRepository('local'));
         await another.updateStatus(refTo(object), { observedGeneration: 1 });

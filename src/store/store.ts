@@ -41,7 +41,8 @@ export type ApplyResult = 'created' | 'configured' | 'unchanged';
  * - `delete` of an object with finalizers only sets `deletionTimestamp`; the object goes once an `update`
  *   empties its finalizers.
  * - Watchers see every change made by this process or by another process on the same store, each exactly
- *   once and in order; changes of this process are delivered before the write's promise settles.
+ *   once and in order; changes of this process are delivered before the write's promise settles. (Kubernetes:
+ *   another process's changes from the kind's first list on, as an informer; see `StoreCapabilities`.)
  * - Returned objects are copies: changing them changes nothing in the store.
  */
 export interface Store {

@@ -105,6 +105,11 @@ export class KindWatch {
     return this.#lists;
   }
 
+  /** Every watched object, as last delivered, keyed `namespace/name`. */
+  entries(): IterableIterator<[string, KObject]> {
+    return this.#objects.entries();
+  }
+
   /** The watched state of one object (`namespace/name`), as last delivered. */
   held(key: string): KObject | undefined {
     return this.#objects.get(key);

@@ -142,6 +142,8 @@ export class KubernetesStore implements Store {
 
   async list(kind: string, options: ListOptions = {}): Promise<KObject[]> {
     const paths = kindPaths(kind);
+    const cached = this.#listFromWatch(kind, options);
+    if (cached !== undefined) return cached;
     const selector = [
       this.#selector?.text,
       ...Object.entries(options.labels ?? {}).map(([key, value]) => `${key}=${value}`),
@@ -322,6 +324,27 @@ export class KubernetesStore implements Store {
     this.#handlers.clear();
     this.rest.close();
     return Promise.resolve();
+  }
+
+  /**
+   * A list answered from the kind's watch, as controller-runtime's cached client answers it: only when the watch
+   * is healthy and covers the asked namespace (the store's label selector is the watch's own). In the API
+   * server's order (namespace, then name). Undefined: ask the server.
+   */
+  #listFromWatch(kind: string, options: ListOptions): KObject[] | undefined {
+    const watch = this.#watches.get(kind);
+    if (!watch?.healthy) return undefined;
+    if (this.#scope !== undefined && options.namespace !== undefined && options.namespace !== this.#scope)
+      return undefined;
+    const labels = Object.entries(options.labels ?? {});
+    const found: [string, KObject][] = [];
+    for (const [key, object] of watch.entries()) {
+      if (options.namespace !== undefined && object.metadata.namespace !== options.namespace) continue;
+      if (labels.some(([name, value]) => object.metadata.labels?.[name] !== value)) continue;
+      found.push([key, object]);
+    }
+    found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return found.map(([, object]) => structuredClone(object));
   }
 
   /**
