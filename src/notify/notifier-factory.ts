@@ -17,6 +17,7 @@ import { larkNotifier } from './lark.ts';
 import { matrixNotifier } from './matrix.ts';
 import { msteamsNotifier } from './msteams.ts';
 import type { Notifier, NotifierConfig } from './notifier.ts';
+import { natsNotifier } from './nats.ts';
 import { opsgenieNotifier } from './opsgenie.ts';
 import { pagerDutyNotifier } from './pagerduty.ts';
 import { rocketNotifier } from './rocket.ts';
@@ -52,6 +53,7 @@ const factories: Record<ProviderType, (config: NotifierConfig) => Notifier> = {
   bitbucketserver: bitbucketServerNotifier,
   azuredevops: azureDevOpsNotifier,
   githubdispatch: githubDispatchNotifier,
+  nats: natsNotifier,
 };
 
 /** The notifier for a provider type. Throws DeliveryError (not retryable) when the address cannot work for it. */

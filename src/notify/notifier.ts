@@ -20,6 +20,8 @@ export interface NotifierConfig {
    * absent, Flux's default `<kind>/<name>/<first segment of the Provider's uid>` is used.
    */
   commitStatus?: string;
+  /** `nats`: the secret's `creds` (user JWT credentials file) and `nkey` (NKey seed), Flux's NATS auth. */
+  nats?: { creds?: string; nkey?: string };
   /** Secret `headers` (a YAML map), added to every request. */
   headers?: Record<string, string>;
   /** Identifies the Provider (commit status contexts). */
