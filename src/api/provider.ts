@@ -22,7 +22,7 @@ export const COMMIT_STATUS_PROVIDER_TYPES = ['github', 'gitlab', 'gitea', 'bitbu
 export const SUPPORTED_PROVIDER_TYPES = [
   'generic', 'generic-hmac', 'slack', 'msteams', 'discord', 'rocket', 'googlechat', 'webex', 'telegram', 'matrix',
   'lark', 'zulip', 'opsgenie', 'pagerduty', 'datadog', 'sentry', 'grafana', 'alertmanager', 'github', 'gitlab',
-  'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops', 'githubdispatch', 'nats',
+  'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops', 'githubdispatch', 'nats', 'otel',
 ] as const;
 
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
@@ -31,7 +31,6 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 export const REFUSED_PROVIDER_TYPES: Record<Exclude<(typeof FLUX_PROVIDER_TYPES)[number], ProviderType>, string> = {
   azureeventhub: 'azureeventhub needs Azure Event Hubs over AMQP with Azure credentials, which Kedge does not speak',
   googlepubsub: 'googlepubsub needs Google Cloud credentials exchanged with Google for an access token (a cloud identity)',
-  otel: 'otel (events as OpenTelemetry traces over OTLP) is not implemented by Kedge',
 };
 
 /** Flux's `ProviderSpec` (notification.toolkit.fluxcd.io/v1beta3), every field. */

@@ -99,6 +99,7 @@ export class NotificationDispatcher {
     try {
       config = await resolveNotifierConfig(this.deps.store, provider);
       config.commitStatus = commitStatusFromExpr(provider, alert, event);
+      config.alert = { namespace, name: alert.metadata.name, uid: alert.metadata.uid };
       const notifier = createNotifier(config);
       const queue = this.queueFor(providerRef);
       queue.push({

@@ -19,6 +19,7 @@ import { msteamsNotifier } from './msteams.ts';
 import type { Notifier, NotifierConfig } from './notifier.ts';
 import { natsNotifier } from './nats.ts';
 import { opsgenieNotifier } from './opsgenie.ts';
+import { otelNotifier } from './otel.ts';
 import { pagerDutyNotifier } from './pagerduty.ts';
 import { rocketNotifier } from './rocket.ts';
 import { sentryNotifier } from './sentry.ts';
@@ -54,6 +55,7 @@ const factories: Record<ProviderType, (config: NotifierConfig) => Notifier> = {
   azuredevops: azureDevOpsNotifier,
   githubdispatch: githubDispatchNotifier,
   nats: natsNotifier,
+  otel: otelNotifier,
 };
 
 /** The notifier for a provider type. Throws DeliveryError (not retryable) when the address cannot work for it. */

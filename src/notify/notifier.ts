@@ -24,6 +24,8 @@ export interface NotifierConfig {
   nats?: { creds?: string; nkey?: string };
   /** Secret `headers` (a YAML map), added to every request. */
   headers?: Record<string, string>;
+  /** The Alert the event is delivered for, set by the dispatcher (`otel` names its service after it). */
+  alert?: { namespace: string; name: string; uid?: string };
   /** Identifies the Provider (commit status contexts). */
   provider: { namespace: string; name: string; uid?: string };
   /** Timeout, CA and proxy for every request. */
