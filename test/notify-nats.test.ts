@@ -185,6 +185,14 @@ describe('nats provider in the engine', () => {
         channel: 'flux.engine',
         secretRef: { name: 'nats-bad' },
       }),
+      manifests.provider('nats-no-subject', { type: 'nats', address: server.url }),
+      manifests.secret('nats-bad-seed', { nkey: 'SUNOTASEED' }),
+      manifests.provider('nats-bad-seed', {
+        type: 'nats',
+        address: server.url,
+        channel: 'flux.engine',
+        secretRef: { name: 'nats-bad-seed' },
+      }),
       manifests.alert('to-nats-good', 'nats-good'),
       manifests.alert('to-nats-bad', 'nats-bad'),
     ]) {
@@ -223,6 +231,18 @@ describe('nats provider in the engine', () => {
     );
     expect(ready.message).toContain('Authorization');
     expect((await conditionsOf('nats-good')).find((c) => c.type === 'DeliveryFailed')).toBeUndefined();
+
+    const readyOf = (name: string) =>
+      eventually(
+        async () => (await conditionsOf(name)).find((c) => c.type === 'Ready' && c.status === 'False'),
+        {
+          what: `${name} Ready=False`,
+        },
+      );
+    expect((await readyOf('nats-no-subject')).message).toContain('NATS subject (channel) cannot be empty');
+    const badSeed = await readyOf('nats-bad-seed');
+    expect(badSeed.message).toContain("invalid 'nkey' in the secret: not an NKey seed");
+    expect(badSeed.message).not.toContain('SUNOTASEED');
 
     const events = await eventually(
       async () => {

@@ -3,6 +3,7 @@ import {
   credsAuthenticator,
   errors,
   nkeyAuthenticator,
+  nkeys,
   usernamePasswordAuthenticator,
   type Authenticator,
   type NatsConnection,
@@ -55,6 +56,17 @@ export function natsNotifier(config: NotifierConfig): Notifier {
   if (servers.length === 0) throw new DeliveryError('NATS server (address) cannot be empty', false);
   const subject = config.channel?.trim() ?? '';
   if (!subject) throw new DeliveryError('NATS subject (channel) cannot be empty', false);
+  const seed = config.nats?.creds ? undefined : config.nats?.nkey;
+  if (seed) {
+    try {
+      nkeys.fromSeed(new TextEncoder().encode(seed.trim()));
+    } catch (error) {
+      throw new DeliveryError(
+        `invalid 'nkey' in the secret: not an NKey seed (${credentialProblem(error)})`,
+        false,
+      );
+    }
+  }
   const where = servers.map(serverName).join(',');
   return {
     async post(event, signal) {
