@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { nkeys, type NatsConnection } from '@nats-io/transport-node';
+import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
+import { credsAuthenticator, nkeys, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../src/api/meta.ts';
 import { startEngine, type Engine } from '../src/engine.ts';
@@ -97,6 +98,60 @@ describe('nats provider', () => {
     const e = event({ severity: 'error', reason: 'HealthCheckFailed', message: 'health check failed' });
     const got = await publish(config({ channel: 'flux.nkey', nats: { nkey: NKEY_SEED } }), e);
     expect(got).toEqual([{ subject: 'flux.nkey', data: JSON.stringify(e) }]);
+  });
+
+  it('authenticates with the user credentials (creds) of the secret against a server in operator (JWT) mode', async () => {
+    const operatorKey = nkeys.createOperator();
+    const accountKey = nkeys.createAccount();
+    const userKey = nkeys.createUser();
+    const operatorJwt = await encodeOperator('kedge-test', operatorKey);
+    const accountJwt = await encodeAccount(
+      'flux',
+      accountKey,
+      {
+        limits: {
+          conn: -1,
+          subs: -1,
+          data: -1,
+          payload: -1,
+          imports: -1,
+          exports: -1,
+          wildcards: true,
+          leaf: -1,
+        },
+      },
+      { signer: operatorKey },
+    );
+    const creds = new TextDecoder().decode(
+      fmtCreds(await encodeUser('notifier', userKey, accountKey), userKey),
+    );
+    const jwtServer = await startNatsServer({
+      operator: {
+        operatorJwt,
+        accounts: { [accountKey.getPublicKey()]: accountJwt },
+        client: { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) },
+      },
+    });
+    const listener = await jwtServer.connect();
+    try {
+      const got: string[] = [];
+      listener.subscribe('flux.creds', { callback: (_err, msg) => void got.push(msg.string()) });
+      await listener.flush();
+      const e = event();
+      await createNotifier(config({ address: jwtServer.url, channel: 'flux.creds', nats: { creds } })).post(
+        e,
+      );
+      await listener.flush();
+      expect(got).toEqual([JSON.stringify(e)]);
+      // Without the creds the same server refuses the publisher.
+      const refused = await failureOf(
+        createNotifier(config({ address: jwtServer.url, channel: 'flux.creds' })).post(e),
+      );
+      expect(refused.message).toMatch(/Authorization Violation/);
+    } finally {
+      await listener.close();
+      await jwtServer.stop();
+    }
   });
 
   it('a wrong password is a permanent failure naming the server, without the password', async () => {

@@ -33,9 +33,27 @@ function serverBinary(): string {
   return binary;
 }
 
+/** Decentralized (JWT) auth: the operator's JWT and the account JWTs the server trusts, by account public key. */
+export interface NatsOperator {
+  operatorJwt: string;
+  accounts: Record<string, string>;
+  /** How the harness's own clients authenticate (e.g. a creds authenticator). */
+  client: Partial<ConnectionOptions>;
+}
+
 /** nats-server's config: loopback, the port, and an authorization block when users are given. */
-function configText(port: number, users: NatsUser[]): string {
+function configText(port: number, users: NatsUser[], operator?: NatsOperator): string {
   const lines = ['listen: "127.0.0.1:' + String(port) + '"'];
+  if (operator) {
+    const preload = Object.entries(operator.accounts).map(([key, jwt]) => `  ${key}: ${JSON.stringify(jwt)}`);
+    lines.push(
+      `operator: ${JSON.stringify(operator.operatorJwt)}`,
+      'resolver: MEMORY',
+      'resolver_preload: {',
+      ...preload,
+      '}',
+    );
+  }
   if (users.length > 0) {
     const entries = users.map((u) =>
       'nkey' in u
@@ -50,12 +68,14 @@ function configText(port: number, users: NatsUser[]): string {
 }
 
 /** Starts nats-server on a free loopback port; with `users`, only they may connect. */
-export async function startNatsServer(options: { users?: NatsUser[] } = {}): Promise<NatsServer> {
+export async function startNatsServer(
+  options: { users?: NatsUser[]; operator?: NatsOperator } = {},
+): Promise<NatsServer> {
   const users = options.users ?? [];
   const root = mkdtempSync(join(tmpdir(), 'kedge-nats-'));
   const port = await freePort();
   const config = join(root, 'nats.conf');
-  writeFileSync(config, configText(port, users));
+  writeFileSync(config, configText(port, users, options.operator));
   const child = spawn(serverBinary(), ['-c', config], {
     detached: true,
     stdio: 'ignore',
@@ -79,6 +99,7 @@ export async function startNatsServer(options: { users?: NatsUser[] } = {}): Pro
     servers: url,
     reconnect: false,
     ...(first ? { user: first.user, pass: first.password } : {}),
+    ...options.operator?.client,
     ...over,
   });
   try {
