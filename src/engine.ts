@@ -21,10 +21,12 @@ import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
 import { resetScratchDir, scratchDir } from './store/scratch-dir.ts';
-import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import type { StoreKubeConfigOptions as KubeConfigSource } from './store/kubernetes/store-kubeconfig.ts';
 import type { Store } from './store/store.ts';
-import { startHealthServer } from './web/health-server.ts';
+import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
+import type { LeaderElectionSettings, LeaderGate } from './runtime/leader-gate.ts';
 
 /** Everything the engine needs to start; the CLI turns flags into this. */
 export interface EngineSettings {
@@ -38,14 +40,37 @@ export interface EngineSettings {
   artifactRetention?: number;
   /** Reconciles of one kind running at once. Default 4. */
   concurrency?: number;
-  /** Kubeconfig file of the cluster Kustomizations apply non-Kedge kinds to (`--kubeconfig`). None: store only. */
+  /**
+   * Where Kedge's own objects live: `sqlite` (default, standalone: `<dataDir>/kedge.db`) or `kubernetes`
+   * (operator mode: Flux's custom resources on the cluster of `kubeconfig`/`kubeContext`, else KUBECONFIG, the
+   * in-cluster service account or ~/.kube/config; every rendered object is applied to that cluster).
+   */
+  store?: 'sqlite' | 'kubernetes';
+  /**
+   * Kubeconfig file (`--kubeconfig`). Standalone: the cluster Kustomizations apply non-Kedge kinds to (none:
+   * store only). Operator mode: the cluster that is the store and the target.
+   */
   kubeconfig?: string;
+  /** A context of that kubeconfig instead of its current one (`--context`). */
+  kubeContext?: string;
+  /** Operator mode: reconcile only objects in this namespace (`--watch-all-namespaces=false`); default all. */
+  watchNamespace?: string;
+  /** Operator mode: reconcile only objects whose labels match (`--watch-label-selector`, Flux's sharding). */
+  watchLabelSelector?: string;
+  /** Wait before re-checking unready `dependsOn` or a missing source (`--requeue-dependency`). Default 30s. */
+  requeueDependency?: string;
   /** How long in-flight reconciles may run on after a stop request. Default 10 s. */
   shutdownGraceMs?: number;
   /** The host runtime (App): `leaveAppsRunning` keeps apps running on stop, for the next engine to adopt. */
   hostRuntime?: Omit<HostRuntimeOptions, 'dataDir'> & { leaveAppsRunning?: boolean };
   /** Told of every reconcile that ran to its end, from the very first (`kedge up --once` judges by these). */
   onReconcileFinished?: (finished: ReconcileFinished) => void;
+  /**
+   * Leader election (`--leader-elect`): the controllers reconcile only while this instance holds the Lease
+   * (default `kedge-system/kedge-leader`); they stop at once when it is lost. The servers (artifacts, receivers,
+   * metrics and health) run either way; `/readyz` says `leader` or `follower`. Default: none, always reconcile.
+   */
+  leaderElection?: LeaderElectionSettings;
   log: Logger;
 }
 
@@ -59,14 +84,17 @@ export interface Engine {
   metricsUrl: string;
   /** Base URL of the webhook receiver server (`<url>/hook/…`). */
   receiverUrl: string;
+  /** With `leaderElection`: the election (its elector and where this instance stands). */
+  leaderGate?: LeaderGate;
   /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts Kedge in standalone mode on a data dir: takes the data dir's engine lock (one engine per data dir),
- * opens the embedded store, starts the artifact and health servers and every controller; each stored object
- * is reconciled once on start.
+ * Starts Kedge on a data dir: takes the data dir's engine lock (one engine per data dir: artifacts and scratch
+ * space live there in both modes), opens the store — the embedded SQLite file, or in operator mode the
+ * cluster's custom resources (only the watched namespace and labels) after making sure their CRDs exist —
+ * starts the artifact and health servers and every controller; each stored object is reconciled once on start.
  */
 export async function startEngine(settings: EngineSettings): Promise<Engine> {
   const dataDir = resolve(settings.dataDir);
@@ -74,10 +102,20 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
   const lock = await acquireEngineLock(dataDir, {});
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
   try {
-    const store = await openSqliteStore(dataDir);
+    const log = settings.log;
+    const operator = settings.store === 'kubernetes';
+    const cluster: KubeConfigSource | undefined =
+      operator || settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext } : undefined;
+    if (!operator && (settings.watchNamespace !== undefined || settings.watchLabelSelector !== undefined))
+      throw new Error('watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)');
+    const scope = { namespace: settings.watchNamespace, labelSelector: settings.watchLabelSelector };
+    if (operator) {
+      const [{ storeKubeConfig: loadKubeConfig }, { prepareClusterStore }] = await Promise.all([import('./store/kubernetes/store-kubeconfig.ts'), import('./store/cluster-store-setup.ts')]);
+      await prepareClusterStore(loadKubeConfig(cluster ?? {}), settings.watchNamespace, log);
+    }
+    const store = await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster, scope });
     cleanups.unshift(() => store.close());
     const metrics = new EngineMetrics();
-    const log = settings.log;
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
     if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
@@ -91,7 +129,8 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const storage = new ArtifactStorage(artifactRoot, artifactServer.url);
 
     let started = false;
-    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => started);
+    let gate: LeaderGate | undefined;
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => readiness(started, gate));
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
@@ -109,7 +148,9 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       store,
       events,
       artifactRoot,
-      kubeconfig: settings.kubeconfig,
+      cluster,
+      storeIsCluster: operator,
+      requeueDependency: settings.requeueDependency,
       renderCache: new RenderCache(),
       scratchDir: scratch,
       enqueue: (ref) => manager.enqueue(ref),
@@ -133,8 +174,25 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
     manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
-    await manager.start();
-    for (const ref of recordedApps) manager.enqueue(ref);
+    const startControllers = async (): Promise<void> => {
+      await manager.start();
+      for (const ref of recordedApps) manager.enqueue(ref);
+    };
+    if (settings.leaderElection) {
+      // Controllers run only while leading; drift undo (in the Kustomization reconciler) is reconciling too.
+      const { startLeaderGate } = await import('./runtime/leader-gate.ts');
+      const stopControllers = async (graceMs: number) => {
+        await manager.stop(graceMs);
+        await kustomizations.close();
+      };
+      const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
+      const { storeKubeConfig: loadKubeConfig } = await import('./store/kubernetes/store-kubeconfig.ts');
+      // The Lease lives on the engine's own cluster (--kubeconfig/--context, else KUBECONFIG or in-cluster).
+      const election = { ...settings.leaderElection, kubeConfig: settings.leaderElection.kubeConfig ?? loadKubeConfig(cluster ?? {}) };
+      const leaderGate = await startLeaderGate(election, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
+      gate = leaderGate;
+      cleanups.unshift(() => leaderGate.stop());
+    } else await startControllers();
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
     log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');
@@ -148,8 +206,11 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       storageUrl: artifactServer.url,
       metricsUrl: health.url,
       receiverUrl: receivers.url,
+      leaderGate: gate,
       stop: () =>
         (stopping ??= (async () => {
+          // With leader election: stop leading (controllers stop gracefully), then release the lease.
+          await gate?.stop();
           await manager.stop(settings.shutdownGraceMs ?? 10_000);
           for (const cleanup of cleanups) await cleanup();
           log.info('engine stopped');
@@ -159,4 +220,14 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
     throw error;
   }
+}
+
+
+/** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
+function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {
+  if (!started || !gate) return started;
+  const state = gate.leadership();
+  if (state === 'leader') return { ready: true, detail: 'ok: leader' };
+  if (state === 'follower') return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
+  return { ready: false, detail: state === 'lost' ? 'leader election lost' : 'stopping' };
 }

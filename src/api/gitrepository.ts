@@ -12,10 +12,19 @@ export const gitRepositorySpecSchema = z.strictObject({
     .regex(/^(https?|ssh|git|file):\/\/.+$/, 'must be an http(s)://, ssh://, git:// or file:// URL'),
   secretRef: localObjectReference.optional(),
   provider: z
-    .enum(['generic', 'azure', 'github'])
-    .refine((p) => p === 'generic', 'only the generic provider is supported by Kedge so far')
+    .enum(['generic', 'aws', 'azure', 'github'])
+    .refine(
+      (p) => p === 'generic' || p === 'github',
+      "the aws and azure providers authenticate with that cloud's workload identity (CodeCommit, Azure DevOps), which Kedge cannot use; use provider: generic with a token in secretRef, or github with a GitHub App",
+    )
     .optional(),
-  serviceAccountName: z.string().optional(),
+  serviceAccountName: z
+    .string()
+    .refine(
+      () => false,
+      'serviceAccountName (cloud workload identity) needs a cloud identity service, which Kedge cannot use; put credentials in secretRef',
+    )
+    .optional(),
   interval: duration,
   timeout: duration.optional(),
   ref: z
@@ -24,12 +33,16 @@ export const gitRepositorySpecSchema = z.strictObject({
       tag: z.string().min(1).optional(),
       semver: z.string().min(1).optional(),
       name: z.string().min(1).optional(),
-      commit: z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-character SHA-1 commit hash').optional(),
+      commit: z
+        .string()
+        .regex(/^[0-9a-f]{40}$/, 'must be a full 40-character SHA-1 commit hash')
+        .optional(),
     })
     .optional(),
   verify: z
     .strictObject({
-      mode: z.enum(['HEAD', 'Tag', 'TagAndHEAD']).default('HEAD').optional(),
+      /** Flux accepts `head` for `HEAD`. */
+      mode: z.enum(['head', 'HEAD', 'Tag', 'TagAndHEAD']).default('HEAD').optional(),
       secretRef: localObjectReference,
     })
     .optional(),

@@ -2,6 +2,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeRest } from './kube-rest.ts';
 import type { KubeObject } from './object-id.ts';
 
+const retryMinMs = 1000;
+const retryMaxMs = 30_000;
+
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface CollectionWatchOptions {
@@ -14,9 +17,14 @@ export interface CollectionWatchOptions {
   kind: string;
   labelSelector?: string;
   fieldSelector?: string;
-  /** The full current state: once at start and again after every re-list (watch expired or broke). */
-  onList(items: KubeObject[]): void;
+  /**
+   * The full current state: once at start and again after every re-list (watch expired or broke), with the
+   * list's resourceVersion.
+   */
+  onList(items: KubeObject[], resourceVersion: string): void;
   onEvent(type: WatchEventType, object: KubeObject): void;
+  /** A bookmark: the server has sent every change up to `resourceVersion`. */
+  onBookmark?(resourceVersion: string): void;
   /** A list or watch failed; the watch retries by itself. */
   onError?(error: unknown): void;
 }
@@ -24,7 +32,8 @@ export interface CollectionWatchOptions {
 /**
  * List-then-watch of one collection, like a client-go reflector: lists, watches from the list's
  * resourceVersion, resumes from the last resourceVersion it saw (events and bookmarks) when the server ends the
- * watch, and re-lists when the watch expires (410) or fails, so no change is missed. Idle cost is one open HTTP
+ * watch, and re-lists when the watch expires (410) or fails (retrying with backoff, 1 s doubling to 30 s), so no change is
+ * missed. Idle cost is one open HTTP
  * stream; no polling. `stop()` closes the stream and cancels pending retries.
  */
 export class CollectionWatch {
@@ -33,6 +42,8 @@ export class CollectionWatch {
   #retry: NodeJS.Timeout | undefined;
   #listAbort = new AbortController();
   #resourceVersion = '';
+  /** Delay before the next retry after a failure: 1 s doubling to 30 s, back to 1 s after a successful list. */
+  #failureDelayMs = retryMinMs;
 
   constructor(private readonly opts: CollectionWatchOptions) {}
 
@@ -65,8 +76,10 @@ export class CollectionWatch {
     }
     if (this.#stopped) return;
     this.#resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.#failureDelayMs = retryMinMs;
     this.opts.onList(
       (list.items ?? []).map((item) => ({ ...item, apiVersion: this.opts.apiVersion, kind: this.opts.kind })),
+      this.#resourceVersion,
     );
     await this.#watch(this.#resourceVersion);
   }
@@ -78,7 +91,23 @@ export class CollectionWatch {
       if (ended) return;
       ended = true;
       if (this.#stopped) return;
-      if (how instanceof Error) return this.#fail(how);
+      if (how instanceof Error) {
+        // The server is busy or (re)initializing its watch cache (429, 5xx): resume later, as client-go does,
+        // rather than re-list; an expired resourceVersion is then answered with 410 and re-listed.
+        const status = (how as { statusCode?: number }).statusCode ?? 0;
+        if (this.#resourceVersion && (status === 429 || status >= 500)) {
+          this.opts.onError?.(how);
+          const delay = this.#failureDelayMs;
+          this.#failureDelayMs = Math.min(delay * 2, retryMaxMs);
+          const resourceVersion = this.#resourceVersion;
+          this.#retry = setTimeout(
+            () => void this.#watch(resourceVersion).catch((e: unknown) => this.#fail(e)),
+            delay,
+          );
+          return;
+        }
+        return this.#fail(status === 410 ? new Error(`watch ${this.opts.path}: 410 Gone`) : how);
+      }
       const next = (): void => {
         if (this.#stopped) return;
         if (how === 'resume' && this.#resourceVersion)
@@ -108,11 +137,14 @@ export class CollectionWatch {
         else if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' || type === 'BOOKMARK') {
           const rv = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
           if (rv) this.#resourceVersion = rv;
+          this.#failureDelayMs = retryMinMs;
           if (type !== 'BOOKMARK') this.opts.onEvent(type, object);
+          else if (rv) this.opts.onBookmark?.(rv);
         }
       },
       // A closed stream (the server's watch timeout, a dropped connection) resumes from the last resourceVersion
-      // seen: the server replays every change since, or answers 410 and we re-list. A failed request re-lists.
+      // seen: the server replays every change since, or answers 410 and we re-list. A failed request re-lists,
+      // but for a busy server (429, 5xx), which is asked again to resume.
       (error: unknown) =>
         end(
           error ? (error instanceof Error ? error : new Error(`watch ${this.opts.path} failed`)) : 'resume',
@@ -125,6 +157,8 @@ export class CollectionWatch {
   #fail(error: unknown): void {
     this.opts.onError?.(error);
     if (this.#stopped) return;
-    this.#retry = setTimeout(() => void this.#cycle(false).catch((e: unknown) => this.#fail(e)), 1000);
+    const delay = this.#failureDelayMs;
+    this.#failureDelayMs = Math.min(delay * 2, retryMaxMs);
+    this.#retry = setTimeout(() => void this.#cycle(false).catch((e: unknown) => this.#fail(e)), delay);
   }
 }

@@ -4,7 +4,14 @@ import type { Command } from 'commander';
  * The leaf command at `words` under `parent` (e.g. `get` → `sources` → `git`), creating intermediate
  * groups as needed, so every resource type adds itself under the same verbs as flux: `get sources git`.
  */
-export function commandAt(parent: Command, words: string[], args: string, description: string, aliases: string[][] = []): Command {
+export function commandAt(
+  parent: Command,
+  words: string[],
+  args: string,
+  description: string,
+  aliases: string[][] = [],
+  shortName?: string,
+): Command {
   let group = parent;
   words.slice(0, -1).forEach((word, i) => {
     const alias = aliases.map((a) => a[i]).find((a) => a && a !== word);
@@ -16,5 +23,6 @@ export function commandAt(parent: Command, words: string[], args: string, descri
     group = next;
   });
   const leaf = group.command(`${words.at(-1)}${args ? ` ${args}` : ''}`).description(description);
+  if (shortName) leaf.alias(shortName);
   return leaf;
 }

@@ -9,6 +9,7 @@ import { registerDevClusterCommands } from './commands/dev-cluster.ts';
 import { registerDiffCommand } from './commands/diff.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerGetCommands } from './commands/get.ts';
+import { registerInstallCommands } from './commands/install.ts';
 import { registerLogsCommand } from './commands/logs.ts';
 import { registerReconcileCommands } from './commands/reconcile.ts';
 import { registerTreeCommand } from './commands/tree.ts';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerTreeCommand(program);
   registerBuildCommand(program);
   registerDiffCommand(program);
+  registerInstallCommands(program);
   return program;
 }
 

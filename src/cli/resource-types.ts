@@ -7,6 +7,8 @@ export interface ResourceType {
   /** Words after the verb: `get sources git`, `reconcile source git`. */
   singular: string[];
   plural: string[];
+  /** Flux's short name for the leaf word (`ks`): `kedge get ks`, `kedge reconcile ks NAME`. */
+  shortName?: string;
   columns: Array<{ header: string; value: (o: KObject) => string }>;
 }
 
@@ -35,6 +37,7 @@ export const resourceTypes: ResourceType[] = [
     kind: 'Kustomization',
     singular: ['kustomization'],
     plural: ['kustomizations'],
+    shortName: 'ks',
     columns: [
       { header: 'REVISION', value: (o) => (o.status as { lastAppliedRevision?: string } | undefined)?.lastAppliedRevision ?? '' },
       ...readyColumns,

@@ -26,11 +26,18 @@ import {
   type GitCredentials,
   type ResolvedRevision,
 } from '../source/git/index.ts';
+import {
+  ACCESS_TOKEN_USERNAME,
+  gitHubAppData,
+  gitHubAppToken,
+  type GitHubAppData,
+} from '../source/git/github-app.ts';
 import type { Store } from '../store/store.ts';
 import {
   SOURCE_CONTROLLER,
   SOURCE_READY_SUMMARY,
   SourceRun,
+  authenticationFailed,
   proxyUrlFrom,
   recordSourceEvents,
   refreshStoredArtifact,
@@ -98,8 +105,8 @@ export class GitRepositoryReconciler implements Reconciler {
   private async reconcileSource(run: Run): Promise<void> {
     const spec = run.object.spec!;
     const timeoutMs = parseDuration(spec.timeout ?? DEFAULT_GIT_TIMEOUT);
-    const creds = await this.credentials(run);
     const proxyUrl = await this.proxyUrl(run);
+    const creds = await this.credentials(run, proxyUrl);
     const tmpRoot = this.deps.scratchDir ?? tmpdir();
     const options = { timeoutMs, proxyUrl, signal: run.context.signal, tmpRoot };
 
@@ -169,7 +176,13 @@ export class GitRepositoryReconciler implements Reconciler {
       await sourceSecretData(this.deps.store, run, verify.secretRef.name, 'verification keys'),
     );
     try {
-      const result = await verifyCheckout(dir, fetched, verify.mode ?? 'HEAD', keys, this.deps.scratchDir);
+      const result = await verifyCheckout(
+        dir,
+        fetched,
+        verify.mode === undefined || verify.mode === 'head' ? 'HEAD' : verify.mode,
+        keys,
+        this.deps.scratchDir,
+      );
       run.conditions.mark(Conditions.SourceVerified, 'True', Reasons.Succeeded, result.message);
     } catch (error) {
       const message = errorMessage(error);
@@ -251,10 +264,73 @@ export class GitRepositoryReconciler implements Reconciler {
     return artifacts;
   }
 
-  private async credentials(run: Run): Promise<GitCredentials> {
-    const secretRef = run.object.spec!.secretRef;
-    if (!secretRef) return {};
-    return credentialsFromSecret(await sourceSecretData(this.deps.store, run, secretRef.name, 'credentials'));
+  /**
+   * The Secret's credentials; with `provider: github`, an installation token of the GitHub App the Secret
+   * describes (user `x-access-token`), as Flux does.
+   */
+  private async credentials(run: Run, proxyUrl: string | undefined): Promise<GitCredentials> {
+    const spec = run.object.spec!;
+    const secretRef = spec.secretRef;
+    if (!secretRef) {
+      if (spec.provider === 'github')
+        throw this.invalidProvider(
+          run,
+          'secretRef with github app data must be specified when provider is set to github',
+          true,
+        );
+      return {};
+    }
+    const data = await sourceSecretData(this.deps.store, run, secretRef.name, 'credentials');
+    const creds = credentialsFromSecret(data);
+    let app: GitHubAppData | undefined;
+    try {
+      app = gitHubAppData(data);
+    } catch (error) {
+      throw this.invalidProvider(
+        run,
+        `secret '${run.ref.namespace}/${secretRef.name}': ${errorMessage(error)}`,
+      );
+    }
+    if (spec.provider !== 'github') {
+      if (app)
+        throw this.invalidProvider(
+          run,
+          `secretRef '${run.ref.namespace}/${secretRef.name}' has github app data but provider is not set to github`,
+        );
+      return creds;
+    }
+    if (!app)
+      throw this.invalidProvider(
+        run,
+        'secretRef with github app data must be specified when provider is set to github',
+      );
+    const timeoutMs = parseDuration(spec.timeout ?? DEFAULT_GIT_TIMEOUT);
+    try {
+      const token = await gitHubAppToken(app, {
+        caPem: creds.caPem,
+        proxyUrl,
+        timeoutMs,
+        signal: run.context.signal,
+      });
+      return {
+        ...(creds.caPem ? { caPem: creds.caPem } : {}),
+        username: ACCESS_TOKEN_USERNAME,
+        password: token,
+      };
+    } catch (error) {
+      throw authenticationFailed(run, `failed to configure authentication options: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * Flux's InvalidProviderConfiguration: the Secret and `provider` do not fit. Retried (the Secret may be fixed),
+   * except when the spec itself lacks what the provider needs: that waits for the spec to change.
+   */
+  private invalidProvider(run: Run, message: string, specProblem = false): ReconcileError {
+    run.conditions.mark(Conditions.FetchFailed, 'True', 'InvalidProviderConfiguration', message);
+    return specProblem
+      ? new StallingError('InvalidProviderConfiguration', message)
+      : new ReconcileError('InvalidProviderConfiguration', message);
   }
 
   private async proxyUrl(run: Run): Promise<string | undefined> {

@@ -13,6 +13,7 @@ import {
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
 import type { KubeTarget } from '../apply/kube-client.ts';
+import type { StoreKubeConfigOptions as KubeConfigSource } from '../store/kubernetes/store-kubeconfig.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
 import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
@@ -40,7 +41,7 @@ import {
 import { assertNoDependencyCycle, unreadyDependency } from './kustomization/dependencies.ts';
 import { KustomizationIndex, sourceKeyOf } from './kustomization/kustomization-index.ts';
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
-import { applyToStore, pruneFromStore } from './kustomization/store-target.ts';
+import { applyToStore, pruneFromStore, withAppOrigin } from './kustomization/store-target.ts';
 import { renderOptionsOf } from './kustomization/render-options.ts';
 import { splitTargets, targetOf, type TargetConfig } from './kustomization/target-split.ts';
 
@@ -62,8 +63,15 @@ export interface KustomizationReconcilerDeps {
   events: EventRecorder;
   /** `<dataDir>/artifacts`: artifacts found there are read from disk instead of downloaded. */
   artifactRoot?: string;
-  /** The engine's `--kubeconfig`: where non-Kedge kinds go when `spec.kubeConfig` is not set. */
-  kubeconfig?: string;
+  /**
+   * The engine's own cluster (`--kubeconfig`, `--context`; in operator mode also the in-cluster config): where
+   * non-Kedge kinds go when `spec.kubeConfig` is not set. None: the store only.
+   */
+  cluster?: KubeConfigSource;
+  /** Operator mode: the store is that cluster, so everything is applied to it (Flux's kinds as custom resources). */
+  storeIsCluster?: boolean;
+  /** How long to wait before re-checking unready `dependsOn` or a missing source (`--requeue-dependency`). Default 30s. */
+  requeueDependency?: string;
   renderCache?: RenderCache;
   /** Scratch space for extracted artifacts and render copies (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
   scratchDir?: string;
@@ -123,8 +131,10 @@ export class KustomizationReconciler implements Reconciler {
   readonly #targets = new Map<string, KubeTarget>();
   readonly #trees: ArtifactTrees;
   readonly #index: KustomizationIndex;
+  readonly #requeueDependency: string;
 
   constructor(private readonly deps: KustomizationReconcilerDeps) {
+    this.#requeueDependency = deps.requeueDependency ?? DEFAULT_DEPENDENCY_REQUEUE;
     this.#trees = new ArtifactTrees({ artifactRoot: deps.artifactRoot, tmpRoot: deps.scratchDir });
     this.#index = new KustomizationIndex(deps.store);
     this.watches = [
@@ -191,8 +201,8 @@ export class KustomizationReconciler implements Reconciler {
     if (why) {
       throw new WaitingError(
         Reasons.DependencyNotReady,
-        `Dependencies do not meet ready condition (${why}), retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`,
-        parseDuration(DEFAULT_DEPENDENCY_REQUEUE),
+        `Dependencies do not meet ready condition (${why}), retrying in ${this.#requeueDependency}`,
+        parseDuration(this.#requeueDependency),
       );
     }
   }
@@ -205,7 +215,7 @@ export class KustomizationReconciler implements Reconciler {
       namespace: sourceRef.namespace ?? run.ref.namespace,
       name: sourceRef.name,
     };
-    const retry = parseDuration(DEFAULT_DEPENDENCY_REQUEUE);
+    const retry = parseDuration(this.#requeueDependency);
     if (sourceRef.kind !== GitRepositoryKind && sourceRef.kind !== BucketKind) {
       throw new StallingError(
         Reasons.ArtifactFailed,
@@ -216,7 +226,7 @@ export class KustomizationReconciler implements Reconciler {
     if (!source)
       throw new WaitingError(
         Reasons.ArtifactFailed,
-        `Source '${refString(ref)}' not found, retrying in ${DEFAULT_DEPENDENCY_REQUEUE}`,
+        `Source '${refString(ref)}' not found, retrying in ${this.#requeueDependency}`,
         retry,
       );
     const artifact = source.status?.artifact;
@@ -245,8 +255,13 @@ export class KustomizationReconciler implements Reconciler {
   async #applyAndPrune(run: Run, objects: KObject[], tree: ArtifactLease): Promise<void> {
     const spec = run.object.spec!;
     run.cluster = await this.#clusterFor(run.object);
-    const config: TargetConfig = { cluster: run.cluster !== undefined, remote: spec.kubeConfig !== undefined };
+    const config = this.#targetConfig(run.object, run.cluster);
     const split = await splitTargets(objects, config, { root: () => tree.root(), path: spec.path ?? '' });
+    // Operator mode: Apps reach the store through the cluster, still saying which artifact they came from.
+    if (config.storeIsCluster) {
+      const origin = { artifactPath: run.artifact!.path, revision: run.artifact!.revision };
+      split.cluster = split.cluster.map((o) => (o.kind === 'App' ? withAppOrigin(structuredClone(o), origin) : o));
+    }
     const inventory: InventoryEntry[] = [];
     if (split.store.length > 0) {
       const artifact = run.artifact!;
@@ -337,7 +352,7 @@ export class KustomizationReconciler implements Reconciler {
    */
   private async reconcileHealth(run: Run): Promise<void> {
     const spec = run.object.spec!;
-    const targets = spec.wait ? run.applied : healthCheckTargets(run);
+    const targets = spec.wait ? run.applied : healthCheckTargets(run, this.#targetConfig(run.object, run.cluster));
     if (!spec.wait && !spec.healthChecks?.length) {
       run.conditions.delete(Conditions.Healthy);
       return;
@@ -416,7 +431,7 @@ export class KustomizationReconciler implements Reconciler {
         context.log.warn({ err: error }, 'cluster unavailable: its objects are left in place');
         return undefined;
       });
-      const config: TargetConfig = { cluster: cluster !== undefined, remote: spec.kubeConfig !== undefined };
+      const config = this.#targetConfig(object, cluster);
       const owner = { name: ref.name, namespace: ref.namespace };
       const result = await this.#pruneEntries(
         owner,
@@ -453,13 +468,22 @@ export class KustomizationReconciler implements Reconciler {
     return {};
   }
 
+  /** Which targets `object` has, given the cluster it applies to. */
+  #targetConfig(object: Kustomization, cluster: KubeTarget | undefined): TargetConfig {
+    return {
+      cluster: cluster !== undefined,
+      remote: object.spec!.kubeConfig !== undefined,
+      storeIsCluster: this.deps.storeIsCluster,
+    };
+  }
+
   /** The cluster this Kustomization applies to: `spec.kubeConfig`, else the engine's, impersonating `serviceAccountName`. */
   async #clusterFor(object: Kustomization): Promise<KubeTarget | undefined> {
     const spec = object.spec!;
     const namespace = object.metadata.namespace ?? 'default';
     let key: string;
     // The Kubernetes client is loaded with the first cluster target: an engine without one never loads it.
-    const { kubeConfigFromFile, kubeConfigFromSecret, KubeTarget } = await import('../apply/kube-client.ts');
+    const { kubeConfigFromSecret, KubeTarget } = await import('../apply/kube-client.ts');
     let load: () => KubeTarget;
     if (spec.kubeConfig?.secretRef) {
       const secretRef = spec.kubeConfig.secretRef;
@@ -472,10 +496,11 @@ export class KustomizationReconciler implements Reconciler {
       }
       key = `secret:${namespace}/${secretRef.name}:${secret.metadata.resourceVersion}:${secretRef.key ?? ''}`;
       load = () => new KubeTarget(kubeConfigFromSecret(secret, secretRef.key));
-    } else if (this.deps.kubeconfig) {
-      const file = this.deps.kubeconfig;
-      key = `file:${file}`;
-      load = () => new KubeTarget(kubeConfigFromFile(file));
+    } else if (this.deps.cluster) {
+      const source = this.deps.cluster;
+      const { storeKubeConfig: loadKubeConfig } = await import('../store/kubernetes/store-kubeconfig.ts');
+      key = `engine:${source.kubeconfig ?? ''}:${source.context ?? ''}`;
+      load = () => new KubeTarget(loadKubeConfig(source));
     } else {
       return undefined;
     }
@@ -609,8 +634,15 @@ export class KustomizationReconciler implements Reconciler {
       if (wait.source === sourceKey && wait.revision !== revision)
         wait.abort.abort();
     }
+    // Also those that could not get the artifact: a new leader, or Kedge taking over from Flux, fetches the same
+    // revision again under its own URL, and the artifact their last attempt could not download is there now.
     return (await this.#index.usingSource(sourceKey))
-      .filter((k) => k.lastAttemptedRevision !== revision || k.lastAppliedRevision !== revision)
+      .filter(
+        (k) =>
+          k.lastAttemptedRevision !== revision ||
+          k.lastAppliedRevision !== revision ||
+          k.readyReason === Reasons.ArtifactFailed,
+      )
       .map((k) => k.ref);
   }
 
@@ -709,12 +741,8 @@ function sortedEntries(entries: InventoryEntry[]): InventoryEntry[] {
 }
 
 /** `spec.healthChecks` split by target: Kedge kinds are checked in the store, the rest in the cluster. */
-function healthCheckTargets(run: Run): Run['applied'] {
+function healthCheckTargets(run: Run, config: TargetConfig): Run['applied'] {
   const out: Run['applied'] = { cluster: [], store: [] };
-  const config: TargetConfig = {
-    cluster: run.cluster !== undefined,
-    remote: run.object.spec!.kubeConfig !== undefined,
-  };
   for (const check of run.object.spec!.healthChecks ?? []) {
     const namespace = check.namespace ?? run.ref.namespace;
     const apiVersion = check.apiVersion ?? 'v1';

@@ -13,7 +13,7 @@ import { locateControlPlaneBinaries, type ControlPlaneBinaries } from './control
 import type { ControlPlaneProcess, ProcessExit } from './control-plane-process.ts';
 import { DevClusterError } from './dev-cluster-error.ts';
 import { startEtcd, type EtcdProcess } from './etcd-process.ts';
-import { startKubeApiserver, type KubeApiserverProcess } from './kube-apiserver-process.ts';
+import { startKubeApiserver, type KubeApiserverConfig, type KubeApiserverProcess } from './kube-apiserver-process.ts';
 import { writeKubeconfig } from './kubeconfig-file.ts';
 import { startNodeComponents, type NodeComponents } from './node-components.ts';
 import { livePid, stopRecordedProcess, writePidFile } from './pid-file.ts';
@@ -45,8 +45,14 @@ export interface DevCluster {
   nodes: number;
   /** Pid of each running process (also its process group). */
   pids: Partial<Record<ClusterComponent, number>> & { etcd: number; kubeApiserver: number };
-  /** Resolves when any of the cluster's processes ends without `stop()` having been called. */
+  /** Resolves when any of the cluster's processes ends without `stop()` (or a restart) having caused it. */
   exited: Promise<ProcessExit>;
+  /**
+   * Stops kube-apiserver (SIGTERM, as a rolling restart of a control plane does) and starts it again on the same
+   * port with the same etcd, resolving once it serves again: watches and connections of clients break and must
+   * resume. For tests of what clients do through an API server restart.
+   */
+  restartKubeApiserver(): Promise<void>;
   /**
    * Ends every process group, the last started first (SIGTERM, then SIGKILL), frees their ports and removes
    * etcd's data, the pid files and the kubeconfig (or the whole dir when it was a temporary one). Safe to
@@ -98,6 +104,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   let apiserver: KubeApiserverProcess;
   let etcd: EtcdProcess;
   let nodeComponents: NodeComponents | undefined;
+  let apiserverConfig: KubeApiserverConfig;
   try {
     const pki = await generateClusterPki(layout.pki);
     const credentials = await readClientCredentials(pki);
@@ -105,10 +112,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     etcd = await startEtcd(layout, binaries.etcd);
     running.push(etcd);
     options.onProgress?.(`starting kube-apiserver (${binaries.kubeApiserver})`);
-    apiserver = await startKubeApiserver(
-      { layout, pki, credentials, etcdUrl: etcd.clientUrl, withControllers: nodes > 0 },
-      binaries.kubeApiserver,
-    );
+    apiserverConfig = { layout, pki, credentials, etcdUrl: etcd.clientUrl, withControllers: nodes > 0 };
+    apiserver = await startKubeApiserver(apiserverConfig, binaries.kubeApiserver);
     running.push(apiserver);
     await writeKubeconfig(layout.kubeconfig, apiserver.server, credentials);
     if (nodes > 0) {
@@ -143,17 +148,32 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       await writeClusterState(layout.state, { phase: 'failed', startedAt, error: String(error) });
     throw error;
   }
-  const exited = Promise.race(running.map((child) => child.exited)).then((exit) =>
-    stopping ? new Promise<never>(() => {}) : exit,
-  );
+  let reportExit: (exit: ProcessExit) => void = () => {};
+  const exited = new Promise<ProcessExit>((resolve) => (reportExit = resolve));
+  const replaced = new Set<ControlPlaneProcess>();
+  const watchExit = (child: ControlPlaneProcess) =>
+    void child.exited.then((exit) => {
+      if (!stopping && !replaced.has(child)) reportExit(exit);
+    });
+  running.forEach(watchExit);
+  const pids = { etcd: etcd.pid, kubeApiserver: apiserver.pid, ...nodeComponents?.pids };
   return {
     kubeconfigPath: layout.kubeconfig,
     server: apiserver.server,
     dir,
     nodes,
-    pids: { etcd: etcd.pid, kubeApiserver: apiserver.pid, ...nodeComponents?.pids },
+    pids,
     exited,
     stop,
+    restartKubeApiserver: async () => {
+      replaced.add(apiserver);
+      await apiserver.stop();
+      const next = await startKubeApiserver({ ...apiserverConfig, port: apiserver.port }, binaries.kubeApiserver);
+      running.splice(running.indexOf(apiserver), 1, next);
+      apiserver = next;
+      pids.kubeApiserver = next.pid;
+      watchExit(next);
+    },
   };
 }
 

@@ -21,6 +21,8 @@ export interface KubeApiserverConfig {
   etcdUrl: string;
   /** A controller-manager will run: enable the ServiceAccount admission plugin, as on a real cluster. */
   withControllers?: boolean;
+  /** Serve on this port (a restart keeps its port, so clients reconnect); default a free one. */
+  port?: number;
 }
 
 const attempts = 3;
@@ -35,8 +37,8 @@ export async function startKubeApiserver(
   binary: string,
 ): Promise<KubeApiserverProcess> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const port = await freeLoopbackPort();
+  for (let attempt = 1; attempt <= (config.port === undefined ? attempts : 1); attempt++) {
+    const port = config.port ?? (await freeLoopbackPort());
     const server = `https://127.0.0.1:${port}`;
     try {
       const started = await startControlPlaneProcess({

@@ -62,6 +62,14 @@ export class EngineMetrics {
     registers: [this.registry],
   });
 
+  /** client-go's leader election metric: 1 while this instance holds the lease `name`, else 0 (only with leader election). */
+  readonly leaderStatus = new Gauge({
+    name: 'leader_election_master_status',
+    help: 'Whether this instance holds the leader election lease named by the label (1) or follows (0).',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

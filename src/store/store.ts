@@ -26,7 +26,8 @@ export type ApplyResult = 'created' | 'configured' | 'unchanged';
 
 /**
  * Where Kedge's own objects, their status and their events live. Two implementations: the embedded SQLite
- * store (standalone) and, later, the Kubernetes API (operator mode). Reconcilers never know which.
+ * store (standalone, `sqlite/`) and the Kubernetes API (operator mode, `kubernetes/`: custom resources).
+ * Reconcilers never know which.
  *
  * Guarantees shared by all implementations (see the conformance suite in store-conformance.ts):
  * - Objects are keyed by kind, namespace and name; an object without a namespace lives in `default`.

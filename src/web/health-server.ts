@@ -8,11 +8,18 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
+/** What `/readyz` answers: 200 with `detail` when ready, else 503 with it. */
+export interface Readiness {
+  ready: boolean;
+  detail: string;
+}
+
 /**
  * Serves `/metrics` (Prometheus text format), `/healthz` (the process is alive) and `/readyz` (the engine
- * has started its controllers), as Flux's controllers do on their metrics and health ports.
+ * has started its controllers, or with leader election: leads or follows), as Flux's controllers do on their
+ * metrics and health ports.
  */
-export async function startHealthServer(address: ListenAddress, registry: Registry, isReady: () => boolean): Promise<HealthServer> {
+export async function startHealthServer(address: ListenAddress, registry: Registry, isReady: () => boolean | Readiness): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -25,8 +32,9 @@ export async function startHealthServer(address: ListenAddress, registry: Regist
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     } else if (path === '/readyz') {
-      const ready = isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'starting');
+      const answer = isReady();
+      const { ready, detail } = typeof answer === 'boolean' ? { ready: answer, detail: answer ? 'ok' : 'starting' } : answer;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(detail);
     } else {
       res.writeHead(404).end();
     }

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import type { KObject } from '../../api/meta.ts';
 import type { ApplyResult, Store } from '../../store/store.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 
 /** `kedge apply -f FILE|DIR ...`: validate every document first, then store them all. */
 export function registerApplyCommand(program: Command): void {
-  program
-    .command('apply')
+  addStoreOptions(program.command('apply'))
     .description('create or update objects from YAML files or directories')
     .requiredOption('-f, --filename <path...>', 'files or directories (recursive) of YAML manifests')
     .action(async (opts: { filename: string[] }, command: Command) => {

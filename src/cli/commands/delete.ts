@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { CliError } from '../cli-error.ts';
 import { commandAt } from '../command-path.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
 import { resourceTypes } from '../resource-types.ts';
 
@@ -10,7 +10,7 @@ import { resourceTypes } from '../resource-types.ts';
 export function registerDeleteCommands(program: Command): void {
   const del = program.command('delete').description('delete objects from the store');
   for (const type of resourceTypes) {
-    commandAt(del, type.singular, '<name>', `delete a ${type.kind}`)
+    addStoreOptions(commandAt(del, type.singular, '<name>', `delete a ${type.kind}`, [], type.shortName))
       .option('-n, --namespace <ns>', 'namespace', 'default')
       .option('-s, --silent', 'do not ask for confirmation')
       .action(async (name: string, opts: { namespace: string; silent?: boolean }, command: Command) => {

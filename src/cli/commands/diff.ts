@@ -37,7 +37,7 @@ export function registerDiffCommand(program: Command): void {
     .option('--context <name>', 'kubeconfig context to use')
     .option('--decryption-secret <file>', DECRYPTION_SECRET_HELP)
     .action(async (name: string, opts: DiffOptions, command: Command) => {
-      const { objects, ks } = await withStore(globalOptions(command), async (store) => ({
+      const { objects, ks } = await withStore(globalOptions(command, { kubeconfigSelectsStore: false }), async (store) => ({
         objects: await renderLocally(store, { namespace: opts.namespace, name }, opts.path, opts.decryptionSecret),
         ks: (await store.get({ kind: 'Kustomization', namespace: opts.namespace, name })) as Kustomization,
       }));

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 import { formatTable } from '../output/table.ts';
 import { CliError } from '../cli-error.ts';
 
 /** `kedge events [--for Kind/NAME] [-n NS | -A]`: recorded events, oldest first, as `flux events` shows them. */
 export function registerEventsCommand(program: Command): void {
-  program
-    .command('events')
+  addStoreOptions(program.command('events'))
     .description('show events recorded by the engine')
     .option('--for <kind/name>', 'only events about this object, e.g. GitRepository/podinfo')
     .option('-n, --namespace <ns>', 'namespace', 'default')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { commandAt } from '../command-path.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 import { formatObjects, parseOutputFormat } from '../output/print-objects.ts';
 import { resourceTypes, type ResourceType } from '../resource-types.ts';
 import { CliError } from '../cli-error.ts';
@@ -12,7 +12,7 @@ export function registerGetCommands(program: Command): void {
 }
 
 function addGet(get: Command, type: ResourceType): void {
-  commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular])
+  addStoreOptions(commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular], type.shortName))
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-o, --output <format>', 'table, yaml or json', 'table')

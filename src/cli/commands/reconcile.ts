@@ -3,7 +3,7 @@ import { parseDuration } from '../../api/duration.ts';
 import type { KObject } from '../../api/meta.ts';
 import { CliError } from '../cli-error.ts';
 import { commandAt } from '../command-path.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
 import { mutate, requestReconcile, waitForReconcile } from '../reconcile-request.ts';
 import { describeKind, resourceTypes, type ResourceType } from '../resource-types.ts';
@@ -22,26 +22,26 @@ export function registerReconcileCommands(program: Command): void {
   const suspend = program.command('suspend').description('stop reconciling an object');
   const resume = program.command('resume').description('resume reconciling a suspended object and wait for the result');
   for (const type of resourceTypes) {
-    const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`));
+    const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`, [], type.shortName));
     if (type.kind === 'Kustomization') leaf.option('--with-source', 'reconcile the source first');
     leaf.action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts),
     );
-    withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`)).action(
+    withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`, [], type.shortName)).action(
       async (name: string, opts: Options, command: Command) => {
         const ref = { kind: type.kind, namespace: opts.namespace, name };
         await withStore(globalOptions(command), (store) => mutate(store, ref, (o) => setSuspend(o, true)));
         process.stdout.write(`${mark.success(`${type.singular.join(' ')} ${name} suspended`)}\n`);
       },
     );
-    withFlags(commandAt(resume, type.singular, '<name>', `resume a ${type.kind}`)).action(
+    withFlags(commandAt(resume, type.singular, '<name>', `resume a ${type.kind}`, [], type.shortName)).action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts, true),
     );
   }
 }
 
 function withFlags(command: Command): Command {
-  return command
+  return addStoreOptions(command)
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--timeout <duration>', 'how long to wait for the result', '5m');
 }
@@ -57,8 +57,10 @@ async function runReconcile(command: Command, type: ResourceType, name: string, 
     if (!resume && (current.spec as { suspend?: boolean } | undefined)?.suspend) {
       throw new CliError(`${what} is suspended: resume it first with 'kedge resume ${type.singular.join(' ')} ${name}'`);
     }
+    // An engine on the cluster cannot be seen from here: `flux reconcile` waits for it all the same.
+    const engineRunning =
+      options.store === 'kubernetes' || (await requireRunningEngine(options.dataDir).then(() => true, () => false));
     if (resume) {
-      const engineRunning = await requireRunningEngine(options.dataDir).then(() => true, () => false);
       const token = await requestReconcile(store, ref, (o) => setSuspend(o, false));
       process.stdout.write(`${mark.action(`${what} resumed`)}\n`);
       if (!engineRunning) {
@@ -67,7 +69,7 @@ async function runReconcile(command: Command, type: ResourceType, name: string, 
       }
       return report(await waitForReconcile(store, ref, token, timeoutMs), what);
     }
-    await requireRunningEngine(options.dataDir);
+    if (!engineRunning) await requireRunningEngine(options.dataDir);
     if (opts.withSource) await reconcileSourceOf(store, current, timeoutMs);
     process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
     const token = await requestReconcile(store, ref);

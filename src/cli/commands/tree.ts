@@ -3,7 +3,7 @@ import type { Kustomization } from '../../api/kustomization.ts';
 import { parseObjectId } from '../../apply/object-id.ts';
 import type { Store } from '../../store/store.ts';
 import { CliError } from '../cli-error.ts';
-import { globalOptions, withStore } from '../global-options.ts';
+import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 
 /** One node of the tree: `Kind/namespace/name` and what it applied. */
 interface TreeNode {
@@ -13,10 +13,8 @@ interface TreeNode {
 
 /** `kedge tree kustomization NAME [-n NS]`: the inventory as a tree, nested Kustomizations expanded, as `flux tree`. */
 export function registerTreeCommand(program: Command): void {
-  program
-    .command('tree')
-    .description('print the objects a Kustomization applied, as a tree')
-    .command('kustomization <name>')
+  const group = program.command('tree').description('print the objects a Kustomization applied, as a tree');
+  addStoreOptions(group.command('kustomization <name>'))
     .alias('ks')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .action(async (name: string, opts: { namespace: string }, command: Command) => {

@@ -21,8 +21,17 @@ interface UpOptions {
   metricsAddr: string;
   receiverAddr: string;
   artifactRetention: string;
-  concurrency: string;
+  concurrency?: string;
+  concurrent?: string;
   kubeconfig?: string;
+  context?: string;
+  store?: string;
+  namespace?: string;
+  watchAllNamespaces: string | boolean;
+  watchLabelSelector?: string;
+  requeueDependency: string;
+  leaderElect?: string | boolean;
+  leaderElectionLease?: string;
   leaveAppsRunning?: boolean;
 }
 
@@ -38,19 +47,41 @@ export function registerUpCommand(program: Command): void {
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
     .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
-    .option('--concurrency <n>', 'reconciles of one kind at once', '4')
-    .option('--kubeconfig <file>', 'cluster Kustomizations apply Kubernetes kinds to (default: none, store only)')
+    .option('--concurrent <n>', "reconciles of one kind at once (default 4; Flux's flag name)")
+    .option('--concurrency <n>', 'the same as --concurrent')
+    .option('--store <kind>', "sqlite (the data dir, default) or kubernetes (operator mode: Flux's custom resources in the cluster); env KEDGE_STORE")
+    .option('--kubeconfig <file>', 'sqlite store: the cluster Kustomizations apply Kubernetes kinds to (default none); kubernetes store: the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'a context of the kubeconfig')
+    .option('--watch-all-namespaces [bool]', 'reconcile objects of every namespace; false: only those of --namespace', true)
+    .option('--namespace <ns>', "with --watch-all-namespaces=false: the namespace to watch (default $RUNTIME_NAMESPACE, the pod's namespace, else default)")
+    .option('--watch-label-selector <selector>', "reconcile only objects whose labels match, e.g. 'sharding.fluxcd.io/key in (shard1)'")
+    .option('--leader-elect [bool]', 'reconcile only while holding the Lease (kedge-system/kedge-leader); for several replicas', false)
+    .option('--leader-election-lease <ns/name>', 'the Lease of --leader-elect (default kedge-leader in $RUNTIME_NAMESPACE, else kedge-system)')
+    .option('--requeue-dependency <duration>', 'wait before re-checking dependsOn that are not Ready, or a missing source', '30s')
     .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
 }
 
 async function runUp(opts: UpOptions, command: Command): Promise<void> {
-  const options = globalOptions(command);
+  const options = globalOptions(command, { kubeconfigSelectsStore: false });
   const timeoutMs = parseDuration(opts.timeout);
+  const operator = options.store === 'kubernetes';
+  const watchAll = parseBoolean(opts.watchAllNamespaces, '--watch-all-namespaces');
+  if (!operator && (!watchAll || opts.watchLabelSelector !== undefined))
+    throw new CliError('--watch-all-namespaces=false and --watch-label-selector need --store kubernetes');
+  if (opts.watchLabelSelector !== undefined) {
+    const { LabelSelector } = await import('../../store/kubernetes/label-selector.ts');
+    new LabelSelector(opts.watchLabelSelector);
+  }
+  parseDuration(opts.requeueDependency);
+  const leaderElect = parseBoolean(opts.leaderElect ?? false, '--leader-elect');
+  const lease = opts.leaderElectionLease === undefined ? undefined : parseLease(opts.leaderElectionLease);
   const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
   const log = await loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
+  // As controller-runtime's managers: an instance that lost the lease stops and exits 1; its restart follows.
+  let onLeadershipLost = (): void => process.exit(1);
   const judge = new OnceJudge();
   const { startEngine } = await import('../../engine.ts');
   const engine = await startEngine({
@@ -59,23 +90,40 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: parseCount(opts.artifactRetention, '--artifact-retention', 0),
-    concurrency: parseCount(opts.concurrency, '--concurrency', 1),
-    kubeconfig: opts.kubeconfig,
+    concurrency: parseCount(opts.concurrent ?? opts.concurrency ?? '4', opts.concurrent ? '--concurrent' : '--concurrency', 1),
+    store: options.store,
+    kubeconfig: options.kubeconfig,
+    kubeContext: options.context,
+    watchNamespace: watchAll ? undefined : await watchedNamespace(opts.namespace),
+    watchLabelSelector: opts.watchLabelSelector,
+    requeueDependency: opts.requeueDependency,
+    leaderElection: leaderElect
+      ? {
+          lease,
+          // As controller-runtime's managers: an instance that lost the lease exits, its restart follows.
+          onLost: () => onLeadershipLost(),
+        }
+      : undefined,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
     onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
   });
+  onLeadershipLost = () => {
+    log.error('leader election lost: stopping; a restart runs as a follower');
+    void engine.stop().finally(() => process.exit(1));
+  };
   const stopReporting = reportProgress(engine.store, say);
   const stopped = onSignals(engine, log.info.bind(log));
 
   if (objects.length > 0) {
     for (const line of await applyObjects(engine.store, objects)) say(mark.action(line));
-  } else if (!opts.filename && (await engine.store.list('GitRepository')).length === 0) {
+  } else if (!opts.filename && !operator && (await engine.store.list('GitRepository')).length === 0) {
     await bootstrapExample(engine, options.dataDir, say);
   }
 
   if (!opts.once) {
-    say(style.dim(`kedge is running on ${options.dataDir} (metrics ${engine.metricsUrl}); Ctrl-C stops it`));
+    const where = operator ? `the cluster's custom resources (data dir ${options.dataDir})` : options.dataDir;
+    say(style.dim(`kedge is running on ${where} (metrics ${engine.metricsUrl}); Ctrl-C stops it`));
     await stopped;
     stopReporting();
     return;
@@ -144,6 +192,33 @@ async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[
     if (interrupted || Date.now() >= deadline || judged.every((j) => j.verdict !== 'pending')) return judged;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** `--leader-election-lease namespace/name`. */
+function parseLease(text: string): { namespace: string; name: string } {
+  const [namespace, name, ...rest] = text.split('/');
+  if (!namespace || !name || rest.length > 0) throw new CliError(`--leader-election-lease must be namespace/name, not '${text}'`);
+  return { namespace, name };
+}
+
+/** A Go-style boolean flag: `--flag` (true), `--flag=true`, `--flag=false`. */
+function parseBoolean(value: string | boolean, flag: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new CliError(`${flag} must be true or false, not '${value}'`);
+}
+
+/**
+ * The namespace an engine with `--watch-all-namespaces=false` watches, as Flux's controllers find theirs:
+ * `--namespace`, else `RUNTIME_NAMESPACE`, else the namespace of the pod's service account, else `default`.
+ */
+async function watchedNamespace(flag: string | undefined): Promise<string> {
+  if (flag) return flag;
+  if (process.env.RUNTIME_NAMESPACE) return process.env.RUNTIME_NAMESPACE;
+  const { readFile } = await import('node:fs/promises');
+  const pod = await readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').catch(() => '');
+  return pod.trim() || 'default';
 }
 
 /** A whole number flag of at least `min`. */

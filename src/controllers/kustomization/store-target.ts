@@ -61,13 +61,7 @@ export async function applyToStore(
     delete copy.status;
     copy.metadata.namespace ??= 'default';
     copy.metadata.labels = { ...copy.metadata.labels, ...ownerLabels(owner) };
-    if (copy.kind === 'App') {
-      copy.metadata.annotations = {
-        ...copy.metadata.annotations,
-        [SourceArtifactAnnotation]: origin.artifactPath,
-        [SourceRevisionAnnotation]: origin.revision,
-      };
-    }
+    withAppOrigin(copy, origin);
     const identity = identityOf(copy);
     const { result } = await store.apply(copy).catch((error: unknown) => {
       throw new StoreApplyError(`${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`, { cause: error });
@@ -76,6 +70,17 @@ export async function applyToStore(
     inventory.push(inventoryEntryOf(identity));
   }
   return { changes, inventory };
+}
+
+/** Annotates an App (in place) with the artifact and revision it came from; other kinds are left alone. */
+export function withAppOrigin(object: KObject, origin: AppOrigin): KObject {
+  if (object.kind !== 'App') return object;
+  object.metadata.annotations = {
+    ...object.metadata.annotations,
+    [SourceArtifactAnnotation]: origin.artifactPath,
+    [SourceRevisionAnnotation]: origin.revision,
+  };
+  return object;
 }
 
 /**

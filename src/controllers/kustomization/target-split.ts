@@ -14,6 +14,11 @@ export interface TargetConfig {
   cluster: boolean;
   /** The cluster comes from `spec.kubeConfig`: then everything goes there, as in Flux. */
   remote: boolean;
+  /**
+   * Operator mode: Kedge's store is the cluster itself, so everything goes to the cluster — Flux's kinds are
+   * server-side applied as custom resources like any other object, as Flux does.
+   */
+  storeIsCluster?: boolean;
 }
 
 /** Some objects have no target; the message names each with its kind and file. */
@@ -23,13 +28,13 @@ export class NoTargetError extends Error {
 }
 
 /**
- * The target of an object of `apiVersion`/`kind`, or undefined when none accepts it. With a remote cluster,
- * everything goes there. Otherwise Kedge's own kinds (sources, Kustomizations, Apps, notifications) go to the
+ * The target of an object of `apiVersion`/`kind`, or undefined when none accepts it. With a remote cluster, or
+ * in operator mode (the store is the cluster), everything goes to the cluster. Otherwise Kedge's own kinds (sources, Kustomizations, Apps, notifications) go to the
  * store; core ConfigMaps and Secrets go to the cluster when there is one, else to the store (the host
  * runtime reads them); every other kind needs a cluster.
  */
 export function targetOf(apiVersion: string, kind: string, config: TargetConfig): TargetName | undefined {
-  if (config.remote) return 'cluster';
+  if (config.remote || config.storeIsCluster) return 'cluster';
   const known = findKind(apiVersion, kind) !== undefined;
   if (known && (groupOf(apiVersion) !== '' || !config.cluster)) return 'store';
   return config.cluster ? 'cluster' : undefined;

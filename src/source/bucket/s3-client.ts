@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { tunnelingAgent } from './tunneling-agent.ts';
+import { tunnelingAgent } from '../tunneling-agent.ts';
 
 /** Where a bucket is and how to reach it (a Bucket's spec with its secrets resolved). */
 export interface S3Location {

@@ -1,0 +1,92 @@
+import { customResourceDefinitions } from '../../api/crds.ts';
+import type { KObject } from '../../api/meta.ts';
+import { KubeApiError } from '../../apply/errors.ts';
+import type { KubeRest } from '../../apply/kube-rest.ts';
+
+const crdPath = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+
+export interface EnsureCrdsOptions {
+  /** Default: Kedge's own, {@link customResourceDefinitions}. */
+  crds?: KObject[];
+  /** How long to wait for each CRD to be Established. Default 60 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface EnsureCrdsResult {
+  /** CRDs this call created. */
+  created: string[];
+  /** CRDs that were there already (Kedge's, or Flux's on a cluster that ran Flux): used as they are, not replaced. */
+  existing: string[];
+}
+
+interface CrdStatus {
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+/** A CRD could not be created or did not become Established; names the CRD and the API server's reason. */
+export class CrdInstallError extends Error {
+  override name = 'CrdInstallError';
+}
+
+/**
+ * Creates each CRD that does not exist and waits until every one is Established (its names accepted, its
+ * resource served). A CRD of that name that exists already — Flux's, on a cluster moving from Flux — is used
+ * as it is: never replaced or patched. Creating concurrently with another process is fine (its CRD counts as
+ * existing).
+ */
+export async function ensureCustomResourceDefinitions(
+  rest: KubeRest,
+  options: EnsureCrdsOptions = {},
+): Promise<EnsureCrdsResult> {
+  const result: EnsureCrdsResult = { created: [], existing: [] };
+  const crds = options.crds ?? customResourceDefinitions();
+  for (const crd of crds) {
+    const name = crd.metadata.name;
+    const found = await rest.request('GET', `${crdPath}/${name}`, { signal: options.signal }).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof KubeApiError && error.code === 404) return false;
+        throw error;
+      },
+    );
+    if (found) {
+      result.existing.push(name);
+      continue;
+    }
+    try {
+      await rest.request('POST', crdPath, { body: crd, signal: options.signal });
+      result.created.push(name);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 409) result.existing.push(name);
+      else
+        throw new CrdInstallError(`cannot create CRD ${name}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  await Promise.all(crds.map((crd) => waitEstablished(rest, crd.metadata.name, options)));
+  return result;
+}
+
+async function waitEstablished(rest: KubeRest, name: string, options: EnsureCrdsOptions): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let last = 'no conditions yet';
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    const crd = await rest.request<{ status?: CrdStatus }>('GET', `${crdPath}/${name}`, {
+      signal: options.signal,
+    });
+    const conditions = crd.status?.conditions ?? [];
+    const established = conditions.find((c) => c.type === 'Established');
+    const names = conditions.find((c) => c.type === 'NamesAccepted');
+    if (established?.status === 'True') return;
+    if (names?.status === 'False')
+      throw new CrdInstallError(
+        `CRD ${name} is not served: ${names.reason ?? ''} ${names.message ?? ''}`.trim(),
+      );
+    last = established ? `${established.reason ?? ''} ${established.message ?? ''}`.trim() : last;
+    if (Date.now() + delay > deadline)
+      throw new CrdInstallError(
+        `CRD ${name} did not become Established within ${options.timeoutMs ?? 60_000} ms (${last})`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
