@@ -1,13 +1,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderType } from '../src/api/provider.ts';
 import type { FluxEvent } from '../src/notify/flux-event.ts';
 import { createNotifier } from '../src/notify/notifier-factory.ts';
 import type { NotifierConfig } from '../src/notify/notifier.ts';
+import { createRepo } from './harness/git-repo.ts';
+import { eventually } from './harness/eventually.ts';
 import { generateTlsPki } from './harness/git-servers.ts';
-import { startEndpoint, type ReceivedRequest, type Respond, type TestEndpoint } from './notify-endpoint.ts';
+import {
+  manifests,
+  startEndpoint,
+  startTestEngine,
+  type ReceivedRequest,
+  type Respond,
+  type TestEndpoint,
+} from './notify-endpoint.ts';
 
 // Flux's pull/merge request comment providers, zoom and incident.io, each against a real HTTP listener on
 // loopback playing the service: every test asserts the requests the real service would receive.
@@ -275,6 +284,41 @@ describe('zoom and incident.io', () => {
     } finally {
       await tls.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('change request comments end to end', () => {
+  it("an object's event.toolkit.fluxcd.io/change_request annotation reaches its events: the PR gets the comment", async () => {
+    const github = await startEndpoint(forge({ login: 'flux-bot' }, []));
+    const repo = createRepo({ files: { 'a.yaml': 'a: 1\n' } });
+    const { engine, dispose } = await startTestEngine();
+    try {
+      await engine.store.apply(manifests.secret('gh-token', { token: 'ghp_test' }));
+      await engine.store.apply(
+        manifests.provider('pr', {
+          type: 'githubpullrequestcomment',
+          address: `${github.url}/org/app`,
+          secretRef: { name: 'gh-token' },
+        }),
+      );
+      await engine.store.apply(manifests.alert('alert', 'pr'));
+      const preview = manifests.gitRepository('preview', repo.url);
+      preview.metadata.annotations = { 'event.toolkit.fluxcd.io/change_request': '42' };
+      await engine.store.apply(preview);
+      const created = await eventually(() => github.requests.find((r) => r.method === 'POST'), {
+        what: 'the PR comment',
+      });
+      expect(created.path).toBe('/api/v3/repos/org/app/issues/42/comments');
+      const { body } = created.json() as { body: string };
+      expect(body).toMatch(
+        /^<!-- flux-pr-comment-key:[0-9a-f-]+\/GitRepository\/default\/preview -->\n\n## Flux Status\n\nℹ️ GitRepository\/default\/preview\n\n/,
+      );
+      expect(body).not.toContain('change_request');
+    } finally {
+      await dispose();
+      await github.stop();
+      rmSync(dirname(repo.dir), { recursive: true, force: true });
     }
   });
 });
