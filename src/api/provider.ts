@@ -13,6 +13,7 @@ export const FLUX_PROVIDER_TYPES = [
   'bitbucketserver', 'bitbucket', 'azuredevops', 'googlechat', 'googlepubsub', 'webex', 'sentry',
   'azureeventhub', 'telegram', 'lark', 'matrix', 'opsgenie', 'alertmanager', 'grafana', 'githubdispatch',
   'pagerduty', 'datadog', 'nats', 'zulip', 'otel',
+  'githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment', 'zoom', 'incident.io',
 ] as const;
 
 /** The provider types that set commit statuses (and may have a `commitStatusExpr`), as Flux lists them. */
@@ -22,7 +23,9 @@ export const COMMIT_STATUS_PROVIDER_TYPES = ['github', 'gitlab', 'gitea', 'bitbu
 export const SUPPORTED_PROVIDER_TYPES = [
   'generic', 'generic-hmac', 'slack', 'msteams', 'discord', 'rocket', 'googlechat', 'webex', 'telegram', 'matrix',
   'lark', 'zulip', 'opsgenie', 'pagerduty', 'datadog', 'sentry', 'grafana', 'alertmanager', 'github', 'gitlab',
-  'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops', 'githubdispatch', 'nats', 'otel',
+  'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops', 'githubdispatch',
+  'githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment', 'zoom', 'incident.io',
+  'nats', 'otel',
 ] as const;
 
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];

@@ -10,6 +10,11 @@ import { genericNotifier } from './generic.ts';
 import { giteaNotifier } from './gitea.ts';
 import { githubDispatchNotifier } from './githubdispatch.ts';
 import { githubNotifier } from './github.ts';
+import { githubPullRequestCommentNotifier } from './githubpullrequestcomment.ts';
+import { giteaPullRequestCommentNotifier } from './giteapullrequestcomment.ts';
+import { gitlabMergeRequestCommentNotifier } from './gitlabmergerequestcomment.ts';
+import { incidentIoNotifier } from './incidentio.ts';
+import { zoomNotifier } from './zoom.ts';
 import { gitlabNotifier } from './gitlab.ts';
 import { googleChatNotifier } from './googlechat.ts';
 import { grafanaNotifier } from './grafana.ts';
@@ -54,6 +59,11 @@ const factories: Record<ProviderType, (config: NotifierConfig) => Notifier> = {
   bitbucketserver: bitbucketServerNotifier,
   azuredevops: azureDevOpsNotifier,
   githubdispatch: githubDispatchNotifier,
+  githubpullrequestcomment: githubPullRequestCommentNotifier,
+  gitlabmergerequestcomment: gitlabMergeRequestCommentNotifier,
+  giteapullrequestcomment: giteaPullRequestCommentNotifier,
+  zoom: zoomNotifier,
+  'incident.io': incidentIoNotifier,
   nats: natsNotifier,
   otel: otelNotifier,
 };

@@ -9,7 +9,10 @@ import { SLACK_API_URL } from './slack.ts';
 import { TELEGRAM_API_URL } from './telegram.ts';
 
 /** The providers that write commit statuses to a git host. */
-const COMMIT_STATUS_TYPES = new Set<ProviderType>(['github', 'gitlab', 'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops']);
+const COMMIT_STATUS_TYPES = new Set<ProviderType>([
+  'github', 'gitlab', 'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops',
+  'githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment',
+]);
 
 /** A Provider cannot be used as written (missing secret, key or address). Messages name the object, never values. */
 export class ProviderConfigError extends Error {
