@@ -79,10 +79,12 @@ export const receiverSpecSchema = z.strictObject({
     if (issuers.has(provider.issuerURL)) issue(`duplicate issuerURL '${provider.issuerURL}'`, ['oidcProviders', i, 'issuerURL']);
     issuers.add(provider.issuerURL);
   }
-  // `claims` exists only for generic-oidc receivers, as Flux compiles the filters.
+  // `claims` exists only for generic-oidc receivers, as Flux compiles the filters. An expression that does not
+  // compile at all was already reported by its field.
   if (!oidc) {
     const check = (expr: string | undefined, path: Array<string | number>) => {
-      const problem = expr ? celCompileProblem(expr, FluxCel.resourceFilter) : undefined;
+      if (!expr || celCompileProblem(expr, FluxCel.oidcResourceFilter) !== undefined) return;
+      const problem = celCompileProblem(expr, FluxCel.resourceFilter);
       if (problem) issue(problem, path);
     };
     check(spec.resourceFilter, ['resourceFilter']);
