@@ -34,3 +34,6 @@ bash scripts/build-s3-server.sh >/dev/null
 # sops (Kustomization.spec.decryption) and age-keygen (the tests' age keys), from Go modules: a few CPU-minutes
 # cold, then cached in ~/.cache/kedge/sops.
 bash scripts/build-sops.sh >/dev/null
+
+# A NATS server for the `nats` notification Provider tests (nats-server, built once from Go modules, then cached).
+bash scripts/build-nats-server.sh >/dev/null

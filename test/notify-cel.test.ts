@@ -143,7 +143,11 @@ describe('Provider commitStatusExpr (CEL over event, alert and provider)', () =>
     );
     await engine.store.apply(manifests.alert('alert', 'github-status', { eventMetadata: { env: 'Prod' } }));
     await engine.store.apply(manifests.gitRepository('app', repoUrl));
-    const request = await eventually(() => endpoint.requests[0], { what: 'the commit status request' });
+    // The provider reads the commit's statuses first (GET), then posts the new one.
+    const request = await eventually(
+      () => endpoint.requests.find((r) => r.method === 'POST'),
+      { what: 'the commit status request' },
+    );
     expect(request.path).toMatch(/^\/api\/v3\/repos\/org\/app\/statuses\/[0-9a-f]{40}$/);
     expect(request.json()).toMatchObject({
       state: 'success',

@@ -10,15 +10,17 @@ describe('notification manifests', () => {
       [
         doc('notification.toolkit.fluxcd.io/v1beta3', 'Provider', '  type: slack\n  channel: general\n  address: https://hooks.slack.com/services/x\n  secretRef:\n    name: slack-url\n'),
         doc('notification.toolkit.fluxcd.io/v1beta3', 'Alert', '  providerRef:\n    name: slack\n  eventSeverity: info\n  eventSources:\n    - kind: GitRepository\n      name: "*"\n  exclusionList:\n    - ".*upgrade.*"\n'),
+        doc('notification.toolkit.fluxcd.io/v1beta3', 'Provider', '  type: nats\n  channel: flux.events\n  address: nats://nats.messaging:4222\n  secretRef:\n    name: nats-creds\n'),
+        doc('notification.toolkit.fluxcd.io/v1beta3', 'Provider', '  type: otel\n  address: http://otel-collector:4318/v1/traces\n'),
         doc('notification.toolkit.fluxcd.io/v1', 'Receiver', '  type: github\n  events: ["ping", "push"]\n  secretRef:\n    name: webhook-token\n  resources:\n    - kind: GitRepository\n      name: webapp\n'),
       ].join('---\n'),
       'flux.yaml',
     );
-    expect(objects.map((o) => o.kind)).toEqual(['Provider', 'Alert', 'Receiver']);
+    expect(objects.map((o) => o.kind)).toEqual(['Provider', 'Alert', 'Provider', 'Provider', 'Receiver']);
   });
 
   it.each([
-    ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: nats\n  channel: x\n', 'nats needs a NATS client'],
+    ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: azureeventhub\n  channel: x\n', 'Azure Event Hubs'],
     ['Provider', 'notification.toolkit.fluxcd.io/v1beta3', '  type: googlepubsub\n  channel: x\n', 'cloud identity'],
     ['Alert', 'notification.toolkit.fluxcd.io/v1beta3', '  providerRef:\n    name: p\n  eventSources:\n    - kind: GitRepository\n      name: a\n  inclusionList: ["("]\n', 'valid regular expression'],
   ])('rejects an unsupported %s with a clear message', (kind, apiVersion, spec, message) => {

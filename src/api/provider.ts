@@ -13,6 +13,7 @@ export const FLUX_PROVIDER_TYPES = [
   'bitbucketserver', 'bitbucket', 'azuredevops', 'googlechat', 'googlepubsub', 'webex', 'sentry',
   'azureeventhub', 'telegram', 'lark', 'matrix', 'opsgenie', 'alertmanager', 'grafana', 'githubdispatch',
   'pagerduty', 'datadog', 'nats', 'zulip', 'otel',
+  'githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment', 'zoom', 'incident.io',
 ] as const;
 
 /** The provider types that set commit statuses (and may have a `commitStatusExpr`), as Flux lists them. */
@@ -23,6 +24,8 @@ export const SUPPORTED_PROVIDER_TYPES = [
   'generic', 'generic-hmac', 'slack', 'msteams', 'discord', 'rocket', 'googlechat', 'webex', 'telegram', 'matrix',
   'lark', 'zulip', 'opsgenie', 'pagerduty', 'datadog', 'sentry', 'grafana', 'alertmanager', 'github', 'gitlab',
   'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops', 'githubdispatch',
+  'githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment', 'zoom', 'incident.io',
+  'nats', 'otel',
 ] as const;
 
 export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
@@ -31,8 +34,6 @@ export type ProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 export const REFUSED_PROVIDER_TYPES: Record<Exclude<(typeof FLUX_PROVIDER_TYPES)[number], ProviderType>, string> = {
   azureeventhub: 'azureeventhub needs Azure Event Hubs over AMQP with Azure credentials, which Kedge does not speak',
   googlepubsub: 'googlepubsub needs Google Cloud credentials exchanged with Google for an access token (a cloud identity)',
-  nats: 'nats needs a NATS client, which Kedge does not ship yet',
-  otel: 'otel (events as OpenTelemetry traces over OTLP) is not implemented by Kedge',
 };
 
 /** Flux's `ProviderSpec` (notification.toolkit.fluxcd.io/v1beta3), every field. */

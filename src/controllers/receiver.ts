@@ -26,7 +26,7 @@ export class ReceiverReconciler implements Reconciler {
   readonly watches: RelatedWatch[];
 
   constructor(private readonly deps: { store: Store }) {
-    this.watches = [referrersWatch<Receiver>(deps.store, ReceiverKind, 'Secret', (r, name) => r.spec?.secretRef.name === name)];
+    this.watches = [referrersWatch<Receiver>(deps.store, ReceiverKind, 'Secret', (r, name) => r.spec?.secretRef?.name === name)];
   }
 
   async reconcile(ref: ObjectRef, _context: ReconcileContext): Promise<ReconcileResult> {
@@ -44,6 +44,13 @@ export class ReceiverReconciler implements Reconciler {
   }
 
   private async reconcileWebhookPath(object: Receiver, ref: ObjectRef, conditions: ConditionSet): Promise<string> {
+    // generic-oidc receivers authenticate with the caller's ID token and have no secret: as Flux, their
+    // path derives from an empty token (name and namespace only).
+    if (!object.spec!.secretRef) {
+      const path = webhookPath('', ref.name, ref.namespace);
+      conditions.mark(NotificationConditions.Validated, 'True', Reasons.Succeeded, `Receiver initialized for path: ${path}`);
+      return path;
+    }
     const secretName = object.spec!.secretRef.name;
     const secret = await this.deps.store.get({ kind: 'Secret', namespace: ref.namespace, name: secretName });
     if (!secret) {

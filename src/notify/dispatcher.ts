@@ -99,6 +99,7 @@ export class NotificationDispatcher {
     try {
       config = await resolveNotifierConfig(this.deps.store, provider);
       config.commitStatus = commitStatusFromExpr(provider, alert, event);
+      config.alert = { namespace, name: alert.metadata.name, uid: alert.metadata.uid };
       const notifier = createNotifier(config);
       const queue = this.queueFor(providerRef);
       queue.push({
@@ -136,7 +137,7 @@ export class NotificationDispatcher {
       return;
     }
     const o = event.involvedObject;
-    const secrets = [config?.token, config?.basicAuth?.password, config?.password, config?.address];
+    const secrets = [config?.token, config?.basicAuth?.password, config?.password, config?.address, config?.nats?.creds, config?.nats?.nkey];
     const message = redact(`failed to send notification for ${o.kind}/${o.namespace}/${o.name}: ${error.message}`, secrets);
     metrics.notificationFailures.inc({ namespace: providerRef.namespace, provider: providerRef.name, type: provider.spec!.type });
     log.warn({ provider: refString(providerRef), alert: refString(alertRef), status: error.statusCode }, message);

@@ -20,7 +20,8 @@ export interface GoogleIdClaims {
   iat?: number;
 }
 
-function decodePart(part: string, what: string): Record<string, unknown> {
+/** One part (header or payload) of a JWT as JSON. Throws ReceiverValidationError naming `what`. */
+export function decodePart(part: string, what: string): Record<string, unknown> {
   try {
     return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch {

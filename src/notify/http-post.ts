@@ -7,8 +7,8 @@ import { scrubUrl } from './scrub-url.ts';
 
 /** How one notification request is sent. */
 export interface PostOptions {
-  /** Default POST; Matrix sends with PUT, commit-status providers read existing statuses with GET. */
-  method?: 'POST' | 'PUT' | 'GET';
+  /** Default POST; Matrix sends with PUT, commit-status providers read existing statuses with GET, comment providers edit with PATCH or PUT. */
+  method?: 'POST' | 'PUT' | 'PATCH' | 'GET';
   headers?: Record<string, string>;
   /** The whole request, connect to last byte. */
   timeoutMs: number;

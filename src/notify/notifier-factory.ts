@@ -10,6 +10,11 @@ import { genericNotifier } from './generic.ts';
 import { giteaNotifier } from './gitea.ts';
 import { githubDispatchNotifier } from './githubdispatch.ts';
 import { githubNotifier } from './github.ts';
+import { githubPullRequestCommentNotifier } from './githubpullrequestcomment.ts';
+import { giteaPullRequestCommentNotifier } from './giteapullrequestcomment.ts';
+import { gitlabMergeRequestCommentNotifier } from './gitlabmergerequestcomment.ts';
+import { incidentIoNotifier } from './incidentio.ts';
+import { zoomNotifier } from './zoom.ts';
 import { gitlabNotifier } from './gitlab.ts';
 import { googleChatNotifier } from './googlechat.ts';
 import { grafanaNotifier } from './grafana.ts';
@@ -17,7 +22,9 @@ import { larkNotifier } from './lark.ts';
 import { matrixNotifier } from './matrix.ts';
 import { msteamsNotifier } from './msteams.ts';
 import type { Notifier, NotifierConfig } from './notifier.ts';
+import { natsNotifier } from './nats.ts';
 import { opsgenieNotifier } from './opsgenie.ts';
+import { otelNotifier } from './otel.ts';
 import { pagerDutyNotifier } from './pagerduty.ts';
 import { rocketNotifier } from './rocket.ts';
 import { sentryNotifier } from './sentry.ts';
@@ -52,6 +59,13 @@ const factories: Record<ProviderType, (config: NotifierConfig) => Notifier> = {
   bitbucketserver: bitbucketServerNotifier,
   azuredevops: azureDevOpsNotifier,
   githubdispatch: githubDispatchNotifier,
+  githubpullrequestcomment: githubPullRequestCommentNotifier,
+  gitlabmergerequestcomment: gitlabMergeRequestCommentNotifier,
+  giteapullrequestcomment: giteaPullRequestCommentNotifier,
+  zoom: zoomNotifier,
+  'incident.io': incidentIoNotifier,
+  nats: natsNotifier,
+  otel: otelNotifier,
 };
 
 /** The notifier for a provider type. Throws DeliveryError (not retryable) when the address cannot work for it. */

@@ -20,8 +20,12 @@ export interface NotifierConfig {
    * absent, Flux's default `<kind>/<name>/<first segment of the Provider's uid>` is used.
    */
   commitStatus?: string;
+  /** `nats`: the secret's `creds` (user JWT credentials file) and `nkey` (NKey seed), Flux's NATS auth. */
+  nats?: { creds?: string; nkey?: string };
   /** Secret `headers` (a YAML map), added to every request. */
   headers?: Record<string, string>;
+  /** The Alert the event is delivered for, set by the dispatcher (`otel` names its service after it). */
+  alert?: { namespace: string; name: string; uid?: string };
   /** Identifies the Provider (commit status contexts). */
   provider: { namespace: string; name: string; uid?: string };
   /** Timeout, CA and proxy for every request. */

@@ -3,12 +3,16 @@ import { secretValues } from '../api/core.ts';
 import { parseDuration } from '../api/duration.ts';
 import { DEFAULT_PROVIDER_TIMEOUT, type Provider, type ProviderType } from '../api/provider.ts';
 import type { Store } from '../store/store.ts';
+import { natsServers } from './nats.ts';
 import type { NotifierConfig } from './notifier.ts';
 import { SLACK_API_URL } from './slack.ts';
 import { TELEGRAM_API_URL } from './telegram.ts';
 
 /** The providers that write commit statuses to a git host. */
-const COMMIT_STATUS_TYPES = new Set<ProviderType>(['github', 'gitlab', 'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops']);
+const COMMIT_STATUS_TYPES = new Set<ProviderType>([
+  'github', 'gitlab', 'gitea', 'bitbucket', 'bitbucketserver', 'azuredevops',
+  'githubpullrequestcomment', 'gitlabmergerequestcomment', 'giteapullrequestcomment',
+]);
 
 /** A Provider cannot be used as written (missing secret, key or address). Messages name the object, never values. */
 export class ProviderConfigError extends Error {
@@ -23,7 +27,8 @@ export class ProviderConfigError extends Error {
 
 /**
  * Resolves a Provider and its Secrets (same namespace) into what a notifier needs, as Flux reads them:
- * secretRef `address` (wins over spec.address), `token`, `username`/`password`, `headers` (a YAML map);
+ * secretRef `address` (wins over spec.address), `token`, `username`/`password`, `headers` (a YAML map),
+ * for `nats` also `creds` and `nkey`;
  * certSecretRef `ca.crt` (or legacy `caFile`; for commit-status providers without one, the credentials
  * secret's `ca.crt`); proxySecretRef `address`, `username`, `password`.
  */
@@ -50,6 +55,7 @@ export async function resolveNotifierConfig(store: Store, provider: Provider): P
     if (data.token) config.token = data.token.trim();
     if (data.password) config.password = data.password;
     if (data.username && data.password) config.basicAuth = { username: data.username, password: data.password };
+    if (config.type === 'nats' && (data.creds || data.nkey)) config.nats = { creds: data.creds, nkey: data.nkey };
     if (data.headers) config.headers = parseHeaders(data.headers, `${where} secret '${spec.secretRef.name}'`);
     // Flux: git hosts may carry their CA in the credentials secret when there is no certSecretRef.
     if (!spec.certSecretRef && COMMIT_STATUS_TYPES.has(config.type) && data['ca.crt']) config.http.ca = data['ca.crt'];
@@ -71,7 +77,8 @@ export async function resolveNotifierConfig(store: Store, provider: Provider): P
   if (!config.address && config.type === 'slack' && config.token) config.address = SLACK_API_URL;
   if (!config.address && config.type === 'telegram') config.address = TELEGRAM_API_URL;
   if (!config.address) throw new ProviderConfigError('ValidationFailed', `${where} has no address (spec.address or the secret's 'address' key)`);
-  if (!URL.canParse(config.address)) throw new ProviderConfigError('ValidationFailed', `${where} has an address that is not a valid URL`);
+  const addresses = config.type === 'nats' ? natsServers(config.address) : [config.address];
+  if (!addresses.every((a) => URL.canParse(a))) throw new ProviderConfigError('ValidationFailed', `${where} has an address that is not a valid URL`);
   return config;
 }
 

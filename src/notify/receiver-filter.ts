@@ -36,25 +36,31 @@ function requestVariable(request: ReceiverRequest | undefined): Record<string, u
 /**
  * The filter of each entry of `spec.resources` (aligned with it): `resourceFilter` and the entry's own
  * `filter`, both CEL over `res` (the resource's apiVersion, kind and metadata, what Flux reads) and `req`
- * (the request body, parsed once); a resource is reconciled only when every expression set accepts it.
+ * (the request body, parsed once) and, on a generic-oidc Receiver, `claims` (the verified token's claims);
+ * a resource is reconciled only when every expression set accepts it.
  * Entries without any expression accept everything. Throws {@link ReceiverBodyError} when an expression
  * needs a JSON body that does not parse.
  */
 export function receiverResourceFilters(
   receiver: Receiver,
   request: ReceiverRequest | undefined,
+  claims?: Record<string, unknown>,
 ): ResourceFilter[] {
   const spec = receiver.spec!;
   const accept: ResourceFilter = () => true;
   if (!spec.resourceFilter && !spec.resources.some((r) => r.filter)) return spec.resources.map(() => accept);
   const req = requestVariable(request);
-  const top = spec.resourceFilter ? compileCel(spec.resourceFilter, FluxCel.resourceFilter) : undefined;
+  const oidc = spec.type === 'generic-oidc';
+  const options = oidc ? FluxCel.oidcResourceFilter : FluxCel.resourceFilter;
+  const top = spec.resourceFilter ? compileCel(spec.resourceFilter, options) : undefined;
   return spec.resources.map((resource) => {
-    const own = resource.filter ? compileCel(resource.filter, FluxCel.resourceFilter) : undefined;
+    const own = resource.filter ? compileCel(resource.filter, options) : undefined;
     const expressions = [top, own].filter((e) => e !== undefined);
     return (object) => {
       const res = { apiVersion: object.apiVersion, kind: object.kind, metadata: object.metadata };
-      return expressions.every((e) => e.evaluateBoolean({ res, req }));
+      return expressions.every((e) =>
+        e.evaluateBoolean(oidc ? { res, req, claims: claims ?? {} } : { res, req }),
+      );
     };
   });
 }

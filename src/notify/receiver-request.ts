@@ -7,7 +7,10 @@ export interface ReceiverRequest {
 }
 
 /** What a valid request asks for: trigger the Receiver's resources, or only answer (a GitHub ping). */
-export type ReceiverVerdict = { action: 'trigger'; event?: string } | { action: 'answer'; message: string };
+export type ReceiverVerdict =
+  /** `claims`: a verified OIDC token's claims (generic-oidc), the resource filters' `claims` variable. */
+  | { action: 'trigger'; event?: string; claims?: Record<string, unknown> }
+  | { action: 'answer'; message: string };
 
 /** The request is not from who the Receiver trusts, or carries an event it does not accept: HTTP 400, nothing triggered. */
 export class ReceiverValidationError extends Error {

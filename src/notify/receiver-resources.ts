@@ -16,9 +16,14 @@ export interface ReceiverTargets {
  * The objects a Receiver's `resources` name — by name, or `*` with optional matchLabels; missing ones are
  * skipped — that its CEL filters (`resourceFilter`, `resources[].filter`) accept for this `request`.
  */
-export async function receiverTargets(store: Store, receiver: Receiver, request?: ReceiverRequest): Promise<ReceiverTargets> {
+export async function receiverTargets(
+  store: Store,
+  receiver: Receiver,
+  request?: ReceiverRequest,
+  claims?: Record<string, unknown>,
+): Promise<ReceiverTargets> {
   const defaultNamespace = receiver.metadata.namespace ?? 'default';
-  const filters = receiverResourceFilters(receiver, request);
+  const filters = receiverResourceFilters(receiver, request, claims);
   const found = new Map<string, KObject>();
   const failures: string[] = [];
   for (const [index, resource] of receiver.spec!.resources.entries()) {

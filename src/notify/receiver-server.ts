@@ -13,6 +13,7 @@ import { ReceiverValidationError } from './receiver-request.ts';
 import { ReceiverBodyError } from './receiver-filter.ts';
 import { receiverTargets, requestReconcile } from './receiver-resources.ts';
 import { GOOGLE_CERTS_URL, GoogleIdTokenVerifier } from './google-id-token.ts';
+import { OidcVerifiers } from './oidc-id-token.ts';
 import { validateReceiverRequest, type ReceiverSecret, type ReceiverValidators } from './receiver-validation.ts';
 import { safeEqual } from './timing-safe.ts';
 import { webhookPath } from './webhook-path.ts';
@@ -80,7 +81,7 @@ export async function startReceiverServer(options: ReceiverServerOptions): Promi
     failures: new RateLimiter(failureRate, 10 * failureRate),
     throttled: new Set(),
   };
-  const validators: ReceiverValidators = { google: new GoogleIdTokenVerifier(options.googleCertsUrl ?? GOOGLE_CERTS_URL) };
+  const validators: ReceiverValidators = { google: new GoogleIdTokenVerifier(options.googleCertsUrl ?? GOOGLE_CERTS_URL), oidc: new OidcVerifiers() };
   const server: Server = createServer((req, res) => {
     handle(req, options, limits, validators).then(
       (message) => reply(res, 200, message),
@@ -131,7 +132,7 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
   const body = await readBody(req);
   let verdict;
   try {
-    verdict = await validateReceiverRequest(receiver.spec.type, { headers: req.headers, body }, secret, receiver.spec.events, validators);
+    verdict = await validateReceiverRequest(receiver.spec.type, { headers: req.headers, body }, secret, receiver.spec.events, validators, receiver.spec.oidcProviders);
   } catch (error) {
     if (!(error instanceof ReceiverValidationError)) throw error;
     throw refused(req, limits, log, error.message);
@@ -142,7 +143,7 @@ async function handle(req: IncomingMessage, options: ReceiverServerOptions, limi
   const at = new Date().toISOString();
   let selected;
   try {
-    selected = await receiverTargets(options.store, receiver, { headers: req.headers, body });
+    selected = await receiverTargets(options.store, receiver, { headers: req.headers, body }, verdict.claims);
   } catch (error) {
     if (error instanceof ReceiverBodyError) throw new HttpError(400, error.message);
     throw error;
@@ -190,6 +191,9 @@ async function findReceiver(store: Store, path: string): Promise<Receiver | unde
 }
 
 async function receiverSecret(store: Store, receiver: Receiver): Promise<ReceiverSecret | undefined> {
+  // generic-oidc receivers have no secret: their path derives from an empty token, as Flux's.
+  if (receiver.spec!.type === 'generic-oidc') return { token: '', data: {} };
+  if (!receiver.spec!.secretRef) return undefined;
   const namespace = receiver.metadata.namespace ?? 'default';
   const secret = await store.get({ kind: 'Secret', namespace, name: receiver.spec!.secretRef.name });
   if (!secret) return undefined;

@@ -1,4 +1,4 @@
-import type { ReceiverType } from '../api/receiver.ts';
+import type { OidcProvider, ReceiverType } from '../api/receiver.ts';
 import type { GoogleIdTokenVerifier } from './google-id-token.ts';
 import { validateAcr } from './receiver-acr.ts';
 import { validateBitbucket } from './receiver-bitbucket.ts';
@@ -6,6 +6,8 @@ import { validateCdevents } from './receiver-cdevents.ts';
 import { validateDockerHub } from './receiver-dockerhub.ts';
 import { validateGcr } from './receiver-gcr.ts';
 import { validateGeneric, validateGenericHmac } from './receiver-generic.ts';
+import { validateGenericOidc } from './receiver-generic-oidc.ts';
+import type { OidcVerifiers } from './oidc-id-token.ts';
 import { validateGithub } from './receiver-github.ts';
 import { validateGitlab } from './receiver-gitlab.ts';
 import { validateHarbor } from './receiver-harbor.ts';
@@ -13,15 +15,16 @@ import { validateNexus } from './receiver-nexus.ts';
 import { validateQuay } from './receiver-quay.ts';
 import type { ReceiverRequest, ReceiverVerdict } from './receiver-request.ts';
 
-/** What a Receiver's secret provides: `token` always, other keys (GCR's `email`, `audience`) as the type needs. */
+/** What a Receiver's secret provides: `token` always (empty for generic-oidc, which has none), other keys (GCR's `email`, `audience`) as the type needs. */
 export interface ReceiverSecret {
   token: string;
   data: Record<string, string>;
 }
 
-/** Shared verification machinery (Google's ID token keys for GCR). */
+/** Shared verification machinery (Google's ID token keys for GCR, each OIDC issuer's keys for generic-oidc). */
 export interface ReceiverValidators {
   google: GoogleIdTokenVerifier;
+  oidc: OidcVerifiers;
 }
 
 /** Validates a webhook request for a Receiver type. Rejects with ReceiverValidationError when it must be refused. */
@@ -31,6 +34,7 @@ export async function validateReceiverRequest(
   secret: ReceiverSecret,
   events: readonly string[] | undefined,
   validators: ReceiverValidators,
+  oidcProviders?: readonly OidcProvider[],
 ): Promise<ReceiverVerdict> {
   const { token } = secret;
   switch (type) {
@@ -58,5 +62,7 @@ export async function validateReceiverRequest(
       return validateCdevents(request, events);
     case 'gcr':
       return validateGcr(request, secret.data, validators.google);
+    case 'generic-oidc':
+      return validateGenericOidc(request, oidcProviders, validators.oidc);
   }
 }

@@ -4,6 +4,16 @@ import type { Logger } from './logger.ts';
 
 export type EventListener = (event: KedgeEvent) => void;
 
+/** Object annotations under this prefix travel with every event about the object (e.g. `change_request`), as Flux's recorder does. */
+export const EVENT_ANNOTATION_PREFIX = 'event.toolkit.fluxcd.io/';
+
+/** The object's `event.toolkit.fluxcd.io/*` annotations, overridden by the event's own. */
+function eventAnnotations(object: KObject, own: Record<string, string> | undefined): Record<string, string> | undefined {
+  const fromObject = Object.entries(object.metadata.annotations ?? {}).filter(([key]) => key.startsWith(EVENT_ANNOTATION_PREFIX));
+  if (fromObject.length === 0) return own;
+  return { ...Object.fromEntries(fromObject), ...own };
+}
+
 /**
  * Records events about objects as Flux's controllers emit them: into the store (for `kedge events`), the log,
  * and to listeners (notifications). Recording never fails a reconcile.
@@ -39,7 +49,7 @@ export class EventRecorder {
         name: object.metadata.name,
         uid: object.metadata.uid,
       },
-      annotations: options.annotations,
+      annotations: eventAnnotations(object, options.annotations),
       reportingController: options.controller,
       firstTimestamp: now,
       lastTimestamp: now,

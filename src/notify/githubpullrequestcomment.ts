@@ -1,0 +1,57 @@
+import {
+  changeRequestNumber,
+  commentBody,
+  commentMarker,
+  nested,
+  upsertComment,
+} from './change-request-comment.ts';
+import { parseRepositoryAddress } from './commit-status.ts';
+import { DeliveryError } from './delivery-error.ts';
+import { githubApiBase } from './github.ts';
+import { baseHeaders, type Notifier, type NotifierConfig } from './notifier.ts';
+
+const PREFIX = 'flux-pr-comment-key';
+
+/**
+ * `githubpullrequestcomment`: a comment on the pull request named by the event's
+ * `event.toolkit.fluxcd.io/change_request` metadata, edited in place on later events for the same object
+ * (one comment per Provider and object, found by its hidden marker among the token user's comments), as
+ * Flux does. Bearer `token` (or `password`); events without a pull request number are skipped.
+ */
+export function githubPullRequestCommentNotifier(config: NotifierConfig): Notifier {
+  const token = config.token ?? config.password;
+  if (!token)
+    throw new DeliveryError("githubpullrequestcomment provider needs a 'token' in its secret", false);
+  const repo = parseRepositoryAddress(config.address);
+  if (repo.path.split('/').length !== 2)
+    throw new DeliveryError(`invalid repository id '${repo.path}': expected <owner>/<repository>`, false);
+  const api = githubApiBase(repo.protocol, repo.host);
+  const issues = `${api}/repos/${repo.path}/issues`;
+  const headers = {
+    ...baseHeaders(config),
+    accept: 'application/vnd.github+json',
+    authorization: `Bearer ${token}`,
+  };
+  return {
+    async post(event, signal) {
+      const number = changeRequestNumber(event);
+      if (number === undefined) return;
+      await upsertComment(
+        {
+          userUrl: `${api}/user`,
+          userName: (u) => u.login,
+          listUrl: (n) => `${issues}/${n}/comments?direction=asc&per_page=100&sort=created`,
+          author: (c) => nested(c, 'user', 'login'),
+          createUrl: (n) => `${issues}/${n}/comments`,
+          edit: (_n, id) => ({ method: 'PATCH', url: `${issues}/comments/${String(id)}` }),
+        },
+        number,
+        commentMarker(PREFIX, event, config),
+        commentBody(PREFIX, event, config),
+        config,
+        headers,
+        signal,
+      );
+    },
+  };
+}
