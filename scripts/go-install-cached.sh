@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds one Go command from Go modules (`go install PACKAGE@VERSION`) into ~/.cache/kedge/NAME/VERSION and
 # prints the binary's path; warm, it only prints. One build at a time under a lock; progress on stderr.
-# Usage: scripts/go-install-cached.sh NAME PACKAGE VERSION OVERRIDE_VAR PURPOSE
+# Usage: scripts/go-install-cached.sh NAME PACKAGE VERSION OVERRIDE_VAR PURPOSE [CHECK_ARGS]
 #   NAME          the binary's name (and cache dir), e.g. nats-server
 #   OVERRIDE_VAR  an environment variable naming a prebuilt binary to use instead (checked, not built)
 #   PURPOSE       what needs it, for the error when Go is missing
+#   CHECK_ARGS    the arguments that make the binary print its version (default: --version)
 # Env: XDG_CACHE_HOME  cache root (default ~/.cache)
 set -euo pipefail
 
-name=$1 package=$2 version=$3 override=$4 purpose=$5
+name=$1 package=$2 version=$3 override=$4 purpose=$5 check_args=${6:---version}
 started=$(date +%s)
 step() { printf '[%s %4ss] %s\n' "$name" "$(( $(date +%s) - started ))" "$*" >&2; }
-runnable() { [ -x "$1" ] && "$1" --version >/dev/null 2>&1; }
+# shellcheck disable=SC2086 # check_args is a word list on purpose
+runnable() { [ -x "$1" ] && "$1" $check_args >/dev/null 2>&1; }
 
 prebuilt=${!override:-}
 if [ -n "$prebuilt" ]; then

@@ -37,3 +37,8 @@ bash scripts/build-sops.sh >/dev/null
 
 # A NATS server for the `nats` notification Provider tests (nats-server, built once from Go modules, then cached).
 bash scripts/build-nats-server.sh >/dev/null
+
+# Helm (HelmRepository/HelmChart/HelmRelease and the tests' charts) and the CNCF distribution registry (the OCI
+# tests), each built once from Go modules, then cached in ~/.cache/kedge.
+bash scripts/build-helm.sh >/dev/null
+bash scripts/build-oci-registry.sh >/dev/null
