@@ -1,7 +1,8 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { Artifact } from '../../api/gitrepository.ts';
-import { packArtifact, type PackOptions } from './pack-artifact.ts';
+import { digestFile, packArtifact, type PackOptions } from './pack-artifact.ts';
 
 export type { Artifact };
 
@@ -81,6 +82,32 @@ export class ArtifactStorage {
     const file = this.localPath(relativePath);
     await mkdir(resolve(file, '..'), { recursive: true });
     return this.artifactFor(relativePath, revision, await packArtifact(dir, file, opts));
+  }
+
+  /**
+   * Stores `sourceFile` as it is (an OCI layer with `operation: copy`) at `<kind>/<ns>/<name>/<hex>.tar.gz`,
+   * named like {@link archive} names it; written to a temp file and renamed, so readers never see a partial one.
+   */
+  async storeFile(
+    kind: string,
+    namespace: string,
+    name: string,
+    revision: string,
+    sourceFile: string,
+  ): Promise<Artifact> {
+    const commit = /(?:sha1|sha256):([0-9a-f]+)$/.exec(revision)?.[1] ?? revision;
+    const relativePath = this.relativePath(kind, namespace, name, `${commit}.tar.gz`);
+    const file = this.localPath(relativePath);
+    await mkdir(resolve(file, '..'), { recursive: true });
+    const temp = resolve(file, '..', `.${commit}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await copyFile(sourceFile, temp);
+      await rename(temp, file);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return this.artifactFor(relativePath, revision, await digestFile(file));
   }
 
   /** Whether a regular file exists at the artifact's path. */
