@@ -272,7 +272,7 @@ export class HelmChartReconciler implements Reconciler {
     if (build.file) {
       const { storage } = this.deps;
       const artifact = await storage
-        .storeFile(
+        .storeNamedFile(
           HelmChartKind,
           run.ref.namespace,
           run.ref.name,

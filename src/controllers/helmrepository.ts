@@ -169,7 +169,7 @@ export class HelmRepositoryReconciler implements Reconciler {
       const file = join(dir, 'index.json');
       await writeFile(file, json);
       const artifact = await this.deps.storage
-        .storeFile(HelmRepositoryKind, run.ref.namespace, run.ref.name, `index-${hex}.yaml`, revision, file)
+        .storeNamedFile(HelmRepositoryKind, run.ref.namespace, run.ref.name, `index-${hex}.yaml`, revision, file)
         .catch((error: unknown) => {
           const message = `unable to save artifact to storage: ${errorMessage(error)}`;
           run.conditions.mark(

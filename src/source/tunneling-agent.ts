@@ -9,6 +9,11 @@ export interface TunnelingAgentOptions {
   secure: boolean;
   /** PEM CA bundle to trust for the server's certificate. */
   ca?: string;
+  /** PEM client certificate and key to present (mutual TLS). */
+  cert?: string;
+  key?: string;
+  /** Accept any server certificate (an OCIRepository's `insecure` without a CA, as Flux allows). Default true. */
+  rejectUnauthorized?: boolean;
   /** `http://[user:pass@]host:port`; without it, connections go straight to the server. */
   proxyUrl?: string;
 }
@@ -26,8 +31,13 @@ type Callback = (error: Error | null, socket?: Duplex) => void;
  * CONNECT tunnel (for plain HTTP too, so the request line stays the server's own).
  */
 export function tunnelingAgent(options: TunnelingAgentOptions): HttpAgent {
+  const tlsOptions = {
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
+    ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  };
   const agent = options.secure
-    ? new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) })
+    ? new HttpsAgent({ keepAlive: true, ...tlsOptions })
     : new HttpAgent({ keepAlive: true });
   if (!options.proxyUrl) return agent;
   const proxy = new URL(options.proxyUrl);
@@ -56,7 +66,7 @@ export function tunnelingAgent(options: TunnelingAgentOptions): HttpAgent {
         socket,
         host,
         ...(isIP(host) ? {} : { servername: target.servername || host }),
-        ...(options.ca ? { ca: options.ca } : {}),
+        ...tlsOptions,
       });
       tls.once('secureConnect', () => callback(null, tls));
       tls.once('error', (error: Error) => callback(error));

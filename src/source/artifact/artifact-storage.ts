@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { Artifact } from '../../api/gitrepository.ts';
@@ -84,23 +85,54 @@ export class ArtifactStorage {
   }
 
   /**
-   * Stores a file as it is (an index, a packaged chart) at `<kind>/<ns>/<name>/<fileName>`, written to a dot
-   * file first and renamed into place, and returns its status artifact.
+   * Stores `sourceFile` as it is (an OCI layer with `operation: copy`) at `<kind>/<ns>/<name>/<hex>.tar.gz`,
+   * named like {@link archive} names it; written to a temp file and renamed, so readers never see a partial one.
    */
   async storeFile(
     kind: string,
     namespace: string,
     name: string,
+    revision: string,
+    sourceFile: string,
+  ): Promise<Artifact> {
+    const commit = /(?:sha1|sha256):([0-9a-f]+)$/.exec(revision)?.[1] ?? revision;
+    const relativePath = this.relativePath(kind, namespace, name, `${commit}.tar.gz`);
+    const file = this.localPath(relativePath);
+    await mkdir(resolve(file, '..'), { recursive: true });
+    const temp = resolve(file, '..', `.${commit}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await copyFile(sourceFile, temp);
+      await rename(temp, file);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return this.artifactFor(relativePath, revision, await digestFile(file));
+  }
+
+  /**
+   * Stores `sourceFile` as it is under its own name (a Helm index `index-<hex>.yaml`, a chart
+   * `<name>-<version>.tgz`) at `<kind>/<ns>/<name>/<fileName>`; written to a temp file and renamed.
+   */
+  async storeNamedFile(
+    kind: string,
+    namespace: string,
+    name: string,
     fileName: string,
     revision: string,
-    source: string,
+    sourceFile: string,
   ): Promise<Artifact> {
     const relativePath = this.relativePath(kind, namespace, name, fileName);
     const file = this.localPath(relativePath);
     await mkdir(resolve(file, '..'), { recursive: true });
-    const temp = this.localPath(this.relativePath(kind, namespace, name, `.${fileName}.${process.pid}.tmp`));
-    await copyFile(source, temp);
-    await rename(temp, file);
+    const temp = resolve(file, '..', `.${fileName}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await copyFile(sourceFile, temp);
+      await rename(temp, file);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
     return this.artifactFor(relativePath, revision, await digestFile(file));
   }
 

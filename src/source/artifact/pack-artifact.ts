@@ -26,6 +26,8 @@ export interface PackOptions {
    * already filtered when they were listed, as Flux archives them).
    */
   keepAll?: boolean;
+  /** Apply `.sourceignore` files and `ignore` but never the default patterns (OCI artifacts, as Flux). */
+  noDefaultPatterns?: boolean;
 }
 
 const EPOCH = new Date(0);
@@ -45,7 +47,9 @@ export async function packArtifact(
   const tree = await readTree(dir, '');
   const rules: SourceIgnore = opts.keepAll
     ? { ignores: () => false }
-    : sourceIgnoreFrom(await readSourceIgnoreFiles(dir, tree), opts.ignore);
+    : sourceIgnoreFrom(await readSourceIgnoreFiles(dir, tree), opts.ignore, {
+        defaults: opts.noDefaultPatterns !== true,
+      });
   const files = selectFiles(dir, tree, rules);
   const temp = join(dirname(outFile), `.${basename(outFile)}.${randomBytes(6).toString('hex')}.tmp`);
   try {

@@ -55,6 +55,8 @@ export function parsePatterns(text: string): string[] {
  * winning so `!pattern` can re-include. As in Flux, the default patterns apply only when neither
  * `.sourceignore` files nor `spec.ignore` contribute any pattern: either of them replaces the defaults.
  * Matching is case-sensitive (as Flux's). Unlike Flux, a `.git` file or directory is never re-included.
+ * With `defaults: false` (an OCI artifact, which Flux filters by its `.sourceignore` files and `spec.ignore`
+ * only) the default patterns never apply.
  */
 export async function loadSourceIgnore(dir: string, specIgnore?: string): Promise<SourceIgnore> {
   return sourceIgnoreFrom(await collectSourceIgnoreFiles(dir, ''), specIgnore);
@@ -70,7 +72,11 @@ export interface SourceIgnoreFile {
  * The rules of {@link loadSourceIgnore} from `.sourceignore` files already read, outer directories before
  * inner ones (a depth-first walk in name order).
  */
-export function sourceIgnoreFrom(files: readonly SourceIgnoreFile[], specIgnore?: string): SourceIgnore {
+export function sourceIgnoreFrom(
+  files: readonly SourceIgnoreFile[],
+  specIgnore?: string,
+  options: { defaults?: boolean } = {},
+): SourceIgnore {
   const sets: RuleSet[] = [];
   for (const { domain, text } of files) {
     const patterns = parsePatterns(text);
@@ -78,7 +84,7 @@ export function sourceIgnoreFrom(files: readonly SourceIgnoreFile[], specIgnore?
   }
   const spec = specIgnore === undefined ? [] : parsePatterns(specIgnore);
   if (spec.length > 0) sets.push({ domain: '', rules: ignore({ ignorecase: false }).add(spec) });
-  if (sets.length === 0)
+  if (sets.length === 0 && options.defaults !== false)
     sets.push({ domain: '', rules: ignore({ ignorecase: false }).add([...DEFAULT_PATTERNS]) });
   sets.unshift({ domain: '', rules: ignore({ ignorecase: false }).add([...VCS_PATTERNS]) });
   return {
