@@ -6,9 +6,15 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition, KObject, ObjectRef } from '../src/api/meta.ts';
 import { createLogger } from '../src/runtime/logger.ts';
-import { runHelm, startChartRepository, type ChartRepository } from './harness/chart-repository.ts';
+import {
+  runHelm,
+  startChartRepository,
+  writeTestChart,
+  type ChartRepository,
+} from './harness/chart-repository.ts';
 import { createRepo } from './harness/git-repo.ts';
 import { startHttpGitServer, type HttpGitServer } from './harness/git-servers.ts';
+import { startOciRegistry, type OciRegistry } from './harness/oci-registry.ts';
 import { startTestEngine, type TestEngine } from './harness/test-engine.ts';
 
 /*
@@ -364,6 +370,80 @@ ${helmChart('app', '  chart: ./charts/app\n  reconcileStrategy: Revision\n  sour
         (r, o) => r.status === 'True' && status(o).artifact?.revision === `0.2.0+${next.slice(0, 12)}.1`,
       );
       expect(await helmOn(status(moved).artifact!, 'template', 'rel')).toContain('greeting: "prod-2"');
+    });
+  }, 180_000);
+});
+
+describe('HelmChart from an OCI HelmRepository', () => {
+  let registry: OciRegistry;
+  beforeAll(async () => {
+    registry = await startOciRegistry({ basicAuth: { username: 'pusher', password: 'oci-pass' }, tls: true });
+  }, 600_000);
+  afterAll(async () => registry?.stop());
+
+  /** What a CI pipeline runs: helm package, then helm push to the registry. */
+  async function pushChart(name: string, version: string): Promise<void> {
+    const dir = writeTestChart(mkdtempSync(join(helmHome, 'src-')), { name, version });
+    const out = mkdtempSync(join(helmHome, 'pkg-'));
+    await runHelm(helmHome, ['package', dir, '--destination', out]);
+    const auth = ['--username', 'pusher', '--password', 'oci-pass', '--ca-file', registry.caFile!];
+    await runHelm(helmHome, [
+      'push',
+      join(out, `${name}-${version}.tgz`),
+      `oci://${registry.host}/charts`,
+      ...auth,
+    ]);
+  }
+
+  it('pulls the highest version in range with the registry credentials; the repository itself stays static', async () => {
+    await pushChart('podinfo', '6.0.0');
+    await pushChart('podinfo', '6.1.0');
+    await pushChart('podinfo', '7.0.0');
+    await withEngine(async (t, logs) => {
+      await t.apply(`
+apiVersion: v1
+kind: Secret
+metadata: {name: oci-auth, namespace: default}
+stringData: {username: pusher, password: oci-pass}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: oci-ca, namespace: default}
+stringData:
+  ca.crt: |
+${registry
+  .caPem!.trim()
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: oci-charts, namespace: default}
+spec:
+  type: oci
+  interval: 1m
+  url: oci://${registry.host}/charts
+  secretRef: {name: oci-auth}
+  certSecretRef: {name: oci-ca}
+---
+${helmChart('podinfo', "  chart: podinfo\n  version: '6.x'\n  sourceRef: {kind: HelmRepository, name: oci-charts}\n")}
+---
+${helmChart('absent', '  chart: absent\n  sourceRef: {kind: HelmRepository, name: oci-charts}\n')}`);
+      const chart = await t.waitForReady(ref('HelmChart', 'podinfo'), undefined, 60_000);
+      expect(status(chart).artifact?.revision).toBe('6.1.0');
+      expect(condition(chart, 'Ready')).toMatchObject({
+        reason: 'ChartPullSucceeded',
+        message: "pulled 'podinfo' chart with version '6.1.0'",
+      });
+      expect(await helmOn(status(chart).artifact!, 'show', 'chart')).toContain('version: 6.1.0');
+      // Flux leaves an OCI HelmRepository without status: a data container, nothing to report.
+      expect((await t.get(ref('HelmRepository', 'oci-charts')))?.status ?? {}).toEqual({});
+
+      const absent = await t.waitForReady(ref('HelmChart', 'absent'), (r) => r.status === 'False', 60_000);
+      expect(condition(absent, 'Ready')?.reason).toBe('InvalidChartReference');
+      expect(condition(absent, 'Ready')?.message).toContain(`oci://${registry.host}/charts/absent`);
+      expect(logs()).not.toContain('oci-pass');
     });
   }, 180_000);
 });
