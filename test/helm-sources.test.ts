@@ -15,7 +15,9 @@ import {
 import { createRepo } from './harness/git-repo.ts';
 import { startHttpGitServer, type HttpGitServer } from './harness/git-servers.ts';
 import { startOciRegistry, type OciRegistry } from './harness/oci-registry.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
 import { startTestEngine, type TestEngine } from './harness/test-engine.ts';
+import { runTracked } from './harness/tracked-process.ts';
 
 /*
  * HelmRepository and HelmChart against a real chart repository (charts packaged by `helm package`, indexed by
@@ -131,6 +133,25 @@ describe('HelmRepository and HelmChart from an HTTP chart repository', () => {
       expect(await helmOn(status(moved).artifact!, 'show', 'chart')).toContain('version: 1.2.0');
       const events = await t.engine.store.listEvents({ kind: 'HelmChart', name: 'demo' });
       expect(events.map((e) => e.reason)).toContain('ChartPullSucceeded');
+
+      // The CLI addresses both kinds with Flux's words.
+      const kedge = (...args: string[]) =>
+        runTracked(process.execPath, [...KEDGE_CLI, '--data-dir', t.dataDir, ...args], {
+          env: { ...process.env, NO_COLOR: '1' },
+          timeoutMs: 120_000,
+        });
+      expect((await kedge('get', 'sources', 'helm')).stdout).toMatch(
+        /charts\s+sha256:[0-9a-f]{64}\s+false\s+True\s+stored artifact/,
+      );
+      expect((await kedge('get', 'sources', 'chart')).stdout).toMatch(
+        /demo\s+1\.2\.0\s+false\s+True\s+pulled 'demo' chart/,
+      );
+      expect((await kedge('suspend', 'source', 'chart', 'demo')).code).toBe(0);
+      expect((await kedge('get', 'sources', 'chart')).stdout).toMatch(/demo\s+1\.2\.0\s+true/);
+      const resumed = await kedge('resume', 'source', 'chart', 'demo');
+      expect(resumed.stdout + resumed.stderr).toContain('reconciliation completed');
+      const reconciled = await kedge('reconcile', 'source', 'helm', 'charts');
+      expect(reconciled.code).toBe(0);
     });
   }, 120_000);
 
