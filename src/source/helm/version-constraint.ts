@@ -3,7 +3,9 @@ import semver from 'semver';
 /**
  * Helm's version constraints (Masterminds/semver) on top of node-semver. The differences that matter:
  * Masterminds accepts a leading `v` and partial versions (`1.2`) as versions, separates AND-ed comparisons
- * with commas or spaces, and lets a constraint without a pre-release match only releases (as node-semver).
+ * with commas or spaces, and a constraint that names a pre-release matches pre-releases of any version (as
+ * `helm --devel`, which is `>0.0.0-0`; node-semver would only match those of the same major.minor.patch), while
+ * one without matches only releases.
  */
 export class HelmVersionConstraint {
   private constructor(private readonly range: semver.Range) {}
@@ -15,7 +17,8 @@ export class HelmVersionConstraint {
       .map((part) => part.replace(/,/g, ' ').trim())
       .join(' || ');
     try {
-      return new HelmVersionConstraint(new semver.Range(normalized, { loose: true }));
+      const includePrerelease = /\d-[0-9A-Za-z]/.test(normalized);
+      return new HelmVersionConstraint(new semver.Range(normalized, { loose: true, includePrerelease }));
     } catch {
       throw new TypeError(`invalid version constraint '${constraint}'`);
     }
