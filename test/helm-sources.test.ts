@@ -329,6 +329,45 @@ ${repo
   }, 60_000);
 });
 
+describe('HelmRepository with mutual TLS', () => {
+  let repo: ChartRepository;
+  beforeAll(async () => {
+    repo = await startChartRepository({ clientCert: true });
+    await repo.publish({ name: 'mtls', version: '3.0.0' });
+  });
+  afterAll(async () => repo?.stop());
+
+  const indent = (pem: string) =>
+    pem
+      .trim()
+      .split('\n')
+      .map((l) => `    ${l}`)
+      .join('\n');
+
+  it('presents the client certificate of certSecretRef for the index and the chart', async () => {
+    await withEngine(async (t) => {
+      await t.apply(`
+apiVersion: v1
+kind: Secret
+metadata: {name: client-tls, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  ca.crt: |
+${indent(repo.caPem!)}
+  tls.crt: |
+${indent(repo.clientCertPem!)}
+  tls.key: |
+${indent(repo.clientKeyPem!)}
+---
+${helmRepository('mtls', repo.url, '  certSecretRef: {name: client-tls}\n')}
+---
+${helmChart('mtls', '  chart: mtls\n  sourceRef: {kind: HelmRepository, name: mtls}\n')}`);
+      const chart = await t.waitForReady(ref('HelmChart', 'mtls'));
+      expect(status(chart).artifact?.revision).toBe('3.0.0');
+    });
+  }, 60_000);
+});
+
 describe('HelmChart from a GitRepository', () => {
   let deps: ChartRepository;
   let git: HttpGitServer;
