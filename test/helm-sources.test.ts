@@ -499,6 +499,15 @@ ${helmChart('absent', '  chart: absent\n  sourceRef: {kind: HelmRepository, name
       expect(await helmOn(status(chart).artifact!, 'show', 'chart')).toContain('version: 6.1.0');
       // Flux leaves an OCI HelmRepository without status: a data container, nothing to report.
       expect((await t.get(ref('HelmRepository', 'oci-charts')))?.status ?? {}).toEqual({});
+      const table = await runTracked(
+        process.execPath,
+        [...KEDGE_CLI, '--data-dir', t.dataDir, 'get', 'sources', 'helm'],
+        {
+          env: { ...process.env, NO_COLOR: '1' },
+          timeoutMs: 120_000,
+        },
+      );
+      expect(table.stdout).toMatch(/oci-charts\s+false\s*$/m);
 
       const absent = await t.waitForReady(ref('HelmChart', 'absent'), (r) => r.status === 'False', 60_000);
       expect(condition(absent, 'Ready')?.reason).toBe('InvalidChartReference');

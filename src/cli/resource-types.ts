@@ -67,7 +67,8 @@ export const resourceTypes: ResourceType[] = [
     plural: ['sources', 'helm'],
     columns: [
       { header: 'REVISION', value: (o) => (o.status as { artifact?: { revision?: string } } | undefined)?.artifact?.revision ?? '' },
-      ...readyColumns,
+      // An OCI HelmRepository is a static data container: like Flux, nothing to report for Ready.
+      ...readyColumns.map((c) => (c.header === 'SUSPENDED' ? c : { ...c, value: (o: KObject) => (isOciRepository(o) ? '' : c.value(o)) })),
     ],
   },
   {
@@ -99,6 +100,10 @@ function appColumns(): ResourceType['columns'] {
     { header: 'REVISION', value: (o) => st(o).currentRevision ?? st(o).updateRevision ?? '' },
     { header: 'MESSAGE', value: (o) => readyCondition(o)?.message ?? 'waiting to be reconciled' },
   ];
+}
+
+function isOciRepository(o: KObject): boolean {
+  return (o.spec as { type?: string } | undefined)?.type === 'oci';
 }
 
 export function resourceType(kind: string): ResourceType {
