@@ -8,7 +8,11 @@ import { parseDuration } from '../api/duration.ts';
 import type { ArtifactSource } from '../api/gitrepository.ts';
 import { GitRepositoryKind } from '../api/gitrepository.ts';
 import { HelmChartKind, type HelmChart } from '../api/helmchart.ts';
-import { HelmRepositoryKind, type HelmRepository } from '../api/helmrepository.ts';
+import {
+  DEFAULT_HELM_REPOSITORY_TIMEOUT,
+  HelmRepositoryKind,
+  type HelmRepository,
+} from '../api/helmrepository.ts';
 import type { ObjectRef } from '../api/meta.ts';
 import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/event-recorder.ts';
@@ -139,6 +143,7 @@ export class HelmChartReconciler implements Reconciler {
     }
     if (sourceArtifact) run.status.observedSourceArtifactRevision = sourceArtifact.revision;
 
+    const signal = buildSignal(run, source);
     const workDir = await mkdtemp(join(this.deps.scratchDir ?? tmpdir(), 'kedge-helmchart-'));
     const home = await HelmHome.create(workDir);
     try {
@@ -156,7 +161,7 @@ export class HelmChartReconciler implements Reconciler {
             }
           : undefined,
         force: run.newGeneration,
-        signal: run.context.signal,
+        signal,
       };
       const build = await timedOperation(this.deps.metrics.helmFetchDuration, 'chart', () =>
         oci
@@ -164,7 +169,14 @@ export class HelmChartReconciler implements Reconciler {
           : source.kind === HelmRepositoryKind
             ? this.buildHttp(run, source as HelmRepository, options)
             : this.buildTree(run, sourceArtifact!, options),
-      );
+      ).catch((error: unknown) => {
+        if (!signal.aborted || run.context.signal.aborted) throw error;
+        const timeout = (source as HelmRepository).spec?.timeout ?? DEFAULT_HELM_REPOSITORY_TIMEOUT;
+        throw new ChartBuildError(
+          'ChartPullError',
+          `chart pull error: timed out after ${timeout} (spec.timeout of HelmRepository '${source.metadata.name}')`,
+        );
+      });
       await this.reconcileArtifact(run, build);
     } finally {
       await rm(workDir, { recursive: true, force: true });
@@ -326,6 +338,16 @@ export class HelmChartReconciler implements Reconciler {
       .filter((c) => revision !== undefined && c.status?.observedSourceArtifactRevision !== revision)
       .map((c) => ({ kind: HelmChartKind, namespace, name: c.metadata.name }));
   }
+}
+
+/**
+ * The reconcile's signal, bounded by the HelmRepository's `timeout` (Flux's getter timeout for index and chart
+ * downloads and OCI pulls) when the chart comes from one. A timed-out build fails as a pull error.
+ */
+function buildSignal(run: Run, source: ArtifactSource): AbortSignal {
+  if (source.kind !== HelmRepositoryKind) return run.context.signal;
+  const timeout = (source as HelmRepository).spec?.timeout ?? DEFAULT_HELM_REPOSITORY_TIMEOUT;
+  return AbortSignal.any([run.context.signal, AbortSignal.timeout(parseDuration(timeout))]);
 }
 
 /**
