@@ -210,6 +210,14 @@ describe('HelmRepository and HelmChart from an HTTP chart repository', () => {
       expect(condition(noMatch, 'Stalled')?.status).toBe('True');
       expect(status(noMatch).artifact?.revision).toBe('1.0.0');
 
+      // The stalled chart moves as soon as a matching version is published (the repository's new index wakes it).
+      await repo.publish({ name: 'demo', version: '9.1.0' });
+      const published = await t.waitForReady(
+        ref('HelmChart', 'demo'),
+        (r, o) => r.status === 'True' && status(o).artifact?.revision === '9.1.0',
+      );
+      expect(condition(published, 'Stalled')).toBeUndefined();
+
       // A chart the repository does not have.
       await t.apply(
         helmChart('missing', `  chart: nope\n  sourceRef: {kind: HelmRepository, name: charts}\n`),
