@@ -328,6 +328,33 @@ ${repo
     });
   }, 120_000);
 
+  it('sends the credentials to charts on another host only with passCredentials', async () => {
+    await repo.publish({ name: 'elsewhere', version: '0.2.0' });
+    // The index names its charts by absolute URLs on another host name (same server).
+    await runHelm(helmHome, ['repo', 'index', repo.dir, '--url', repo.url.replace('127.0.0.1', 'localhost')]);
+    try {
+      await withEngine(async (t) => {
+        const spec = '  secretRef: {name: repo-auth}\n  certSecretRef: {name: repo-ca}\n';
+        await t.apply(secrets('s3cr3t-pass'));
+        await t.apply(helmRepository('private', repo.url, spec));
+        await t.apply(
+          helmChart('elsewhere', '  chart: elsewhere\n  sourceRef: {kind: HelmRepository, name: private}\n'),
+        );
+        const refused = await t.waitForReady(
+          ref('HelmChart', 'elsewhere'),
+          (r) => r.status === 'False' && r.reason !== 'NoSourceArtifact',
+        );
+        expect(condition(refused, 'Ready')?.reason).toBe('ChartPullError');
+        expect(condition(refused, 'Ready')?.message).toContain('401');
+        await t.apply(helmRepository('private', repo.url, `${spec}  passCredentials: true\n`));
+        const pulled = await t.waitForReady(ref('HelmChart', 'elsewhere'));
+        expect(status(pulled).artifact?.revision).toBe('0.2.0');
+      });
+    } finally {
+      await repo.reindex();
+    }
+  }, 120_000);
+
   it('refuses a server certificate from an unknown CA', async () => {
     await withEngine(async (t) => {
       await t.apply(helmRepository('untrusted', repo.url));
