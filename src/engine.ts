@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BucketReconciler } from './controllers/bucket.ts';
+import { OCIRepositoryReconciler } from './controllers/ocirepository.ts';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
 import { KustomizationReconciler } from './controllers/kustomization.ts';
 import { RenderCache } from './kustomize/render-cache.ts';
@@ -142,6 +143,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     );
     manager.register(
       new BucketReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      { concurrency },
+    );
+    manager.register(
+      new OCIRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({

@@ -3,6 +3,7 @@ import { AppKind } from './app.ts';
 import { structuralSchema, type OpenApiSchema } from './crd-schema.ts';
 import { BucketKind } from './bucket.ts';
 import { GitRepositoryKind } from './gitrepository.ts';
+import { OCIRepositoryKind } from './ocirepository.ts';
 import { allKinds, type KindInfo } from './kinds.ts';
 import { KustomizationKind } from './kustomization.ts';
 import type { KObject } from './meta.ts';
@@ -45,6 +46,13 @@ const names: Record<string, CrdNames> = {
     shortNames: [],
     categories: ['all', 'fluxcd', 'fluxcd-sources'],
     columns: [{ name: 'Endpoint', jsonPath: '.spec.endpoint', type: 'string' }],
+  },
+  [OCIRepositoryKind]: {
+    plural: 'ocirepositories',
+    singular: 'ocirepository',
+    shortNames: ['ocirepo'],
+    categories: ['all', 'fluxcd', 'fluxcd-sources'],
+    columns: [{ name: 'URL', jsonPath: '.spec.url', type: 'string' }],
   },
   [KustomizationKind]: {
     plural: 'kustomizations',

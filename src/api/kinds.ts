@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { configMapBodySchema, secretBodySchema } from './core.ts';
 import { BucketKind, bucketSpecSchema } from './bucket.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
+import { OCIRepositoryKind, ociRepositorySpecSchema } from './ocirepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
 import { AlertKind, alertSpecSchema } from './alert.ts';
@@ -55,6 +56,12 @@ const registry: KindInfo[] = [
     apiVersions: ['source.toolkit.fluxcd.io/v1'],
     cliNames: ['bucket', 'buckets', 'source bucket', 'sources bucket'],
     body: z.strictObject({ spec: bucketSpecSchema }),
+  },
+  {
+    kind: OCIRepositoryKind,
+    apiVersions: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
+    cliNames: ['ocirepository', 'ocirepositories', 'ocirepo', 'source oci', 'sources oci'],
+    body: z.strictObject({ spec: ociRepositorySpecSchema }),
   },
   {
     kind: AppKind,
