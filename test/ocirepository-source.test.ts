@@ -13,6 +13,7 @@ import { eventually } from './harness/eventually.ts';
 import { KEDGE_CLI } from './harness/kedge-cli.ts';
 import { FluxContentMediaType, startOciRegistry, type OciRegistry } from './harness/oci-registry.ts';
 import { startTestEngine, type TestEngine } from './harness/test-engine.ts';
+import { startEndpoint } from './notify-endpoint.ts';
 import { execFileTracked, runTracked } from './harness/tracked-process.ts';
 
 /*
@@ -347,6 +348,64 @@ describe('OCIRepository (real registry)', () => {
       );
       expect(stalled?.status).toBe('True');
     });
+  });
+
+  it('fetches at once on a Receiver webhook, and Alerts forward its NewArtifact event', async () => {
+    const first = await registry.pushArtifact('apps/hooked', 'v1', appFiles('hooked', 'one'));
+    const endpoint = await startEndpoint();
+    try {
+      await withEngine(async (t) => {
+        await t.apply(`
+apiVersion: v1
+kind: Secret
+metadata: {name: hook-token, namespace: default}
+stringData: {token: hook-token-value}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {name: registry-push, namespace: default}
+spec:
+  type: generic
+  secretRef: {name: hook-token}
+  resources: [{kind: OCIRepository, name: hooked}]
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {name: hook, namespace: default}
+spec: {type: generic, address: ${endpoint.url}/events}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: oci-events, namespace: default}
+spec:
+  providerRef: {name: hook}
+  eventSources: [{kind: OCIRepository, name: '*'}]
+---
+${sources('hooked', { ref: '{tag: v1}' }).replace('interval: 1s', 'interval: 1h')}`);
+        await t.waitForReady({ kind: 'Alert', namespace: 'default', name: 'oci-events' });
+        const source = await t.waitForReady(oci('hooked'));
+        expect(statusOf(source).artifact?.revision).toBe(`v1@${first.digest}`);
+        const receiver = await t.waitForReady({ kind: 'Receiver', namespace: 'default', name: 'registry-push' });
+        const path = (receiver.status as { webhookPath: string }).webhookPath;
+
+        const second = await registry.pushArtifact('apps/hooked', 'v1', appFiles('hooked', 'two'));
+        const res = await fetch(`${t.engine.receiverUrl}${path}`, { method: 'POST', body: '{}' });
+        expect(res.status).toBe(200);
+        await t.waitForReady(oci('hooked'), (_r, o) => statusOf(o).artifact?.revision === `v1@${second.digest}`);
+        await eventually(async () => expect(await configMapValue(t, 'hooked')).toBe('two'), { what: 'the hooked ConfigMap' });
+
+        const delivered = await eventually(
+          () =>
+            endpoint.requests
+              .map((r) => r.json() as { reason: string; involvedObject: { kind: string }; metadata?: Record<string, string> })
+              .find((e) => e.involvedObject.kind === 'OCIRepository' && e.metadata?.['source.toolkit.fluxcd.io/revision'] === `v1@${second.digest}`),
+          { what: 'the NewArtifact event of the second revision at the provider' },
+        );
+        expect(delivered.reason).toBe('NewArtifact');
+      });
+    } finally {
+      await endpoint.stop();
+    }
   });
 
   it('refuses an invalid URL at apply', async () => {
