@@ -37,7 +37,7 @@ export async function registryAccess<T extends KObject<unknown, object>>(
     if (config === undefined)
       throw authenticationFailed(
         run,
-        `secret ${where(name)} has no '.dockerconfigjson' key: create it with 'kedge create secret oci' or as type kubernetes.io/dockerconfigjson`,
+        `secret ${where(name)} has no '.dockerconfigjson' key: it must be of type kubernetes.io/dockerconfigjson (as 'kubectl create secret docker-registry' makes it)`,
       );
     try {
       const credentials = credentialsFromDockerConfig(config, registry);
