@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { BucketReconciler } from './controllers/bucket.ts';
 import { HelmChartReconciler } from './controllers/helmchart.ts';
 import { HelmRepositoryReconciler } from './controllers/helmrepository.ts';
+import { OCIRepositoryReconciler } from './controllers/ocirepository.ts';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
 import { KustomizationReconciler } from './controllers/kustomization.ts';
 import { RenderCache } from './kustomize/render-cache.ts';
@@ -152,6 +153,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     );
     manager.register(
       new HelmChartReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      { concurrency },
+    );
+    manager.register(
+      new OCIRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({

@@ -53,7 +53,7 @@ describe('Kustomization manifests', () => {
 
   it.each([
     { name: 'prune is required', spec: '  path: ./deploy\n', error: 'spec.prune' },
-    { name: 'OCIRepository sources are rejected', spec: '  prune: true\n', source: 'OCIRepository', error: 'OCIRepository sources are not supported' },
+    { name: 'sourceRef kinds are Flux source kinds', spec: '  prune: true\n', source: 'HelmChart', error: 'spec.sourceRef.kind' },
     {
       name: 'a CEL health check that does not compile is refused with the expression and position',
       spec: '  prune: true\n  healthCheckExprs: [{apiVersion: bitnami.com/v1alpha1, kind: SealedSecret, current: "status.conditions.all(e, e.status ==", failed: "x ? "}]\n',

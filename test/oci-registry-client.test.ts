@@ -169,3 +169,54 @@ describe('registry with basic auth over TLS with client certificates', () => {
     expect((error as Error).message).not.toContain(basicAuth.password);
   });
 });
+
+describe('registry with token authentication (Bearer, as Docker Hub and GHCR)', () => {
+  let registry: OciRegistry;
+  const user = { username: 'robot', password: 't0ken-p4ss' };
+  beforeAll(async () => {
+    registry = await startOciRegistry({ tokenAuth: user });
+    await registry.pushArtifact('public/app', 'v1', { 'p.yaml': 'p: 1\n' });
+  });
+  afterAll(() => registry?.stop());
+
+  it('pulls anonymously with a pull token, and pushes with a token the credentials bought', async () => {
+    const anonymous = await withClient(registry, {}, (client) => client.resolve('public/app', 'v1'));
+    expect(anonymous.digest).toMatch(/^sha256:/);
+    expect(registry.tokenServer!.requests).toContainEqual({
+      scope: 'repository:public/app:pull',
+      user: undefined,
+    });
+
+    const source = dir({ 'q.yaml': 'q: 1\n' });
+    const address = { registry: registry.host, repository: 'robot/app', tag: 'v1' };
+    const pushed = await withClient(registry, { credentials: user }, (client) =>
+      pushFluxArtifact(client, address, source),
+    );
+    expect(registry.tokenServer!.requests).toContainEqual({
+      scope: 'repository:robot/app:pull,push',
+      user: 'robot',
+    });
+    const out = mkdtempSync(join(scratch, 'out-'));
+    const pulled = await withClient(registry, { credentials: user }, (client) =>
+      pullFluxArtifact(client, address, out),
+    );
+    expect(pulled.digest).toBe(pushed.digest);
+    expect(readFileSync(join(out, 'q.yaml'), 'utf8')).toBe('q: 1\n');
+  });
+
+  it('refuses an anonymous push and wrong credentials, naming the token server', async () => {
+    const address = { registry: registry.host, repository: 'robot/other', tag: 'v1' };
+    const anonymous = await withClient(registry, {}, (client) =>
+      pushFluxArtifact(client, address, dir({ 'a.yaml': 'a\n' })),
+    ).catch((e: unknown) => e);
+    expect((anonymous as OciError).kind).toBe('authentication');
+    expect((anonymous as Error).message).toMatch(/HTTP 401 .*requires credentials/);
+
+    const wrong = await withClient(registry, { credentials: { ...user, password: 'bad' } }, (client) =>
+      client.resolve('public/app', 'v1'),
+    ).catch((e: unknown) => e);
+    expect((wrong as OciError).kind).toBe('authentication');
+    expect((wrong as Error).message).toContain(`get a token from 127.0.0.1:`);
+    expect((wrong as Error).message).toContain('HTTP 401');
+  });
+});

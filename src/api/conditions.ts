@@ -29,6 +29,10 @@ export const Reasons = {
   GitOperationFailed: 'GitOperationFailed',
   BucketOperationSucceeded: 'BucketOperationSucceeded',
   BucketOperationFailed: 'BucketOperationFailed',
+  // source-controller's OCIRepository reasons.
+  OCIArtifactPullFailed: 'OCIArtifactPullFailed',
+  OCIArtifactLayerOperationFailed: 'OCIArtifactLayerOperationFailed',
+  ReadOperationFailed: 'ReadOperationFailed',
   AuthenticationFailed: 'AuthenticationFailed',
   URLInvalid: 'URLInvalid',
   StorageOperationFailed: 'StorageOperationFailed',

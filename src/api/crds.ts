@@ -5,6 +5,7 @@ import { BucketKind } from './bucket.ts';
 import { GitRepositoryKind } from './gitrepository.ts';
 import { HelmChartKind } from './helmchart.ts';
 import { HelmRepositoryKind } from './helmrepository.ts';
+import { OCIRepositoryKind } from './ocirepository.ts';
 import { allKinds, type KindInfo } from './kinds.ts';
 import { KustomizationKind } from './kustomization.ts';
 import type { KObject } from './meta.ts';
@@ -66,6 +67,13 @@ const names: Record<string, CrdNames> = {
       { name: 'Source Kind', jsonPath: '.spec.sourceRef.kind', type: 'string' },
       { name: 'Source Name', jsonPath: '.spec.sourceRef.name', type: 'string' },
     ],
+  },
+  [OCIRepositoryKind]: {
+    plural: 'ocirepositories',
+    singular: 'ocirepository',
+    shortNames: ['ocirepo'],
+    categories: ['all', 'fluxcd', 'fluxcd-sources'],
+    columns: [{ name: 'URL', jsonPath: '.spec.url', type: 'string' }],
   },
   [KustomizationKind]: {
     plural: 'kustomizations',

@@ -4,6 +4,7 @@ import { BucketKind, bucketSpecSchema } from './bucket.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
 import { HelmChartKind, helmChartSpecSchema } from './helmchart.ts';
 import { HelmRepositoryKind, helmRepositorySpecSchema } from './helmrepository.ts';
+import { OCIRepositoryKind, ociRepositorySpecSchema } from './ocirepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
 import { AlertKind, alertSpecSchema } from './alert.ts';
@@ -69,6 +70,12 @@ const registry: KindInfo[] = [
     apiVersions: ['source.toolkit.fluxcd.io/v1'],
     cliNames: ['helmchart', 'helmcharts', 'hc', 'source chart', 'sources chart'],
     body: z.strictObject({ spec: helmChartSpecSchema }),
+  },
+  {
+    kind: OCIRepositoryKind,
+    apiVersions: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
+    cliNames: ['ocirepository', 'ocirepositories', 'ocirepo', 'source oci', 'sources oci'],
+    body: z.strictObject({ spec: ociRepositorySpecSchema }),
   },
   {
     kind: AppKind,

@@ -24,9 +24,7 @@ const patchSelector = z.strictObject({
 
 const sourceRef = z.strictObject({
   apiVersion: z.string().optional(),
-  kind: z
-    .enum(['GitRepository', 'OCIRepository', 'Bucket'])
-    .refine((k) => k !== 'OCIRepository', 'OCIRepository sources are not supported by Kedge yet: use a GitRepository or a Bucket'),
+  kind: z.enum(['GitRepository', 'OCIRepository', 'Bucket']),
   name: z.string().min(1),
   namespace: z.string().optional(),
 });

@@ -111,6 +111,29 @@ describe('parseManifests', () => {
     expect(problemsOf(github)).toEqual([]);
   });
 
+  const oci = (spec: string) =>
+    `apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: app}\nspec:\n  interval: 1m\n${spec}`;
+
+  it("accepts Flux's OCIRepository sample unchanged", () => {
+    const [obj] = parseManifests(oci('  url: oci://ghcr.io/stefanprodan/manifests/podinfo\n  ref:\n    tag: 6.1.6\n'), 'oci.yaml');
+    expect(obj).toMatchObject({
+      kind: 'OCIRepository',
+      spec: { interval: '1m', url: 'oci://ghcr.io/stefanprodan/manifests/podinfo', ref: { tag: '6.1.6' } },
+    });
+  });
+
+  it.each([
+    ['an http URL', '  url: https://ghcr.io/org/app\n', "spec.url: must be an oci:// URL: 'oci://<registry>/<repository>'"],
+    ['a tag in the URL', '  url: oci://ghcr.io/org/app:v1\n', "spec.url: URL must not contain a tag; remove ':v1'"],
+    ['uppercase in the repository', '  url: oci://ghcr.io/Org/App\n', "spec.url: invalid repository 'Org/App'"],
+    ['a short digest', '  url: oci://ghcr.io/org/app\n  ref: {digest: "sha256:abc"}\n', "spec.ref.digest: must be a digest such as 'sha256:<64 hex digits>'"],
+    ['an unknown layer operation', '  url: oci://ghcr.io/org/app\n  layerSelector: {operation: unpack}\n', 'spec.layerSelector.operation'],
+  ])('refuses an OCIRepository with %s', (_name, spec, message) => {
+    const problems = problemsOf(oci(spec));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(message);
+  });
+
   it('reads a Secret with data and stringData', () => {
     const [secret] = parseManifests('apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {username: u}\n', 's.yaml');
     expect(secret).toMatchObject({ kind: 'Secret', metadata: { namespace: 'default' }, stringData: { username: 'u' } });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { ManifestError } from '../api/manifest.ts';
 import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
+import { registerArtifactCommands } from './commands/artifact.ts';
 import { registerBuildCommand } from './commands/build.ts';
 import { registerCreateSecretCommands } from './commands/create-secret.ts';
 import { registerDeleteCommands } from './commands/delete.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerBuildCommand(program);
   registerDiffCommand(program);
   registerInstallCommands(program);
+  registerArtifactCommands(program);
   return program;
 }
 

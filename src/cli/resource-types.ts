@@ -81,6 +81,15 @@ export const resourceTypes: ResourceType[] = [
     ],
   },
   {
+    kind: 'OCIRepository',
+    singular: ['source', 'oci'],
+    plural: ['sources', 'oci'],
+    columns: [
+      { header: 'REVISION', value: (o) => (o.status as { artifact?: { revision?: string } } | undefined)?.artifact?.revision ?? '' },
+      ...readyColumns,
+    ],
+  },
+  {
     kind: 'App',
     singular: ['app'],
     plural: ['apps'],

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Conditions, Reasons } from '../api/conditions.ts';
 import { parseDuration, formatDuration } from '../api/duration.ts';
 import { BucketKind } from '../api/bucket.ts';
+import { OCIRepositoryKind } from '../api/ocirepository.ts';
 import { GitRepositoryKind, type ArtifactSource } from '../api/gitrepository.ts';
 import {
   DEFAULT_DEPENDENCY_REQUEUE,
@@ -140,6 +141,7 @@ export class KustomizationReconciler implements Reconciler {
     this.watches = [
       { kind: GitRepositoryKind, map: (event) => this.#onSource(event) },
       { kind: BucketKind, map: (event) => this.#onSource(event) },
+      { kind: OCIRepositoryKind, map: (event) => this.#onSource(event) },
       { kind: KustomizationKind, map: (event) => this.#dependentsOf(event) },
     ];
   }
@@ -216,10 +218,10 @@ export class KustomizationReconciler implements Reconciler {
       name: sourceRef.name,
     };
     const retry = parseDuration(this.#requeueDependency);
-    if (sourceRef.kind !== GitRepositoryKind && sourceRef.kind !== BucketKind) {
+    if (sourceRef.kind !== GitRepositoryKind && sourceRef.kind !== BucketKind && sourceRef.kind !== OCIRepositoryKind) {
       throw new StallingError(
         Reasons.ArtifactFailed,
-        `source kind ${String(sourceRef.kind)} is not supported by Kedge yet: use a GitRepository or a Bucket`,
+        `source kind ${String(sourceRef.kind)} is not supported by Kedge: use a GitRepository, an OCIRepository or a Bucket`,
       );
     }
     const source = (await this.deps.store.get(ref)) as ArtifactSource | undefined;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { eventually } from './eventually.ts';
 import { freePort, generateTlsPki } from './git-servers.ts';
+import { startRegistryTokenServer, type RegistryTokenServer } from './registry-token-server.ts';
 import { trackedSpawn } from './tracked-process.ts';
 
 /** The registry lives as long as its handle; its fallback cleanup is the test file's end. */
@@ -17,6 +18,11 @@ const spawn = trackedSpawn('file');
 export interface OciRegistryOptions {
   /** Require HTTP basic auth with this user (htpasswd, bcrypt). */
   basicAuth?: { username: string; password: string };
+  /**
+   * Require Bearer tokens from a token server (Docker's token auth, as Docker Hub and GHCR do): this user gets
+   * what it asks for, anonymous callers `pull` only.
+   */
+  tokenAuth?: { username: string; password: string };
   /** Serve HTTPS with a certificate from a fresh CA; `clientAuth` also requires a client certificate it signed. */
   tls?: boolean | { clientAuth?: boolean };
 }
@@ -37,7 +43,9 @@ export interface OciRegistry {
   clientKeyPem?: string;
   clientCertFile?: string;
   clientKeyFile?: string;
-  /** With `basicAuth`: the credentials. */
+  /** With `tokenAuth`: the token server (its realm and the scopes requested from it). */
+  tokenServer?: RegistryTokenServer;
+  /** With `basicAuth` or `tokenAuth`: the credentials. */
   username?: string;
   password?: string;
   /** A `.dockerconfigjson` document for this registry's credentials (a kubernetes.io/dockerconfigjson Secret's key). */
@@ -180,7 +188,9 @@ function tarGz(files: Record<string, string>): Buffer {
 export async function startOciRegistry(options: OciRegistryOptions = {}): Promise<OciRegistry> {
   const root = mkdtempSync(join(tmpdir(), 'kedge-oci-registry-'));
   let child: ReturnType<typeof spawn> | undefined;
+  let tokenServer: RegistryTokenServer | undefined;
   const stop = async (): Promise<void> => {
+    await tokenServer?.stop();
     if (child && child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
       try {
@@ -197,6 +207,10 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     const tls = options.tls === true ? {} : options.tls || undefined;
     const pki = tls ? generateTlsPki(root) : undefined;
     if (tls?.clientAuth) generateClientCert(root);
+    if (options.tokenAuth) {
+      tokenServer = await startRegistryTokenServer(options.tokenAuth);
+      writeFileSync(join(root, 'jwks.json'), tokenServer.jwks());
+    }
     const config: Record<string, unknown> = {
       version: 0.1,
       log: { level: 'error', accesslog: { disabled: true } },
@@ -216,6 +230,18 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       ...(options.basicAuth
         ? { auth: { htpasswd: { realm: 'kedge-test', path: join(root, 'htpasswd') } } }
         : {}),
+      ...(tokenServer
+        ? {
+            auth: {
+              token: {
+                realm: tokenServer.realm,
+                service: tokenServer.service,
+                issuer: tokenServer.issuer,
+                jwks: join(root, 'jwks.json'),
+              },
+            },
+          }
+        : {}),
     };
     if (options.basicAuth)
       writeFileSync(
@@ -232,18 +258,26 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     });
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const host = `127.0.0.1:${port}`;
+    const credentials = options.basicAuth ?? options.tokenAuth;
     const apiBase = `${pki ? 'https' : 'http'}://${host}`;
     const read = (file: string): string => readFileSync(join(root, file), 'utf8');
     const clientCertPem = tls?.clientAuth ? read('client.crt') : undefined;
     const clientKeyPem = tls?.clientAuth ? read('client.key') : undefined;
-    const authorization = options.basicAuth
+    const basic = options.basicAuth
       ? `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`
       : undefined;
+    /** Basic credentials, or a token minted for the repository the path names (the harness acts as its owner). */
+    const authorizationFor = (url: URL): string | undefined => {
+      if (!tokenServer) return basic;
+      const repository = /^\/v2\/(.+?)\/(?:blobs|manifests|tags)\//.exec(url.pathname)?.[1];
+      return `Bearer ${tokenServer.mint(options.tokenAuth!.username, repository, ['pull', 'push', 'delete'])}`;
+    };
 
     const request: OciRegistry['request'] = (method, path, opts = {}) =>
       new Promise((resolve, reject) => {
         const url = path.startsWith('http') ? new URL(path) : new URL(path, apiBase);
         const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const authorization = authorizationFor(url);
         const req = send(
           url,
           {
@@ -334,10 +368,10 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
             clientKeyFile: join(root, 'client.key'),
           }
         : {}),
-      ...(options.basicAuth
-        ? { username: options.basicAuth.username, password: options.basicAuth.password }
-        : {}),
-      dockerConfigJson(credentials = options.basicAuth) {
+      ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
+      ...(tokenServer ? { tokenServer } : {}),
+      dockerConfigJson(given = credentials) {
+        const credentials = given;
         const auth = credentials
           ? Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')
           : '';
