@@ -287,6 +287,8 @@ export interface HelmReleaseStatus {
   lastAttemptedGeneration?: number;
   observedPostRenderersDigest?: string;
   observedCommonMetadataDigest?: string;
+  /** The objects of the current release, as Flux's helm-controller lists them. */
+  inventory?: { entries: { id: string; v: string }[] };
 }
 
 export type HelmRelease = KObject<HelmReleaseSpec, HelmReleaseStatus>;

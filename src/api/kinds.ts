@@ -4,6 +4,7 @@ import { BucketKind, bucketSpecSchema } from './bucket.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
+import { HelmReleaseApiVersion, HelmReleaseKind, helmReleaseSpecSchema } from './helmrelease.ts';
 import { AlertKind, alertSpecSchema } from './alert.ts';
 import { ProviderKind, providerSpecSchema } from './provider.ts';
 import { ReceiverKind, receiverSpecSchema } from './receiver.ts';
@@ -43,6 +44,12 @@ const registry: KindInfo[] = [
     apiVersions: [KustomizationApiVersion],
     cliNames: ['kustomization', 'kustomizations', 'ks'],
     body: z.strictObject({ spec: kustomizationSpecSchema }),
+  },
+  {
+    kind: HelmReleaseKind,
+    apiVersions: [HelmReleaseApiVersion],
+    cliNames: ['helmrelease', 'helmreleases', 'hr'],
+    body: z.strictObject({ spec: helmReleaseSpecSchema }),
   },
   {
     kind: GitRepositoryKind,

@@ -45,7 +45,9 @@ export async function runHelm(
     HELM_DATA_HOME: `${connection.home}/data`,
     HELM_PLUGINS: connection.plugins ?? `${connection.home}/plugins`,
     // Helm reads KUBERNETES_SERVICE_* for the in-cluster config in operator mode.
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KUBERNETES_'))),
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => k.startsWith('KUBERNETES_') || k === 'KUBECONFIG'),
+    ),
   };
   const full = [...args];
   if (connection.kubeconfig) full.push('--kubeconfig', connection.kubeconfig);

@@ -57,8 +57,9 @@ export function decodeRelease(secretData: string): ReleaseRecord {
   const stored = JSON.parse(text) as StoredRelease;
   const testHooks: ReleaseRecord['testHooks'] = {};
   for (const hook of stored.hooks ?? []) {
-    if (!hook.events?.includes('test') || !hook.name) continue;
     const run = hook.last_run;
+    // Only tests that ran: an untested release has none (Flux's `HasBeenTested`).
+    if (!hook.events?.includes('test') || !hook.name || !isSet(run?.started_at)) continue;
     testHooks[hook.name] = {
       ...(isSet(run?.started_at) ? { lastStarted: run.started_at } : {}),
       ...(isSet(run?.completed_at) ? { lastCompleted: run.completed_at } : {}),

@@ -59,7 +59,7 @@ export async function composeValues(store: Store, namespace: string, spec: HelmR
       throw new ValuesError(`key '${key}' of ${where} is not a YAML map of values`);
     result = mergeValues(result, parsed as Values);
   }
-  return mergeValues(result, (spec.values ?? {}));
+  return mergeValues(result, spec.values ?? {});
 }
 
 /** Helm's `MergeMaps`: maps merge recursively, anything else in `b` replaces what `a` has. */
