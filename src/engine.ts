@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BucketReconciler } from './controllers/bucket.ts';
+import { HelmChartReconciler } from './controllers/helmchart.ts';
+import { HelmRepositoryReconciler } from './controllers/helmrepository.ts';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
 import { KustomizationReconciler } from './controllers/kustomization.ts';
 import { HelmReleaseReconciler } from './controllers/helmrelease.ts';
@@ -143,6 +145,14 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     );
     manager.register(
       new BucketReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      { concurrency },
+    );
+    manager.register(
+      new HelmRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      { concurrency },
+    );
+    manager.register(
+      new HelmChartReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({

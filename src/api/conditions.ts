@@ -8,6 +8,7 @@ export const Conditions = {
   FetchFailed: 'FetchFailed',
   SourceVerified: 'SourceVerified',
   StorageOperationFailed: 'StorageOperationFailed',
+  BuildFailed: 'BuildFailed',
   Healthy: 'Healthy',
   // Deployment's conditions, owned by the host runtime's App reconciler.
   Available: 'Available',
@@ -33,6 +34,13 @@ export const Reasons = {
   StorageOperationFailed: 'StorageOperationFailed',
   ArchiveOperationFailed: 'ArchiveOperationFailed',
   VerificationError: 'VerificationError',
+  // source-controller's Helm reasons.
+  IndexationFailed: 'IndexationFailed',
+  ChartPullSucceeded: 'ChartPullSucceeded',
+  ChartPackageSucceeded: 'ChartPackageSucceeded',
+  NewChart: 'NewChart',
+  NoSourceArtifact: 'NoSourceArtifact',
+  SourceUnavailable: 'SourceUnavailable',
   ReconciliationSucceeded: 'ReconciliationSucceeded',
   ReconciliationFailed: 'ReconciliationFailed',
   // kustomize-controller's reasons.

@@ -3,6 +3,8 @@ import { AppKind } from './app.ts';
 import { structuralSchema, type OpenApiSchema } from './crd-schema.ts';
 import { BucketKind } from './bucket.ts';
 import { GitRepositoryKind } from './gitrepository.ts';
+import { HelmChartKind } from './helmchart.ts';
+import { HelmRepositoryKind } from './helmrepository.ts';
 import { allKinds, type KindInfo } from './kinds.ts';
 import { KustomizationKind } from './kustomization.ts';
 import { HelmReleaseKind } from './helmrelease.ts';
@@ -46,6 +48,25 @@ const names: Record<string, CrdNames> = {
     shortNames: [],
     categories: ['all', 'fluxcd', 'fluxcd-sources'],
     columns: [{ name: 'Endpoint', jsonPath: '.spec.endpoint', type: 'string' }],
+  },
+  [HelmRepositoryKind]: {
+    plural: 'helmrepositories',
+    singular: 'helmrepository',
+    shortNames: ['helmrepo'],
+    categories: ['all', 'fluxcd', 'fluxcd-sources'],
+    columns: [{ name: 'URL', jsonPath: '.spec.url', type: 'string' }],
+  },
+  [HelmChartKind]: {
+    plural: 'helmcharts',
+    singular: 'helmchart',
+    shortNames: ['hc'],
+    categories: ['all', 'fluxcd', 'fluxcd-sources'],
+    columns: [
+      { name: 'Chart', jsonPath: '.spec.chart', type: 'string' },
+      { name: 'Version', jsonPath: '.spec.version', type: 'string' },
+      { name: 'Source Kind', jsonPath: '.spec.sourceRef.kind', type: 'string' },
+      { name: 'Source Name', jsonPath: '.spec.sourceRef.name', type: 'string' },
+    ],
   },
   [KustomizationKind]: {
     plural: 'kustomizations',

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { configMapBodySchema, secretBodySchema } from './core.ts';
 import { BucketKind, bucketSpecSchema } from './bucket.ts';
 import { GitRepositoryKind, gitRepositorySpecSchema } from './gitrepository.ts';
+import { HelmChartKind, helmChartSpecSchema } from './helmchart.ts';
+import { HelmRepositoryKind, helmRepositorySpecSchema } from './helmrepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
 import { HelmReleaseApiVersion, HelmReleaseKind, helmReleaseSpecSchema } from './helmrelease.ts';
@@ -62,6 +64,18 @@ const registry: KindInfo[] = [
     apiVersions: ['source.toolkit.fluxcd.io/v1'],
     cliNames: ['bucket', 'buckets', 'source bucket', 'sources bucket'],
     body: z.strictObject({ spec: bucketSpecSchema }),
+  },
+  {
+    kind: HelmRepositoryKind,
+    apiVersions: ['source.toolkit.fluxcd.io/v1'],
+    cliNames: ['helmrepository', 'helmrepositories', 'helmrepo', 'source helm', 'sources helm'],
+    body: z.strictObject({ spec: helmRepositorySpecSchema }),
+  },
+  {
+    kind: HelmChartKind,
+    apiVersions: ['source.toolkit.fluxcd.io/v1'],
+    cliNames: ['helmchart', 'helmcharts', 'hc', 'source chart', 'sources chart'],
+    body: z.strictObject({ spec: helmChartSpecSchema }),
   },
   {
     kind: AppKind,

@@ -72,6 +72,24 @@ export const resourceTypes: ResourceType[] = [
     ],
   },
   {
+    kind: 'HelmRepository',
+    singular: ['source', 'helm'],
+    plural: ['sources', 'helm'],
+    columns: [
+      { header: 'REVISION', value: (o) => (o.status as { artifact?: { revision?: string } } | undefined)?.artifact?.revision ?? '' },
+      ...readyColumns,
+    ],
+  },
+  {
+    kind: 'HelmChart',
+    singular: ['source', 'chart'],
+    plural: ['sources', 'chart'],
+    columns: [
+      { header: 'REVISION', value: (o) => (o.status as { artifact?: { revision?: string } } | undefined)?.artifact?.revision ?? '' },
+      ...readyColumns,
+    ],
+  },
+  {
     kind: 'App',
     singular: ['app'],
     plural: ['apps'],

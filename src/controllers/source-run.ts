@@ -35,7 +35,7 @@ type SourceObject = KObject<unknown, SourceStatus>;
 /** One reconcile of a source: the run plus the artifact it stored, if new. */
 export class SourceRun<T extends SourceObject> extends ReconcileRun<T> {
   /** Set when a new artifact was stored in this run. */
-  newArtifact?: { artifact: Artifact; message: string };
+  newArtifact?: { artifact: Artifact; message: string; reason?: string };
 
   constructor(
     store: Store,
@@ -138,10 +138,16 @@ export async function recordSourceEvents<T extends SourceObject>(
 ): Promise<void> {
   const annotations = (revision?: string) => (revision ? { [REVISION_ANNOTATION]: revision } : undefined);
   if (run.newArtifact) {
-    await events.record(run.object, 'Normal', 'NewArtifact', run.newArtifact.message, {
-      controller: SOURCE_CONTROLLER,
-      annotations: annotations(run.newArtifact.artifact.revision),
-    });
+    await events.record(
+      run.object,
+      'Normal',
+      run.newArtifact.reason ?? 'NewArtifact',
+      run.newArtifact.message,
+      {
+        controller: SOURCE_CONTROLLER,
+        annotations: annotations(run.newArtifact.artifact.revision),
+      },
+    );
   }
   const ready = run.conditions.get(Conditions.Ready)!;
   if (outcome !== undefined) {

@@ -54,6 +54,14 @@ export class EngineMetrics {
     registers: [this.registry],
   });
 
+  readonly helmFetchDuration = new Histogram({
+    name: 'kedge_helm_fetch_duration_seconds',
+    help: 'Duration of Helm repository operations (index, chart download, OCI pull, package), by operation and result.',
+    labelNames: ['operation', 'result'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
   /** Notifications that could not be delivered (after retries), by Provider and type. */
   readonly notificationFailures = new Counter({
     name: 'kedge_notification_failures_total',

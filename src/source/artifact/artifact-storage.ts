@@ -1,7 +1,7 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { Artifact } from '../../api/gitrepository.ts';
-import { packArtifact, type PackOptions } from './pack-artifact.ts';
+import { digestFile, packArtifact, type PackOptions } from './pack-artifact.ts';
 
 export type { Artifact };
 
@@ -81,6 +81,27 @@ export class ArtifactStorage {
     const file = this.localPath(relativePath);
     await mkdir(resolve(file, '..'), { recursive: true });
     return this.artifactFor(relativePath, revision, await packArtifact(dir, file, opts));
+  }
+
+  /**
+   * Stores a file as it is (an index, a packaged chart) at `<kind>/<ns>/<name>/<fileName>`, written to a dot
+   * file first and renamed into place, and returns its status artifact.
+   */
+  async storeFile(
+    kind: string,
+    namespace: string,
+    name: string,
+    fileName: string,
+    revision: string,
+    source: string,
+  ): Promise<Artifact> {
+    const relativePath = this.relativePath(kind, namespace, name, fileName);
+    const file = this.localPath(relativePath);
+    await mkdir(resolve(file, '..'), { recursive: true });
+    const temp = this.localPath(this.relativePath(kind, namespace, name, `.${fileName}.${process.pid}.tmp`));
+    await copyFile(source, temp);
+    await rename(temp, file);
+    return this.artifactFor(relativePath, revision, await digestFile(file));
   }
 
   /** Whether a regular file exists at the artifact's path. */
