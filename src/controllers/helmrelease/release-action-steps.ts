@@ -375,13 +375,13 @@ export class ReleaseActions {
   }
 
   private exhausted(action: 'install' | 'upgrade', failures: number): StallingError {
-    const released = this.conditions.get(HelmConditions.Released);
-    const last = released && released.status !== 'True' ? `${released.message}; ` : '';
+    const why = this.trouble();
     return new StallingError(
-      released?.status === 'False' ? released.reason : HelmReasons.RetriesExceeded,
-      `${last}Failed to ${action} after ${failures} attempt(s): retries exhausted; fix the chart or values, or run 'kedge reconcile helmrelease --reset'`,
+      why.reason,
+      `${why.message}; failed to ${action} after ${failures} attempt(s), retries exhausted: fix the chart or values, or run 'kedge reconcile helmrelease NAME --reset'`,
     );
   }
+
 }
 
 function installSuccess(cur: {
