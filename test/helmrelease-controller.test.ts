@@ -139,7 +139,9 @@ data:
       },
     });
     await eventually(
-      async () => (await kube.core.readNamespacedConfigMap({ name: 'web-settings', namespace: ns })).data?.greeting === 'changed',
+      async () =>
+        (await kube.core.readNamespacedConfigMap({ name: 'web-settings', namespace: ns })).data?.greeting ===
+        'changed',
       { timeoutMs: RELEASE_BUDGET_MS, what: 'the new greeting from the ConfigMap released' },
     );
     expect(await history('web', ns)).toEqual([
@@ -160,7 +162,14 @@ data:
 ${helmRelease('app', ns, '  upgrade: {remediation: {retries: 1}}\n  values: {greeting: good}', '1.0.0')}`);
     await engine.waitForReady(hrRef('app'), readyTrue, RELEASE_BUDGET_MS);
 
-    await engine.apply(helmRelease('app', ns, '  upgrade: {remediation: {retries: 1}}\n  values: {greeting: bad, badName: true}', '1.0.0'));
+    await engine.apply(
+      helmRelease(
+        'app',
+        ns,
+        '  upgrade: {remediation: {retries: 1}}\n  values: {greeting: bad, badName: true}',
+        '1.0.0',
+      ),
+    );
     const stalled = await eventually(
       async () => {
         const o = await engine.get(hrRef('app'));
@@ -172,7 +181,13 @@ ${helmRelease('app', ns, '  upgrade: {remediation: {retries: 1}}\n  values: {gre
     expect(condition(stalled, 'Released')?.message).toMatch(/Helm upgrade failed for release .*Bad_Name_app/);
     expect(status(stalled).upgradeFailures).toBe(2);
     // Two failed upgrades, each rolled back to the good release.
-    expect((await history('app', ns)).map(([, s]) => s)).toEqual(['superseded', 'failed', 'superseded', 'failed', 'deployed']);
+    expect((await history('app', ns)).map(([, s]) => s)).toEqual([
+      'superseded',
+      'failed',
+      'superseded',
+      'failed',
+      'deployed',
+    ]);
     const cm = await kube.core.readNamespacedConfigMap({ name: 'app-settings', namespace: ns });
     expect(cm.data?.greeting).toBe('good');
   });
@@ -186,9 +201,15 @@ ${helmRelease('tpl', ns, '  values: {greeting: fine}', '1.0.0')}`);
     await engine.apply(helmRelease('tpl', ns, '  values: {greeting: fine, brokenTemplate: true}', '1.0.0'));
     const failed = await engine.waitForReady(hrRef('tpl'), (r) => r.status === 'False', RELEASE_BUDGET_MS);
     expect(condition(failed, 'Ready')?.reason).toBe('UpgradeFailed');
-    expect(condition(failed, 'Ready')?.message).toContain('brokenTemplate is set: the greeting cannot be rendered');
+    expect(condition(failed, 'Ready')?.message).toContain(
+      'brokenTemplate is set: the greeting cannot be rendered',
+    );
     expect(await history('tpl', ns)).toEqual([[1, 'deployed', 'greeter-1.0.0']]);
-    const events = await engine.engine.store.listEvents({ kind: 'HelmRelease', namespace: 'default', name: 'tpl' });
+    const events = await engine.engine.store.listEvents({
+      kind: 'HelmRelease',
+      namespace: 'default',
+      name: 'tpl',
+    });
     expect(events.some((e) => e.reason === 'UpgradeFailed' && e.type === 'Warning')).toBe(true);
   });
 
@@ -221,8 +242,16 @@ ${helmRelease('failing', ns, '  test: {enable: true}\n  values: {testFails: true
     await engine.apply(`${repositoryYaml()}---
 ${helmRelease('base', ns, '  valuesFrom: [{kind: ConfigMap, name: base-values}]', '1.0.0')}---
 ${helmRelease('adopted', ns, '  dependsOn: [{name: base}]\n  values: {greeting: by-kedge}', '1.0.0')}`);
-    await engine.waitForReady(hrRef('base'), (r) => r.status === 'False' && /base-values/.test(r.message), RELEASE_BUDGET_MS);
-    const waiting = await engine.waitForReady(hrRef('adopted'), (r) => r.reason === 'DependencyNotReady', RELEASE_BUDGET_MS);
+    await engine.waitForReady(
+      hrRef('base'),
+      (r) => r.status === 'False' && /base-values/.test(r.message),
+      RELEASE_BUDGET_MS,
+    );
+    const waiting = await engine.waitForReady(
+      hrRef('adopted'),
+      (r) => r.reason === 'DependencyNotReady',
+      RELEASE_BUDGET_MS,
+    );
     expect(condition(waiting, 'Ready')?.message).toContain("dependency 'default/base' is not ready");
 
     await engine.apply(`apiVersion: v1
@@ -232,7 +261,10 @@ data: {values.yaml: "greeting: base"}
 `);
     await engine.engine.store.update({
       ...(await engine.get(hrRef('base')))!,
-      metadata: { ...(await engine.get(hrRef('base')))!.metadata, annotations: { 'reconcile.fluxcd.io/requestedAt': 'now' } },
+      metadata: {
+        ...(await engine.get(hrRef('base')))!.metadata,
+        annotations: { 'reconcile.fluxcd.io/requestedAt': 'now' },
+      },
     });
     const adopted = await engine.waitForReady(hrRef('adopted'), readyTrue, RELEASE_BUDGET_MS);
     expect(condition(adopted, 'Released')?.reason).toBe('UpgradeSucceeded');
@@ -240,13 +272,22 @@ data: {values.yaml: "greeting: base"}
       [1, 'superseded', 'greeter-1.0.0'],
       [2, 'deployed', 'greeter-1.0.0'],
     ]);
-    expect((await kube.core.readNamespacedConfigMap({ name: 'adopted-settings', namespace: ns })).data?.greeting).toBe('by-kedge');
+    expect(
+      (await kube.core.readNamespacedConfigMap({ name: 'adopted-settings', namespace: ns })).data?.greeting,
+    ).toBe('by-kedge');
 
     await engine.engine.store.delete(hrRef('adopted'));
-    await eventually(async () => !(await engine.get(hrRef('adopted'))), { timeoutMs: RELEASE_BUDGET_MS, what: 'the HelmRelease gone' });
+    await eventually(async () => !(await engine.get(hrRef('adopted'))), {
+      timeoutMs: RELEASE_BUDGET_MS,
+      what: 'the HelmRelease gone',
+    });
     const listed = JSON.parse(await helm(['list', '-n', ns, '-o', 'json'])) as { name: string }[];
     expect(listed.map((r) => r.name)).toEqual(['base']);
-    await expect(kube.core.readNamespacedConfigMap({ name: 'adopted-settings', namespace: ns })).rejects.toThrow();
-    expect(await engine.get({ kind: 'HelmChart', namespace: 'default', name: 'default-adopted' })).toBeUndefined();
+    await expect(
+      kube.core.readNamespacedConfigMap({ name: 'adopted-settings', namespace: ns }),
+    ).rejects.toThrow();
+    expect(
+      await engine.get({ kind: 'HelmChart', namespace: 'default', name: 'default-adopted' }),
+    ).toBeUndefined();
   });
 });

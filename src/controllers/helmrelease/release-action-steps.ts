@@ -381,7 +381,6 @@ export class ReleaseActions {
       `${why.message}; failed to ${action} after ${failures} attempt(s), retries exhausted: fix the chart or values, or run 'kedge reconcile helmrelease NAME --reset'`,
     );
   }
-
 }
 
 function installSuccess(cur: {
