@@ -290,4 +290,39 @@ data: {values.yaml: "greeting: base"}
       await engine.get({ kind: 'HelmChart', namespace: 'default', name: 'default-adopted' }),
     ).toBeUndefined();
   });
+  it('driftDetection enabled: an out-of-band edit is reported and corrected at the next reconcile', async () => {
+    const ns = kube.namespace();
+    const engine = await start();
+    await engine.apply(`${repositoryYaml()}---
+${helmRelease('drifty', ns, '  driftDetection: {mode: enabled}\n  values: {greeting: desired}', '1.0.0')}`);
+    const installed = await engine.waitForReady(hrRef('drifty'), readyTrue, RELEASE_BUDGET_MS);
+    await kube.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'drifty-settings', namespace: ns },
+      data: { greeting: 'edited by hand' },
+    });
+    await engine.engine.store.update({
+      ...installed,
+      metadata: { ...installed.metadata, annotations: { 'reconcile.fluxcd.io/requestedAt': 'drift-check' } },
+    });
+    await eventually(
+      async () =>
+        (await kube.core.readNamespacedConfigMap({ name: 'drifty-settings', namespace: ns })).data
+          ?.greeting === 'desired',
+      { timeoutMs: RELEASE_BUDGET_MS, what: 'the edited greeting corrected' },
+    );
+    const events = await engine.engine.store.listEvents({
+      kind: 'HelmRelease',
+      namespace: 'default',
+      name: 'drifty',
+    });
+    expect(events.find((e) => e.reason === 'DriftDetected')?.message).toContain(
+      `ConfigMap/${ns}/drifty-settings changed (data.greeting)`,
+    );
+    // The correction kept the object Helm's: helm still upgrades it.
+    expect(await history('drifty', ns)).toEqual([[1, 'deployed', 'greeter-1.0.0']]);
+    const cm = await kube.core.readNamespacedConfigMap({ name: 'drifty-settings', namespace: ns });
+    expect(cm.metadata?.annotations?.['meta.helm.sh/release-name']).toBe('drifty');
+  });
 });

@@ -200,6 +200,7 @@ export class HelmReleaseReconciler implements Reconciler {
         spec,
         release,
         rest: cluster.target.rest,
+        target: cluster.target,
         input: { chart: file, values, postRender: true },
         desired,
         record: (type, reason, message) => this.#event(run, type, reason, message),
@@ -234,6 +235,7 @@ export class HelmReleaseReconciler implements Reconciler {
       if (!next) {
         if (force) run.status.lastHandledForceAt = run.object.metadata.annotations?.[ForceRequestAnnotation];
         actions.markInSync();
+        if (state.status === 'InSync' && latest) await actions.checkDrift(latest);
         return;
       }
       if (ran.has(next.type)) return actions.stopBefore();

@@ -1,6 +1,8 @@
 import type { HelmReleaseSpec } from '../../api/helmrelease.ts';
 import { HelmConditions, HelmReasons } from '../../api/helmrelease.ts';
+import type { KubeTarget } from '../../apply/kube-client.ts';
 import type { KubeRest } from '../../apply/kube-rest.ts';
+import { correctReleaseDrift, detectReleaseDrift } from '../../helm/release-drift.ts';
 import {
   installRelease,
   rollbackRelease,
@@ -36,6 +38,7 @@ export interface ActionContext {
   spec: HelmReleaseSpec;
   release: ReleaseTarget;
   rest: KubeRest;
+  target: KubeTarget;
   input: ReleaseInput;
   desired: DesiredRelease;
   record(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
@@ -133,6 +136,47 @@ export class ReleaseActions {
         HelmReasons.UpgradeSucceeded,
         upgradeSuccess(cur),
       );
+  }
+
+  /**
+   * `driftDetection` enabled or warn: compare the release's objects with its manifest; report drift (Drifted,
+   * a warning event) and, when enabled, correct it by server-side apply of the manifest.
+   */
+  async checkDrift(latest: ReleaseRecord): Promise<void> {
+    const mode = this.ctx.spec.driftDetection?.mode ?? 'disabled';
+    if (mode === 'disabled') {
+      this.conditions.delete(HelmConditions.Drifted);
+      return;
+    }
+    const drifts = await detectReleaseDrift(this.ctx.target, latest, this.ctx.spec.driftDetection?.ignore);
+    if (drifts.length === 0) {
+      this.conditions.mark(
+        HelmConditions.Drifted,
+        'False',
+        HelmReasons.NoDriftDetected,
+        'No drift detected against the cluster state',
+      );
+      return;
+    }
+    const summary = drifts
+      .map((d) => (d.deleted ? `${d.subject} removed` : `${d.subject} changed (${d.fields.join(', ')})`))
+      .join('\n');
+    const message = `Cluster state of release ${fullReleaseName(latest)} has drifted from the desired state:\n${summary}`;
+    this.conditions.mark(HelmConditions.Drifted, 'True', HelmReasons.DriftDetected, message);
+    await this.ctx.record('Warning', HelmReasons.DriftDetected, message);
+    if (mode !== 'enabled') return;
+    await correctReleaseDrift(this.ctx.target, drifts);
+    this.conditions.mark(
+      HelmConditions.Drifted,
+      'False',
+      HelmReasons.NoDriftDetected,
+      `Cluster state of release ${fullReleaseName(latest)} has been corrected`,
+    );
+    await this.ctx.record(
+      'Normal',
+      'DriftCorrected',
+      `Cluster state of release ${fullReleaseName(latest)} has been corrected:\n${summary}`,
+    );
   }
 
   /** The next action already ran in this reconcile: retry later unless retries are exhausted. */
