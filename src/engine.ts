@@ -6,6 +6,7 @@ import { HelmRepositoryReconciler } from './controllers/helmrepository.ts';
 import { OCIRepositoryReconciler } from './controllers/ocirepository.ts';
 import { GitRepositoryReconciler } from './controllers/gitrepository.ts';
 import { KustomizationReconciler } from './controllers/kustomization.ts';
+import { HelmReleaseReconciler } from './controllers/helmrelease.ts';
 import { RenderCache } from './kustomize/render-cache.ts';
 import { hostname } from 'node:os';
 import { AlertReconciler } from './controllers/alert.ts';
@@ -172,6 +173,9 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     });
     manager.register(kustomizations, { concurrency });
     cleanups.unshift(() => kustomizations.close());
+    const helmReleases = new HelmReleaseReconciler({ store, events, artifactRoot, cluster, requeueDependency: settings.requeueDependency, scratchDir: scratch });
+    manager.register(helmReleases, { concurrency });
+    cleanups.unshift(() => helmReleases.close());
     // Notifications: Provider/Alert/Receiver controllers, the event dispatcher and the webhook receiver server.
     const deliveryHealth = new DeliveryHealth();
     deliveryHealth.onChange((ref) => manager.enqueue(ref));

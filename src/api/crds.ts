@@ -8,6 +8,7 @@ import { HelmRepositoryKind } from './helmrepository.ts';
 import { OCIRepositoryKind } from './ocirepository.ts';
 import { allKinds, type KindInfo } from './kinds.ts';
 import { KustomizationKind } from './kustomization.ts';
+import { HelmReleaseKind } from './helmrelease.ts';
 import type { KObject } from './meta.ts';
 import { ProviderKind } from './provider.ts';
 import { ReceiverKind } from './receiver.ts';
@@ -79,6 +80,13 @@ const names: Record<string, CrdNames> = {
     plural: 'kustomizations',
     singular: 'kustomization',
     shortNames: ['ks'],
+    categories: ['all', 'fluxcd', 'fluxcd-appliers'],
+    columns: [],
+  },
+  [HelmReleaseKind]: {
+    plural: 'helmreleases',
+    singular: 'helmrelease',
+    shortNames: ['hr'],
     categories: ['all', 'fluxcd', 'fluxcd-appliers'],
     columns: [],
   },

@@ -7,6 +7,7 @@ import { HelmRepositoryKind, helmRepositorySpecSchema } from './helmrepository.t
 import { OCIRepositoryKind, ociRepositorySpecSchema } from './ocirepository.ts';
 import { KustomizationApiVersion, KustomizationKind, kustomizationSpecSchema } from './kustomization.ts';
 import { AppApiVersion, AppKind, appSpecSchema } from './app.ts';
+import { HelmReleaseApiVersion, HelmReleaseKind, helmReleaseSpecSchema } from './helmrelease.ts';
 import { AlertKind, alertSpecSchema } from './alert.ts';
 import { ProviderKind, providerSpecSchema } from './provider.ts';
 import { ReceiverKind, receiverSpecSchema } from './receiver.ts';
@@ -46,6 +47,12 @@ const registry: KindInfo[] = [
     apiVersions: [KustomizationApiVersion],
     cliNames: ['kustomization', 'kustomizations', 'ks'],
     body: z.strictObject({ spec: kustomizationSpecSchema }),
+  },
+  {
+    kind: HelmReleaseKind,
+    apiVersions: [HelmReleaseApiVersion],
+    cliNames: ['helmrelease', 'helmreleases', 'hr'],
+    body: z.strictObject({ spec: helmReleaseSpecSchema }),
   },
   {
     kind: GitRepositoryKind,

@@ -21,10 +21,10 @@ export async function mutate(store: Store, ref: ObjectRef, change: (object: KObj
  * Asks the engine to reconcile `ref` now, the way `flux reconcile` does: sets the
  * `reconcile.fluxcd.io/requestedAt` annotation to a fresh token. Returns the token.
  */
-export async function requestReconcile(store: Store, ref: ObjectRef, extra?: (object: KObject) => void): Promise<string> {
+export async function requestReconcile(store: Store, ref: ObjectRef, extra?: (object: KObject, token: string) => void): Promise<string> {
   const token = new Date().toISOString();
   await mutate(store, ref, (object) => {
-    extra?.(object);
+    extra?.(object, token);
     object.metadata.annotations = { ...object.metadata.annotations, [ReconcileRequestAnnotation]: token };
   });
   return token;

@@ -44,6 +44,16 @@ export const resourceTypes: ResourceType[] = [
     ],
   },
   {
+    kind: 'HelmRelease',
+    singular: ['helmrelease'],
+    plural: ['helmreleases'],
+    shortName: 'hr',
+    columns: [
+      { header: 'REVISION', value: (o) => (o.status as { history?: { chartVersion?: string }[] } | undefined)?.history?.[0]?.chartVersion ?? '' },
+      ...readyColumns,
+    ],
+  },
+  {
     kind: 'GitRepository',
     singular: ['source', 'git'],
     plural: ['sources', 'git'],

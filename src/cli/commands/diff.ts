@@ -11,6 +11,7 @@ import { CliError } from '../cli-error.ts';
 import { globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
 import { DECRYPTION_SECRET_HELP, renderLocally } from './build.ts';
+import { registerHelmReleaseDiff } from './diff-helmrelease.ts';
 
 interface DiffOptions {
   path: string;
@@ -26,9 +27,11 @@ interface DiffOptions {
  * unified diff; Secrets' values are never printed) or pruned. Exit code 1 when there are differences.
  */
 export function registerDiffCommand(program: Command): void {
-  program
+  const diff = program
     .command('diff')
-    .description('show what applying a local directory as a Kustomization would change in the cluster')
+    .description('show what applying a Kustomization or upgrading a HelmRelease would change in the cluster');
+  registerHelmReleaseDiff(diff);
+  diff
     .command('kustomization <name>')
     .alias('ks')
     .requiredOption('--path <dir>', 'local directory to render in place of the source artifact')
@@ -89,7 +92,7 @@ async function diffObjects(target: KubeTarget, ks: Kustomization, objects: KObje
 }
 
 /** `diff -u` of two texts, labelled live/merged. */
-function unifiedDiff(before: string, after: string, subject: string): string {
+export function unifiedDiff(before: string, after: string, subject: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'kedge-diff-'));
   try {
     writeFileSync(path.join(dir, 'live'), before);

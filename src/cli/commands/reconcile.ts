@@ -9,11 +9,18 @@ import { mutate, requestReconcile, waitForReconcile } from '../reconcile-request
 import { describeKind, resourceTypes, type ResourceType } from '../resource-types.ts';
 import { requireRunningEngine } from '../running-engine.ts';
 
+const ForceAnnotation = 'reconcile.fluxcd.io/forceAt';
+const ResetAnnotation = 'reconcile.fluxcd.io/resetAt';
+
 interface Options {
   namespace: string;
   timeout: string;
-  /** Kustomization only: reconcile its source first. */
+  /** Kustomization and HelmRelease: reconcile the source first. */
   withSource?: boolean;
+  /** HelmRelease: run a one-off install or upgrade (`reconcile.fluxcd.io/forceAt`). */
+  force?: boolean;
+  /** HelmRelease: reset the failure counters (`reconcile.fluxcd.io/resetAt`). */
+  reset?: boolean;
 }
 
 /** `kedge reconcile|suspend|resume source git NAME`, as flux has them, for every resource type. */
@@ -23,7 +30,11 @@ export function registerReconcileCommands(program: Command): void {
   const resume = program.command('resume').description('resume reconciling a suspended object and wait for the result');
   for (const type of resourceTypes) {
     const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`, [], type.shortName));
-    if (type.kind === 'Kustomization') leaf.option('--with-source', 'reconcile the source first');
+    if (type.kind === 'Kustomization' || type.kind === 'HelmRelease') leaf.option('--with-source', 'reconcile the source first');
+    if (type.kind === 'HelmRelease')
+      leaf
+        .option('--force', 'force a one-off install or upgrade of the release')
+        .option('--reset', 'reset the failure counters, so a release out of retries is attempted again');
     leaf.action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts),
     );
@@ -72,7 +83,10 @@ async function runReconcile(command: Command, type: ResourceType, name: string, 
     if (!engineRunning) await requireRunningEngine(options.dataDir);
     if (opts.withSource) await reconcileSourceOf(store, current, timeoutMs);
     process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
-    const token = await requestReconcile(store, ref);
+    const token = await requestReconcile(store, ref, (object, at) => {
+      const asks = { ...(opts.force ? { [ForceAnnotation]: at } : {}), ...(opts.reset ? { [ResetAnnotation]: at } : {}) };
+      object.metadata.annotations = { ...object.metadata.annotations, ...asks };
+    });
     process.stdout.write(`${mark.waiting(`waiting for ${what} reconciliation`)}\n`);
     report(await waitForReconcile(store, ref, token, timeoutMs), what);
   });
@@ -93,10 +107,23 @@ function setSuspend(object: KObject, suspend: boolean): void {
   object.spec = spec;
 }
 
-/** `--with-source`: reconcile the Kustomization's source and wait for it, as `flux reconcile ks --with-source`. */
+/** The source of a Kustomization (`sourceRef`) or a HelmRelease (its HelmChart, or `chartRef`). */
+function sourceOf(object: KObject): { kind: string; namespace: string; name: string } {
+  const namespace = object.metadata.namespace ?? 'default';
+  const spec = object.spec as {
+    sourceRef?: { kind: string; name: string; namespace?: string };
+    chartRef?: { kind: string; name: string; namespace?: string };
+    chart?: { spec: { sourceRef: { namespace?: string } } };
+  };
+  const ref = spec.sourceRef ?? spec.chartRef;
+  if (ref) return { kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name };
+  const chartNamespace = spec.chart?.spec.sourceRef.namespace ?? namespace;
+  return { kind: 'HelmChart', namespace: chartNamespace, name: `${namespace}-${object.metadata.name}` };
+}
+
+/** `--with-source`: reconcile the object's source and wait for it, as `flux reconcile ks|hr --with-source`. */
 async function reconcileSourceOf(store: Parameters<typeof requestReconcile>[0], kustomization: KObject, timeoutMs: number): Promise<void> {
-  const sourceRef = (kustomization.spec as { sourceRef: { kind: string; name: string; namespace?: string } }).sourceRef;
-  const ref = { kind: sourceRef.kind, namespace: sourceRef.namespace ?? kustomization.metadata.namespace ?? 'default', name: sourceRef.name };
+  const ref = sourceOf(kustomization);
   const what = `${describeKind(ref.kind)} ${ref.name}`;
   process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
   const token = await requestReconcile(store, ref);

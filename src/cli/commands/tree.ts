@@ -11,9 +11,12 @@ interface TreeNode {
   children: TreeNode[];
 }
 
-/** `kedge tree kustomization NAME [-n NS]`: the inventory as a tree, nested Kustomizations expanded, as `flux tree`. */
+/**
+ * `kedge tree kustomization|helmrelease NAME [-n NS]`: the inventory as a tree, nested Kustomizations expanded,
+ * as `flux tree` (a HelmRelease's inventory is its release's objects).
+ */
 export function registerTreeCommand(program: Command): void {
-  const group = program.command('tree').description('print the objects a Kustomization applied, as a tree');
+  const group = program.command('tree').description('print the objects a Kustomization or HelmRelease applied, as a tree');
   addStoreOptions(group.command('kustomization <name>'))
     .alias('ks')
     .option('-n, --namespace <ns>', 'namespace', 'default')
@@ -25,11 +28,22 @@ export function registerTreeCommand(program: Command): void {
       });
       process.stdout.write(`${renderTree(tree).join('\n')}\n`);
     });
+  addStoreOptions(group.command('helmrelease <name>'))
+    .alias('hr')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .action(async (name: string, opts: { namespace: string }, command: Command) => {
+      const tree = await withStore(globalOptions(command), async (store) => {
+        const root = (await store.get({ kind: 'HelmRelease', namespace: opts.namespace, name })) as Kustomization | undefined;
+        if (!root) throw new CliError(`HelmRelease '${opts.namespace}/${name}' not found`);
+        return buildTree(store, root, new Set());
+      });
+      process.stdout.write(`${renderTree(tree).join('\n')}\n`);
+    });
 }
 
 async function buildTree(store: Store, ks: Kustomization, seen: Set<string>): Promise<TreeNode> {
   const namespace = ks.metadata.namespace ?? 'default';
-  const label = `Kustomization/${namespace}/${ks.metadata.name}`;
+  const label = `${ks.kind}/${namespace}/${ks.metadata.name}`;
   seen.add(label);
   const children: TreeNode[] = [];
   for (const entry of ks.status?.inventory?.entries ?? []) {
