@@ -11,6 +11,7 @@ import { appliedCommit, eventMessages, fetchNow, ks, statusOf } from './fixtures
 import { eventually } from './harness/eventually.ts';
 import { createRepo, type TestRepo } from './harness/git-repo.ts';
 import { startGitDaemon } from './harness/git-servers.ts';
+import { kedgeCli } from './harness/operator.ts';
 import { kubeTestContext } from './harness/kube.ts';
 import { startTestEngine, type TestEngine } from './harness/test-engine.ts';
 
@@ -187,6 +188,39 @@ describe('history and rollback of a Kustomization', () => {
       /no successful history entry for revision 'deadbeefcafe'/,
     );
   }, 60_000);
+
+  it('shows history and rolls back through the CLI on the data dir a running engine uses', async () => {
+    await t.apply(manifests(repo.url));
+    const c1 = repo.revParse();
+    await appliedCommit(t, 'app', c1);
+    const c2 = await land(files(ns, 'v2', true));
+    const kedge = (...args: string[]) => kedgeCli(['--data-dir', t.dataDir, ...args]);
+
+    const table = await kedge('history', 'ks', 'app');
+    expect(table.stderr).toBe('');
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^TIME\s+REVISION\s+RESULT\s+DURATION\s+CHANGES\s+MESSAGE$/);
+    expect(lines[1]).toMatch(new RegExp(`main@sha1:${c2}\\s+Succeeded\\s+\\d+ms\\s+\\+1 ~1 -0`));
+    expect(lines[2]).toMatch(new RegExp(`main@sha1:${c1}\\s+Succeeded\\s+\\d+ms\\s+\\+1 ~0 -0`));
+
+    const rolled = await kedge('rollback', 'ks', 'app', '--steps', '1');
+    expect(rolled.code).toBe(0);
+    expect(rolled.stdout).toContain(`kustomization app rolled back to main@sha1:${c1} (was main@sha1:${c2})`);
+    expect(rolled.stdout).toContain(`release it with 'kedge rollback kustomization app --release'`);
+    await eventually(async () => (await greeting()) === 'v1', { what: 'web-config back at v1' });
+    await eventually(async () => (await kedge('get', 'ks')).stdout.includes(`to main@sha1:${c1}`), {
+      what: 'ROLLED-BACK column',
+    });
+
+    const unknown = await kedge('rollback', 'ks', 'app', '--to', 'deadbeefcafe');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`no successful history entry for revision 'deadbeefcafe'`);
+    expect((await kedge('rollback', 'ks', 'app', '--release')).stdout).toContain(
+      'kustomization app released',
+    );
+    await appliedCommit(t, 'app', c2);
+    expect(await greeting()).toBe('v2');
+  }, 120_000);
 });
 
 describe('rollback --git', () => {
