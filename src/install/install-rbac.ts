@@ -16,7 +16,7 @@ export function rbacNames(namespace: string) {
 
 /**
  * The ServiceAccount and its RBAC: a ClusterRole with what the store needs (Kedge's and Flux's kinds, their
- * status and finalizers; events; secrets and configmaps read; impersonating service accounts for
+ * status and finalizers; events; secrets and configmaps read, history configmaps written; impersonating service accounts for
  * `spec.serviceAccountName`), a namespaced Role for the leader-election Lease, and — as Flux's install does —
  * a binding to `cluster-admin` for what Kustomizations apply (remove it to confine Kedge to
  * `spec.serviceAccountName` identities).
@@ -54,6 +54,8 @@ export function rbacManifests(namespace: string, labels: Record<string, string>)
       rules: [
         ...kindRules.flat(),
         { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+        // History entries (one ConfigMap each, owned by their Kustomization or App): written and trimmed.
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'delete'] },
         { apiGroups: [''], resources: ['namespaces', 'serviceaccounts'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] },
         {

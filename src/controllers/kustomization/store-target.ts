@@ -1,3 +1,4 @@
+import { RollbackAnnotation } from '../../api/history.ts';
 import { SourceArtifactAnnotation, SourceRevisionAnnotation } from '../../api/app.ts';
 import { findKind } from '../../api/kinds.ts';
 import type { InventoryEntry } from '../../api/kustomization.ts';
@@ -62,6 +63,7 @@ export async function applyToStore(
     copy.metadata.namespace ??= 'default';
     copy.metadata.labels = { ...copy.metadata.labels, ...ownerLabels(owner) };
     withAppOrigin(copy, origin);
+    await keepRollbackHold(store, copy);
     const identity = identityOf(copy);
     const { result } = await store.apply(copy).catch((error: unknown) => {
       throw new StoreApplyError(`${copy.kind}/${identity.namespace}/${identity.name} apply failed: ${(error as Error).message}`, { cause: error });
@@ -70,6 +72,18 @@ export async function applyToStore(
     inventory.push(inventoryEntryOf(identity));
   }
   return { changes, inventory };
+}
+
+/**
+ * A rollback hold on a Kustomization or App (`kedge.dev/rollback`, written by `kedge rollback`) is not part of
+ * the manifests: re-applying the parent keeps it, as server-side apply keeps another manager's annotation.
+ */
+async function keepRollbackHold(store: Store, object: KObject): Promise<void> {
+  if (object.kind !== 'Kustomization' && object.kind !== 'App') return;
+  if (object.metadata.annotations?.[RollbackAnnotation] !== undefined) return;
+  const ref = { kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name };
+  const hold = (await store.get(ref))?.metadata.annotations?.[RollbackAnnotation];
+  if (hold !== undefined) object.metadata.annotations = { ...object.metadata.annotations, [RollbackAnnotation]: hold };
 }
 
 /** Annotates an App (in place) with the artifact and revision it came from; other kinds are left alone. */
