@@ -1,0 +1,169 @@
+import type { Condition, KObject } from '../../api/meta.ts';
+import { parseObjectId } from '../../apply/object-id.ts';
+import { scrubUrl } from '../../notify/scrub-url.ts';
+
+/** How the dashboard colours an object, from its conditions alone (so any kind with Flux-style status fits). */
+export type ObjectState = 'failed' | 'progressing' | 'suspended' | 'ready' | 'unknown';
+
+/** One row of the dashboard's lists: what every kind has, read generically from spec and status. */
+export interface ObjectSummary {
+  kind: string;
+  namespace: string;
+  name: string;
+  state: ObjectState;
+  suspended: boolean;
+  /** The Ready condition's reason and message (empty when there is none yet). */
+  reason: string;
+  message: string;
+  /** The artifact's revision for sources; the last applied (else attempted) revision for appliers. */
+  revision: string;
+  /** When the revision was last fetched (sources) or Ready last changed (everything else). */
+  lastUpdate: string;
+  /** `Kind/namespace/name` of `spec.sourceRef`, when there is one. */
+  source?: string;
+  /** `namespace/name` of each `spec.dependsOn`. */
+  dependsOn: string[];
+  /** Where a source fetches from, without credentials or secret paths. */
+  url?: string;
+  resourceVersion: string;
+}
+
+/** One inventory entry, parsed: what a Kustomization applied. */
+export interface InventoryItem {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  version: string;
+}
+
+/** An object page: the summary plus conditions, spec (credentials scrubbed), inventory and App replicas. */
+export interface ObjectDetail extends ObjectSummary {
+  conditions: Condition[];
+  spec: unknown;
+  labels: Record<string, string>;
+  inventory: InventoryItem[];
+  replicas: unknown[];
+  lastAttemptedRevision?: string;
+  lastHandledReconcileAt?: string;
+}
+
+interface LooseStatus {
+  conditions?: Condition[];
+  artifact?: { revision?: string; lastUpdateTime?: string };
+  lastAppliedRevision?: string;
+  lastAttemptedRevision?: string;
+  currentRevision?: string;
+  lastHandledReconcileAt?: string;
+  inventory?: { entries?: Array<{ id: string; v: string }> };
+  replicaStatuses?: unknown[];
+}
+
+interface LooseSpec {
+  suspend?: boolean;
+  sourceRef?: { kind: string; name: string; namespace?: string };
+  dependsOn?: Array<{ name: string; namespace?: string }>;
+  url?: string;
+  endpoint?: string;
+}
+
+/** The list row of `object`. */
+export function summarize(object: KObject): ObjectSummary {
+  const status = (object.status ?? {}) as LooseStatus;
+  const spec = (object.spec ?? {}) as LooseSpec;
+  const namespace = object.metadata.namespace ?? 'default';
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  const reconciling = status.conditions?.find((c) => c.type === 'Reconciling')?.status === 'True';
+  const suspended = spec.suspend === true;
+  return {
+    kind: object.kind,
+    namespace,
+    name: object.metadata.name,
+    state: stateOf(ready, reconciling, suspended),
+    suspended,
+    reason: ready?.reason ?? '',
+    message: ready?.message ?? '',
+    revision:
+      status.artifact?.revision ??
+      status.lastAppliedRevision ??
+      status.currentRevision ??
+      status.lastAttemptedRevision ??
+      '',
+    lastUpdate: status.artifact?.lastUpdateTime ?? ready?.lastTransitionTime ?? '',
+    source: spec.sourceRef
+      ? `${spec.sourceRef.kind}/${spec.sourceRef.namespace ?? namespace}/${spec.sourceRef.name}`
+      : undefined,
+    dependsOn: (spec.dependsOn ?? []).map((d) => `${d.namespace ?? namespace}/${d.name}`),
+    url:
+      typeof spec.url === 'string'
+        ? withoutCredentials(spec.url)
+        : typeof spec.endpoint === 'string'
+          ? withoutCredentials(spec.endpoint)
+          : undefined,
+    resourceVersion: object.metadata.resourceVersion ?? '',
+  };
+}
+
+/** The object page of `object`. */
+export function detail(object: KObject): ObjectDetail {
+  const status = (object.status ?? {}) as LooseStatus;
+  return {
+    ...summarize(object),
+    conditions: status.conditions ?? [],
+    spec: scrubSpec(object.kind, object.spec),
+    labels: object.metadata.labels ?? {},
+    inventory: (status.inventory?.entries ?? []).flatMap((entry) => {
+      try {
+        return [{ ...parseObjectId(entry.id), version: entry.v }];
+      } catch {
+        return [];
+      }
+    }),
+    replicas: status.replicaStatuses ?? [],
+    lastAttemptedRevision: status.lastAttemptedRevision,
+    lastHandledReconcileAt: status.lastHandledReconcileAt,
+  };
+}
+
+/** Failing first, then in progress, suspended, unknown, ready. */
+export const stateOrder: readonly ObjectState[] = ['failed', 'progressing', 'suspended', 'unknown', 'ready'];
+
+function stateOf(ready: Condition | undefined, reconciling: boolean, suspended: boolean): ObjectState {
+  if (ready?.status === 'False') return 'failed';
+  if (suspended) return 'suspended';
+  if (reconciling || ready?.status === 'Unknown') return 'progressing';
+  if (ready?.status === 'True') return 'ready';
+  return 'unknown';
+}
+
+/**
+ * The spec with nothing secret: every URL without user info, and a Provider's `address`/`proxy` reduced to scheme
+ * and host (webhook addresses carry their secret in the path). Secrets themselves are never served at all.
+ */
+function scrubSpec(kind: string, spec: unknown): unknown {
+  const walk = (value: unknown, key: string): unknown => {
+    if (typeof value === 'string') {
+      if (kind === 'Provider' && (key === 'address' || key === 'proxy')) return scrubUrl(value);
+      return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? withoutCredentials(value) : value;
+    }
+    if (Array.isArray(value)) return value.map((v) => walk(v, key));
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
+    return value;
+  };
+  return walk(spec, '');
+}
+
+/** A URL without `user:password@`, and without its query (tokens travel there). */
+function withoutCredentials(text: string): string {
+  try {
+    const url = new URL(text);
+    if (!url.username && !url.password && !url.search) return text;
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return text.replace(/\/\/[^/@]*@/, '//');
+  }
+}
