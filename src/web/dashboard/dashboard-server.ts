@@ -8,7 +8,7 @@ import { streamAppLogs } from './app-log-stream.ts';
 import { ActionRefused, dashboardActions, runAction, type DashboardAction } from './dashboard-actions.ts';
 import { loadDashboardAssets, type Asset } from './dashboard-assets.ts';
 import { LiveStream } from './live-stream.ts';
-import { detail, summarize } from './object-view.ts';
+import { detail, scrubEvent, summarize } from './object-view.ts';
 import { generateWebToken, isLoopbackHost, TokenCookie, WebAccess } from './web-access.ts';
 
 export interface DashboardSettings {
@@ -119,7 +119,7 @@ class Handler {
     const object = this.kinds.has(ref.kind) ? await this.settings.store.get(ref) : undefined;
     if (!object) return send(res, 404, { error: `${ref.kind} '${ref.namespace}/${ref.name}' not found` });
     const events = await this.settings.store.listEvents({ ...ref, limit: 50 });
-    send(res, 200, { ...detail(object), events });
+    send(res, 200, { ...detail(object), events: events.map(scrubEvent) });
   }
 
   private async act(req: IncomingMessage, res: ServerResponse, action: DashboardAction): Promise<void> {

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { KedgeEvent } from '../../api/meta.ts';
 import type { EventRecorder } from '../../runtime/event-recorder.ts';
 import type { Store, WatchEvent } from '../../store/store.ts';
-import { summarize, type ObjectSummary } from './object-view.ts';
+import { scrubEvent, summarize, type ObjectSummary } from './object-view.ts';
 
 /** How long changes are gathered before one message goes out: well under the one-second promise. */
 const FLUSH_MS = 100;
@@ -70,7 +70,7 @@ export class LiveStream {
 
   private onEvent(event: KedgeEvent): void {
     if (this.clients.size === 0 || !this.kinds.has(event.involvedObject.kind) || this.closed) return;
-    this.broadcast(`event: event\ndata: ${JSON.stringify(event)}\n\n`);
+    this.broadcast(`event: event\ndata: ${JSON.stringify(scrubEvent(event))}\n\n`);
   }
 
   private flush(): void {

@@ -82,7 +82,7 @@ export function summarize(object: KObject): ObjectSummary {
     state: stateOf(ready, reconciling, suspended),
     suspended,
     reason: ready?.reason ?? '',
-    message: ready?.message ?? '',
+    message: scrubText(ready?.message ?? ''),
     revision:
       status.artifact?.revision ??
       status.lastAppliedRevision ??
@@ -109,7 +109,7 @@ export function detail(object: KObject): ObjectDetail {
   const status = (object.status ?? {}) as LooseStatus;
   return {
     ...summarize(object),
-    conditions: status.conditions ?? [],
+    conditions: (status.conditions ?? []).map((c) => ({ ...c, message: scrubText(c.message) })),
     spec: scrubSpec(object.kind, object.spec),
     labels: object.metadata.labels ?? {},
     inventory: (status.inventory?.entries ?? []).flatMap((entry) => {
@@ -152,6 +152,19 @@ function scrubSpec(kind: string, spec: unknown): unknown {
     return value;
   };
   return walk(spec, '');
+}
+
+/**
+ * `text` with every URL in it stripped of user info and query: messages quote URLs (a failed fetch names its
+ * remote), and the dashboard serves nothing secret even when a message would carry it.
+ */
+export function scrubText(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`]+/gi, (url) => withoutCredentials(url));
+}
+
+/** An event as served: its message scrubbed as {@link scrubText}. */
+export function scrubEvent<E extends { message: string }>(event: E): E {
+  return { ...event, message: scrubText(event.message) };
 }
 
 /** A URL without `user:password@`, and without its query (tokens travel there). */
