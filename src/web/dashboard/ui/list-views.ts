@@ -124,7 +124,7 @@ export function kindView(
 ): View {
   const filter = h('input', {
     type: 'search',
-    placeholder: `filter ${kind}s (name, namespace, revision, message)`,
+    placeholder: `filter ${kind} objects by name, namespace, revision, message`,
     'aria-label': 'filter',
   });
   const select = h(
