@@ -113,19 +113,12 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const log = settings.log;
     const operator = settings.store === 'kubernetes';
     const cluster: KubeConfigSource | undefined =
-      operator || settings.kubeconfig !== undefined
-        ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext }
-        : undefined;
+      operator || settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig, context: settings.kubeContext } : undefined;
     if (!operator && (settings.watchNamespace !== undefined || settings.watchLabelSelector !== undefined))
-      throw new Error(
-        'watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)',
-      );
+      throw new Error('watching one namespace or a label selector needs the Kubernetes store (--store kubernetes)');
     const scope = { namespace: settings.watchNamespace, labelSelector: settings.watchLabelSelector };
     if (operator) {
-      const [{ storeKubeConfig: loadKubeConfig }, { prepareClusterStore }] = await Promise.all([
-        import('./store/kubernetes/store-kubeconfig.ts'),
-        import('./store/cluster-store-setup.ts'),
-      ]);
+      const [{ storeKubeConfig: loadKubeConfig }, { prepareClusterStore }] = await Promise.all([import('./store/kubernetes/store-kubeconfig.ts'), import('./store/cluster-store-setup.ts')]);
       await prepareClusterStore(loadKubeConfig(cluster ?? {}), settings.watchNamespace, log);
     }
     const store = await openStore({ kind: operator ? 'kubernetes' : 'sqlite', dataDir, cluster, scope });
@@ -133,11 +126,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const metrics = new EngineMetrics();
     // Under the engine lock: whatever is in <data-dir>/tmp was left by an engine that crashed mid-reconcile.
     const leftovers = await resetScratchDir(dataDir);
-    if (leftovers.length > 0)
-      log.info(
-        { removed: leftovers.length },
-        `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`,
-      );
+    if (leftovers.length > 0) log.info({ removed: leftovers.length }, `removed ${leftovers.length} leftover scratch dir(s) of an engine that did not stop cleanly`);
     const scratch = scratchDir(dataDir);
     const events = new EventRecorder(store, log);
 
@@ -149,34 +138,18 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
 
     let started = false;
     let gate: LeaderGate | undefined;
-    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () =>
-      readiness(started, gate),
-    );
+    const health = await startHealthServer(settings.metricsAddress, metrics.registry, () => readiness(started, gate));
     cleanups.unshift(() => health.close());
 
     const manager = new Manager(store, metrics, log);
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
     manager.register(
-      new GitRepositoryReconciler({
-        store,
-        storage,
-        events,
-        metrics,
-        retainArtifacts: settings.artifactRetention ?? 2,
-        scratchDir: scratch,
-      }),
+      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     manager.register(
-      new BucketReconciler({
-        store,
-        storage,
-        events,
-        metrics,
-        retainArtifacts: settings.artifactRetention ?? 2,
-        scratchDir: scratch,
-      }),
+      new BucketReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
@@ -198,32 +171,17 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     manager.register(new ProviderReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new AlertReconciler({ store, health: deliveryHealth }), { concurrency: 1 });
     manager.register(new ReceiverReconciler({ store }), { concurrency: 1 });
-    const dispatcher = new NotificationDispatcher({
-      store,
-      events,
-      metrics,
-      log,
-      health: deliveryHealth,
-      instance: hostname(),
-    });
+    const dispatcher = new NotificationDispatcher({ store, events, metrics, log, health: deliveryHealth, instance: hostname() });
     dispatcher.start();
     cleanups.unshift(() => dispatcher.stop());
     const receiverAddress = settings.receiverAddress ?? { host: '127.0.0.1', port: 9292 };
-    const receivers = await startReceiverServer({
-      address: receiverAddress,
-      store,
-      log,
-      enqueue: (ref) => manager.enqueue(ref),
-    });
+    const receivers = await startReceiverServer({ address: receiverAddress, store, log, enqueue: (ref) => manager.enqueue(ref) });
     cleanups.unshift(() => receivers.close());
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
-    manager.register(
-      new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }),
-      { concurrency },
-    );
+    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
     const startControllers = async (): Promise<void> => {
       await manager.start();
       for (const ref of recordedApps) manager.enqueue(ref);
@@ -238,29 +196,15 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       const shutdownGraceMs = settings.shutdownGraceMs ?? 10_000;
       const { storeKubeConfig: loadKubeConfig } = await import('./store/kubernetes/store-kubeconfig.ts');
       // The Lease lives on the engine's own cluster (--kubeconfig/--context, else KUBECONFIG or in-cluster).
-      const election = {
-        ...settings.leaderElection,
-        kubeConfig: settings.leaderElection.kubeConfig ?? loadKubeConfig(cluster ?? {}),
-      };
-      const leaderGate = await startLeaderGate(
-        election,
-        settings.kubeconfig,
-        { start: startControllers, stop: stopControllers },
-        { metrics, log, shutdownGraceMs },
-      );
+      const election = { ...settings.leaderElection, kubeConfig: settings.leaderElection.kubeConfig ?? loadKubeConfig(cluster ?? {}) };
+      const leaderGate = await startLeaderGate(election, settings.kubeconfig, { start: startControllers, stop: stopControllers }, { metrics, log, shutdownGraceMs });
       gate = leaderGate;
       cleanups.unshift(() => leaderGate.stop());
     } else await startControllers();
     let web: DashboardServer | undefined;
     if (settings.web) {
       const { startDashboardServer } = await import('./web/dashboard/dashboard-server.ts');
-      const dashboard = await startDashboardServer({
-        ...settings.web,
-        store,
-        kinds: manager.kinds(),
-        events,
-        dataDir,
-      });
+      const dashboard = await startDashboardServer({ ...settings.web, store, kinds: manager.kinds(), events, dataDir });
       cleanups.unshift(() => dashboard.close());
       web = dashboard;
     }
@@ -294,12 +238,12 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
   }
 }
 
+
 /** `/readyz`: started; with leader election, whether this instance leads or follows (lost: not ready). */
 function readiness(started: boolean, gate: LeaderGate | undefined): boolean | Readiness {
   if (!started || !gate) return started;
   const state = gate.leadership();
   if (state === 'leader') return { ready: true, detail: 'ok: leader' };
-  if (state === 'follower')
-    return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
+  if (state === 'follower') return { ready: true, detail: `ok: follower${gate.elector.leader ? ` of ${gate.elector.leader}` : ''}` };
   return { ready: false, detail: state === 'lost' ? 'leader election lost' : 'stopping' };
 }

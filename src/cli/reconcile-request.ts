@@ -4,11 +4,7 @@ import { ConflictError, type Store } from '../store/store.ts';
 import { CliError } from './cli-error.ts';
 
 /** Read-modify-write of one object, retried on conflicts with concurrent writers (the engine). */
-export async function mutate(
-  store: Store,
-  ref: ObjectRef,
-  change: (object: KObject) => void,
-): Promise<KObject> {
+export async function mutate(store: Store, ref: ObjectRef, change: (object: KObject) => void): Promise<KObject> {
   for (let attempt = 0; ; attempt++) {
     const object = await store.get(ref);
     if (!object) throw new CliError(`${ref.kind} '${ref.namespace}/${ref.name}' not found`);
@@ -25,11 +21,7 @@ export async function mutate(
  * Asks the engine to reconcile `ref` now, the way `flux reconcile` does: sets the
  * `reconcile.fluxcd.io/requestedAt` annotation to a fresh token. Returns the token.
  */
-export async function requestReconcile(
-  store: Store,
-  ref: ObjectRef,
-  extra?: (object: KObject) => void,
-): Promise<string> {
+export async function requestReconcile(store: Store, ref: ObjectRef, extra?: (object: KObject) => void): Promise<string> {
   const token = new Date().toISOString();
   await mutate(store, ref, (object) => {
     extra?.(object);
@@ -39,12 +31,7 @@ export async function requestReconcile(
 }
 
 /** Waits until the engine has handled request `token` and returns the object with its final Ready condition. */
-export async function waitForReconcile(
-  store: Store,
-  ref: ObjectRef,
-  token: string,
-  timeoutMs: number,
-): Promise<{ object: KObject; ready: Condition }> {
+export async function waitForReconcile(store: Store, ref: ObjectRef, token: string, timeoutMs: number): Promise<{ object: KObject; ready: Condition }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const object = await store.get(ref);

@@ -18,28 +18,22 @@ interface Options {
 
 /** `kedge reconcile|suspend|resume source git NAME`, as flux has them, for every resource type. */
 export function registerReconcileCommands(program: Command): void {
-  const reconcile = program
-    .command('reconcile')
-    .description('reconcile an object now and wait for the result');
+  const reconcile = program.command('reconcile').description('reconcile an object now and wait for the result');
   const suspend = program.command('suspend').description('stop reconciling an object');
-  const resume = program
-    .command('resume')
-    .description('resume reconciling a suspended object and wait for the result');
+  const resume = program.command('resume').description('resume reconciling a suspended object and wait for the result');
   for (const type of resourceTypes) {
-    const leaf = withFlags(
-      commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`, [], type.shortName),
-    );
+    const leaf = withFlags(commandAt(reconcile, type.singular, '<name>', `reconcile a ${type.kind}`, [], type.shortName));
     if (type.kind === 'Kustomization') leaf.option('--with-source', 'reconcile the source first');
-    leaf.action(async (name: string, opts: Options, command: Command) =>
-      runReconcile(command, type, name, opts),
+    leaf.action(
+      async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts),
     );
-    withFlags(
-      commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`, [], type.shortName),
-    ).action(async (name: string, opts: Options, command: Command) => {
-      const ref = { kind: type.kind, namespace: opts.namespace, name };
-      await withStore(globalOptions(command), (store) => mutate(store, ref, (o) => setSuspend(o, true)));
-      process.stdout.write(`${mark.success(`${type.singular.join(' ')} ${name} suspended`)}\n`);
-    });
+    withFlags(commandAt(suspend, type.singular, '<name>', `suspend a ${type.kind}`, [], type.shortName)).action(
+      async (name: string, opts: Options, command: Command) => {
+        const ref = { kind: type.kind, namespace: opts.namespace, name };
+        await withStore(globalOptions(command), (store) => mutate(store, ref, (o) => setSuspend(o, true)));
+        process.stdout.write(`${mark.success(`${type.singular.join(' ')} ${name} suspended`)}\n`);
+      },
+    );
     withFlags(commandAt(resume, type.singular, '<name>', `resume a ${type.kind}`, [], type.shortName)).action(
       async (name: string, opts: Options, command: Command) => runReconcile(command, type, name, opts, true),
     );
@@ -52,13 +46,7 @@ function withFlags(command: Command): Command {
     .option('--timeout <duration>', 'how long to wait for the result', '5m');
 }
 
-async function runReconcile(
-  command: Command,
-  type: ResourceType,
-  name: string,
-  opts: Options,
-  resume = false,
-): Promise<void> {
+async function runReconcile(command: Command, type: ResourceType, name: string, opts: Options, resume = false): Promise<void> {
   const options = globalOptions(command);
   const ref = { kind: type.kind, namespace: opts.namespace, name };
   const what = `${type.singular.join(' ')} ${name}`;
@@ -67,24 +55,16 @@ async function runReconcile(
     const current = await store.get(ref);
     if (!current) throw new CliError(`${type.kind} '${opts.namespace}/${name}' not found`);
     if (!resume && (current.spec as { suspend?: boolean } | undefined)?.suspend) {
-      throw new CliError(
-        `${what} is suspended: resume it first with 'kedge resume ${type.singular.join(' ')} ${name}'`,
-      );
+      throw new CliError(`${what} is suspended: resume it first with 'kedge resume ${type.singular.join(' ')} ${name}'`);
     }
     // An engine on the cluster cannot be seen from here: `flux reconcile` waits for it all the same.
     const engineRunning =
-      options.store === 'kubernetes' ||
-      (await requireRunningEngine(options.dataDir).then(
-        () => true,
-        () => false,
-      ));
+      options.store === 'kubernetes' || (await requireRunningEngine(options.dataDir).then(() => true, () => false));
     if (resume) {
       const token = await requestReconcile(store, ref, (o) => setSuspend(o, false));
       process.stdout.write(`${mark.action(`${what} resumed`)}\n`);
       if (!engineRunning) {
-        process.stdout.write(
-          `${mark.waiting('no engine is running on this data dir: it will reconcile when one starts')}\n`,
-        );
+        process.stdout.write(`${mark.waiting('no engine is running on this data dir: it will reconcile when one starts')}\n`);
         return;
       }
       return report(await waitForReconcile(store, ref, token, timeoutMs), what);
@@ -100,26 +80,16 @@ async function runReconcile(
 
 function report({ object, ready }: Awaited<ReturnType<typeof waitForReconcile>>, what: string): void {
   if (ready.status !== 'True') throw new CliError(`${what} reconciliation failed: ${ready.message}`);
-  const revision = object.status as
-    { artifact?: { revision?: string }; lastAppliedRevision?: string } | undefined;
+  const revision = (object.status as { artifact?: { revision?: string }; lastAppliedRevision?: string } | undefined);
   const fetched = revision?.artifact?.revision ?? revision?.lastAppliedRevision;
   process.stdout.write(`${mark.success(`${what} reconciliation completed`)}\n`);
   if (fetched) process.stdout.write(`${mark.success(`fetched revision ${fetched}`)}\n`);
 }
 
 /** `--with-source`: reconcile the Kustomization's source and wait for it, as `flux reconcile ks --with-source`. */
-async function reconcileSourceOf(
-  store: Parameters<typeof requestReconcile>[0],
-  kustomization: KObject,
-  timeoutMs: number,
-): Promise<void> {
-  const sourceRef = (kustomization.spec as { sourceRef: { kind: string; name: string; namespace?: string } })
-    .sourceRef;
-  const ref = {
-    kind: sourceRef.kind,
-    namespace: sourceRef.namespace ?? kustomization.metadata.namespace ?? 'default',
-    name: sourceRef.name,
-  };
+async function reconcileSourceOf(store: Parameters<typeof requestReconcile>[0], kustomization: KObject, timeoutMs: number): Promise<void> {
+  const sourceRef = (kustomization.spec as { sourceRef: { kind: string; name: string; namespace?: string } }).sourceRef;
+  const ref = { kind: sourceRef.kind, namespace: sourceRef.namespace ?? kustomization.metadata.namespace ?? 'default', name: sourceRef.name };
   const what = `${describeKind(ref.kind)} ${ref.name}`;
   process.stdout.write(`${mark.action(`annotating ${what}`)}\n`);
   const token = await requestReconcile(store, ref);

@@ -43,66 +43,25 @@ export function registerUpCommand(program: Command): void {
     .command('up')
     .description('run the engine on the data dir (with no -f and an empty store: the bundled example)')
     .option('-f, --filename <path...>', 'apply these YAML files or directories first')
-    .option(
-      '--once',
-      'reconcile everything at its latest revision, then exit 0 if all are Ready, 1 if one failed or --timeout passes',
-    )
+    .option('--once', 'reconcile everything at its latest revision, then exit 0 if all are Ready, 1 if one failed or --timeout passes')
     .option('--timeout <duration>', 'with --once: how long to wait', '2m')
     .option('--storage-addr <host:port>', 'artifact server address (port 0: any free port)', '127.0.0.1:9090')
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
-    .option(
-      '--receiver-addr <host:port>',
-      'webhook receiver address (port 0: any free port)',
-      '127.0.0.1:9292',
-    )
+    .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
     .option('--concurrent <n>', "reconciles of one kind at once (default 4; Flux's flag name)")
     .option('--concurrency <n>', 'the same as --concurrent')
-    .option(
-      '--store <kind>',
-      "sqlite (the data dir, default) or kubernetes (operator mode: Flux's custom resources in the cluster); env KEDGE_STORE",
-    )
-    .option(
-      '--kubeconfig <file>',
-      'sqlite store: the cluster Kustomizations apply Kubernetes kinds to (default none); kubernetes store: the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)',
-    )
+    .option('--store <kind>', "sqlite (the data dir, default) or kubernetes (operator mode: Flux's custom resources in the cluster); env KEDGE_STORE")
+    .option('--kubeconfig <file>', 'sqlite store: the cluster Kustomizations apply Kubernetes kinds to (default none); kubernetes store: the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'a context of the kubeconfig')
-    .option(
-      '--watch-all-namespaces [bool]',
-      'reconcile objects of every namespace; false: only those of --namespace',
-      true,
-    )
-    .option(
-      '--namespace <ns>',
-      "with --watch-all-namespaces=false: the namespace to watch (default $RUNTIME_NAMESPACE, the pod's namespace, else default)",
-    )
-    .option(
-      '--watch-label-selector <selector>',
-      "reconcile only objects whose labels match, e.g. 'sharding.fluxcd.io/key in (shard1)'",
-    )
-    .option(
-      '--leader-elect [bool]',
-      'reconcile only while holding the Lease (kedge-system/kedge-leader); for several replicas',
-      false,
-    )
-    .option(
-      '--leader-election-lease <ns/name>',
-      'the Lease of --leader-elect (default kedge-leader in $RUNTIME_NAMESPACE, else kedge-system)',
-    )
-    .option(
-      '--requeue-dependency <duration>',
-      'wait before re-checking dependsOn that are not Ready, or a missing source',
-      '30s',
-    )
-    .option(
-      '--web-addr <host:port>',
-      "dashboard address (port 0: any free port; 'off': no dashboard); off loopback it needs a token",
-      '127.0.0.1:9393',
-    )
-    .option(
-      '--web-token <token>',
-      'token the dashboard asks for (env KEDGE_WEB_TOKEN); generated and printed when serving off loopback without one',
-    )
+    .option('--watch-all-namespaces [bool]', 'reconcile objects of every namespace; false: only those of --namespace', true)
+    .option('--namespace <ns>', "with --watch-all-namespaces=false: the namespace to watch (default $RUNTIME_NAMESPACE, the pod's namespace, else default)")
+    .option('--watch-label-selector <selector>', "reconcile only objects whose labels match, e.g. 'sharding.fluxcd.io/key in (shard1)'")
+    .option('--leader-elect [bool]', 'reconcile only while holding the Lease (kedge-system/kedge-leader); for several replicas', false)
+    .option('--leader-election-lease <ns/name>', 'the Lease of --leader-elect (default kedge-leader in $RUNTIME_NAMESPACE, else kedge-system)')
+    .option('--requeue-dependency <duration>', 'wait before re-checking dependsOn that are not Ready, or a missing source', '30s')
+    .option('--web-addr <host:port>', "dashboard address (port 0: any free port; 'off': no dashboard); off loopback it needs a token", '127.0.0.1:9393')
+    .option('--web-token <token>', 'token the dashboard asks for (env KEDGE_WEB_TOKEN); generated and printed when serving off loopback without one')
     .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
 }
@@ -121,9 +80,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
   parseDuration(opts.requeueDependency);
   const leaderElect = parseBoolean(opts.leaderElect ?? false, '--leader-elect');
   const lease = opts.leaderElectionLease === undefined ? undefined : parseLease(opts.leaderElectionLease);
-  const objects = opts.filename
-    ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename)
-    : [];
+  const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
   const log = await loggerFor(options);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -137,11 +94,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: parseCount(opts.artifactRetention, '--artifact-retention', 0),
-    concurrency: parseCount(
-      opts.concurrent ?? opts.concurrency ?? '4',
-      opts.concurrent ? '--concurrent' : '--concurrency',
-      1,
-    ),
+    concurrency: parseCount(opts.concurrent ?? opts.concurrency ?? '4', opts.concurrent ? '--concurrent' : '--concurrency', 1),
     store: options.store,
     kubeconfig: options.kubeconfig,
     kubeContext: options.context,
@@ -156,13 +109,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
         }
       : undefined,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
-    web:
-      opts.webAddr === 'off'
-        ? undefined
-        : {
-            address: parseListenAddress(opts.webAddr, '--web-addr'),
-            token: opts.webToken ?? (process.env.KEDGE_WEB_TOKEN || undefined),
-          },
+    web: opts.webAddr === 'off' ? undefined : { address: parseListenAddress(opts.webAddr, '--web-addr'), token: opts.webToken ?? (process.env.KEDGE_WEB_TOKEN || undefined) },
     onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
   });
@@ -223,7 +170,7 @@ async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]>
   const all = (await Promise.all(engine.manager.kinds().map((k) => engine.store.list(k)))).flat();
   if (given.length === 0) return all;
   const scope = new Set(given.map((o) => refString(refOf(o))));
-  for (let grew = true; grew;) {
+  for (let grew = true; grew; ) {
     grew = false;
     for (const object of all) {
       const key = refString(refOf(object));
@@ -242,13 +189,7 @@ async function everyObject(engine: Engine, given: KObject[]): Promise<KObject[]>
  * engine at what it should run now (a Kustomization at its source's current artifact, an App at its release),
  * and is Ready or has failed. On timeout or signal, the verdicts as they stand (pending ones count as failed).
  */
-async function waitUntilJudged(
-  engine: Engine,
-  judge: OnceJudge,
-  given: KObject[],
-  timeoutMs: number,
-  stopped: Promise<void>,
-): Promise<Judged[]> {
+async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[], timeoutMs: number, stopped: Promise<void>): Promise<Judged[]> {
   const deadline = Date.now() + timeoutMs;
   let interrupted = false;
   void stopped.then(() => (interrupted = true));
@@ -261,18 +202,14 @@ async function waitUntilJudged(
 
 /** Where the dashboard is; a generated token is printed (one the user gave is not repeated). */
 function dashboardLine(web: { url: string; token?: string }, given: string | undefined): string {
-  if (web.token && !given)
-    return mark.action(
-      `dashboard ${web.url}/?token=${web.token} (generated token; set one with --web-token or KEDGE_WEB_TOKEN)`,
-    );
+  if (web.token && !given) return mark.action(`dashboard ${web.url}/?token=${web.token} (generated token; set one with --web-token or KEDGE_WEB_TOKEN)`);
   return mark.action(`dashboard ${web.url}${web.token ? ' (token required)' : ''}`);
 }
 
 /** `--leader-election-lease namespace/name`. */
 function parseLease(text: string): { namespace: string; name: string } {
   const [namespace, name, ...rest] = text.split('/');
-  if (!namespace || !name || rest.length > 0)
-    throw new CliError(`--leader-election-lease must be namespace/name, not '${text}'`);
+  if (!namespace || !name || rest.length > 0) throw new CliError(`--leader-election-lease must be namespace/name, not '${text}'`);
   return { namespace, name };
 }
 
@@ -292,17 +229,14 @@ async function watchedNamespace(flag: string | undefined): Promise<string> {
   if (flag) return flag;
   if (process.env.RUNTIME_NAMESPACE) return process.env.RUNTIME_NAMESPACE;
   const { readFile } = await import('node:fs/promises');
-  const pod = await readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').catch(
-    () => '',
-  );
+  const pod = await readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').catch(() => '');
   return pod.trim() || 'default';
 }
 
 /** A whole number flag of at least `min`. */
 function parseCount(text: string, flag: string, min: number): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min)
-    throw new CliError(`${flag} must be a whole number of at least ${min}, not '${text}'`);
+  if (!Number.isInteger(value) || value < min) throw new CliError(`${flag} must be a whole number of at least ${min}, not '${text}'`);
   return value;
 }
 
