@@ -76,15 +76,16 @@ async function startEngine(dataDir: string): Promise<{ child: ChildProcess; url:
   });
   const url = await new Promise<string>((ok, fail) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const match = /dashboard (http:\/\/\S+)/.exec(out);
       if (match?.[1]) ok(match[1]);
     });
     child.once('exit', (code) => fail(new Error(`kedge up exited ${code}: ${out}`)));
   });
-  child.stdout!.resume();
-  child.stderr!.resume();
+  child.stdout.resume();
+  child.stderr.resume();
   return { child, url };
 }
 
