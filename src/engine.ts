@@ -16,6 +16,8 @@ import type { Logger } from './runtime/logger.ts';
 import type { ReconcileFinished } from './runtime/controller.ts';
 import { Manager } from './runtime/manager.ts';
 import { AppReconciler } from './controllers/app.ts';
+import { retainedArtifactPaths } from './history/retained-artifacts.ts';
+import type { ObjectRef } from './api/meta.ts';
 import { HostRuntime, type HostRuntimeOptions } from './host/host-runtime.ts';
 import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
@@ -39,6 +41,8 @@ export interface EngineSettings {
   receiverAddress?: ListenAddress;
   /** Artifacts kept per source besides the current one. Default 2. */
   artifactRetention?: number;
+  /** History entries kept per Kustomization and App (`--history-limit`). Default 100. */
+  historyLimit?: number;
   /** Reconciles of one kind running at once. Default 4. */
   concurrency?: number;
   /**
@@ -144,12 +148,13 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const manager = new Manager(store, metrics, log);
     if (settings.onReconcileFinished) manager.onReconcileFinished(settings.onReconcileFinished);
     const concurrency = settings.concurrency ?? 4;
+    const retainedArtifacts = (source: ObjectRef) => retainedArtifactPaths(store, source);
     manager.register(
-      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      new GitRepositoryReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, retainedArtifacts, scratchDir: scratch }),
       { concurrency },
     );
     manager.register(
-      new BucketReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, scratchDir: scratch }),
+      new BucketReconciler({ store, storage, events, metrics, retainArtifacts: settings.artifactRetention ?? 2, retainedArtifacts, scratchDir: scratch }),
       { concurrency },
     );
     const kustomizations = new KustomizationReconciler({
@@ -162,6 +167,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       renderCache: new RenderCache(),
       scratchDir: scratch,
       enqueue: (ref) => manager.enqueue(ref),
+      historyLimit: settings.historyLimit,
     });
     manager.register(kustomizations, { concurrency });
     cleanups.unshift(() => kustomizations.close());
@@ -181,7 +187,10 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
-    manager.register(new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref) }), { concurrency });
+    manager.register(
+      new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref), historyLimit: settings.historyLimit }),
+      { concurrency },
+    );
     const startControllers = async (): Promise<void> => {
       await manager.start();
       for (const ref of recordedApps) manager.enqueue(ref);

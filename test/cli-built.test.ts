@@ -103,7 +103,7 @@ describe('the built kedge CLI (bin/kedge.js → dist/)', { timeout: 240_000 }, (
     const before = await kedge('--data-dir', dataDir, 'get', 'kustomizations');
     expect(before.code).toBe(0);
     expect(before.stdout).toMatch(
-      /^NAME\s+REVISION\s+SUSPENDED\s+READY\s+MESSAGE\napp\s+false\s+Unknown\s+waiting to be reconciled\n$/,
+      /^NAME\s+REVISION\s+ROLLED-BACK\s+SUSPENDED\s+READY\s+MESSAGE\napp\s+false\s+false\s+Unknown\s+waiting to be reconciled\n$/,
     );
 
     const up = await kedge('--data-dir', dataDir, 'up', '--once', ...FREE_PORT_FLAGS);

@@ -92,8 +92,8 @@ describe('host runtime: deploy, scale, configure, delete', () => {
       follower.kill();
     }
     const table = await run(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, 'get', 'apps']);
-    expect(table.stdout).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+REVISION\s+MESSAGE/);
-    expect(table.stdout).toMatch(new RegExp(`hello\\s+2/2\\s+2\\s+2\\s+${source.revision.replace(/[@:]/g, '.')}\\s+rolled out revision`));
+    expect(table.stdout).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+REVISION\s+ROLLED-BACK\s+MESSAGE/);
+    expect(table.stdout).toMatch(new RegExp(`hello\\s+2/2\\s+2\\s+2\\s+${source.revision.replace(/[@:]/g, '.')}\\s+false\\s+rolled out revision`));
     // The registry that lets a restarted engine adopt replicas holds no environment values.
     const registry = await readFile(join(dataDir, 'host', 'replicas.json'), 'utf8');
     expect(registry).toContain(`"pid": ${pidsOf(ready)[0]}`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FluxSnapshot } from './history.ts';
 import type { Condition, KObject } from './meta.ts';
 import { FluxCel } from '../cel/flux-expressions.ts';
 import { celExpression } from './cel-schema.ts';
@@ -160,6 +161,8 @@ export interface KustomizationStatus {
   lastAttemptedRevision?: string;
   lastHandledReconcileAt?: string;
   inventory?: { entries: InventoryEntry[] };
+  /** Flux's last five reconcile snapshots, newest first (Kedge's full history is in the store). */
+  history?: FluxSnapshot[];
 }
 
 export type Kustomization = KObject<KustomizationSpec, KustomizationStatus>;

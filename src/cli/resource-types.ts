@@ -1,5 +1,6 @@
 import type { KObject } from '../api/meta.ts';
 import { Conditions } from '../api/conditions.ts';
+import { RollbackAnnotation } from '../api/history.ts';
 
 /** One kind as the CLI addresses it (`source git`, flux's words) and shows it in tables. */
 export interface ResourceType {
@@ -23,6 +24,20 @@ export const readyColumns: ResourceType['columns'] = [
   { header: 'MESSAGE', value: (o) => readyCondition(o)?.message ?? 'waiting to be reconciled' },
 ];
 
+/** `false`, or the revision a rollback holds the object at (the `kedge.dev/rollback` annotation). */
+const rolledBackColumn: ResourceType['columns'][number] = {
+  header: 'ROLLED-BACK',
+  value: (o) => {
+    const held = o.metadata.annotations?.[RollbackAnnotation];
+    if (!held) return 'false';
+    try {
+      return `to ${(JSON.parse(held) as { revision?: string }).revision ?? '?'}`;
+    } catch {
+      return 'true';
+    }
+  },
+};
+
 export const resourceTypes: ResourceType[] = [
   { kind: 'Alert', singular: ['alert'], plural: ['alerts'], columns: readyColumns },
   { kind: 'Provider', singular: ['alert-provider'], plural: ['alert-providers'], columns: readyColumns },
@@ -40,6 +55,7 @@ export const resourceTypes: ResourceType[] = [
     shortName: 'ks',
     columns: [
       { header: 'REVISION', value: (o) => (o.status as { lastAppliedRevision?: string } | undefined)?.lastAppliedRevision ?? '' },
+      rolledBackColumn,
       ...readyColumns,
     ],
   },
@@ -79,6 +95,7 @@ function appColumns(): ResourceType['columns'] {
     { header: 'UP-TO-DATE', value: (o) => String(st(o).updatedReplicas ?? 0) },
     { header: 'AVAILABLE', value: (o) => String(st(o).availableReplicas ?? 0) },
     { header: 'REVISION', value: (o) => st(o).currentRevision ?? st(o).updateRevision ?? '' },
+    rolledBackColumn,
     { header: 'MESSAGE', value: (o) => readyCondition(o)?.message ?? 'waiting to be reconciled' },
   ];
 }

@@ -14,6 +14,11 @@ import type { EventRecorder } from '../runtime/event-recorder.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler, RelatedWatch } from '../runtime/reconciler.ts';
 import { ReconcileRun } from '../runtime/reconcile-run.ts';
 import type { Store } from '../store/store.ts';
+import { DEFAULT_HISTORY_LIMIT, rollbackHoldOf, RolledBackCondition, type RollbackHold } from '../api/history.ts';
+import { appHistoryEntryOf } from '../history/app-history-entry.ts';
+import { recordHistory } from '../history/record-history.ts';
+import type { Release } from '../host/release-store.ts';
+import { markHold, recordHoldEvents } from './rollback-hold.ts';
 
 const CONTROLLER = 'kedge-host-runtime';
 const REVISION_ANNOTATION = 'kedge.dev/revision';
@@ -30,10 +35,21 @@ export interface AppReconcilerDeps {
   events: EventRecorder;
   /** Queues a reconcile now: the runtime calls it on every process event (exit, readiness change). */
   enqueue: (ref: ObjectRef) => void;
+  /** History entries kept per App (`--history-limit`). Default 100. */
+  historyLimit?: number;
 }
+
+/** Releases of the newest history entries kept on disk besides those in use, so a rollback needs no new setup. */
+const RETAINED_RELEASES = 5;
 
 /** Everything one reconcile of one App works on. */
 class Run extends ReconcileRun<App> {
+  /** A rollback hold: its release is rolled out instead of the one the annotations name. */
+  readonly hold: RollbackHold | undefined = rollbackHoldOf(this.object.metadata.annotations);
+  readonly rolledBackBefore = structuredClone(this.conditions.get(RolledBackCondition));
+  release?: Release;
+  artifactPath?: string;
+
   constructor(
     store: Store,
     ref: ObjectRef,
@@ -125,8 +141,10 @@ export class AppReconciler implements Reconciler {
   private async reconcileRelease(run: Run): Promise<DesiredApp> {
     const spec = run.object.spec!;
     const annotations = run.object.metadata.annotations ?? {};
-    const artifact = annotations[SourceArtifactAnnotation];
-    const revision = annotations[SourceRevisionAnnotation] ?? 'unknown';
+    // A rollback hold names an earlier release's artifact; a normal rolling update takes the App there.
+    const artifact = run.hold?.artifact.path ?? annotations[SourceArtifactAnnotation];
+    const revision = run.hold?.revision ?? annotations[SourceRevisionAnnotation] ?? 'unknown';
+    run.artifactPath = artifact;
     if (!artifact) {
       throw new StallingError(
         Reasons.ArtifactFailed,
@@ -152,6 +170,7 @@ export class AppReconciler implements Reconciler {
       });
       if (progress.phase !== 'Ready') this.reportPreparation(run, progress, { replicas, maxUnavailable, progressDeadlineMs });
       const release = progress.release;
+      run.release = release;
       const memory = planMemoryLimit(spec.command, spec.resources?.limits?.memory, env.PATH);
       run.status.memoryLimit = memory.description;
       const template: ReplicaTemplate = {
@@ -258,8 +277,10 @@ export class AppReconciler implements Reconciler {
       });
     }
     if (seen.complete) {
-      if (status.currentRevision !== revision) await this.prune(run, desired);
+      const rolledOut = status.currentRevision !== revision;
+      if (rolledOut) await this.prune(run, desired);
       status.currentRevision = revision;
+      if (rolledOut) await this.recordRollout(run, revision, 'Succeeded', Reasons.NewReplicaSetAvailable, `rolled out revision '${revision}'`);
       conditions.mark(Conditions.Progressing, 'True', Reasons.NewReplicaSetAvailable, `rolled out revision '${revision}': ${seen.ready}/${desired.replicas} replicas ready`);
       return;
     }
@@ -280,9 +301,30 @@ export class AppReconciler implements Reconciler {
   private async prune(run: Run, desired: DesiredApp): Promise<void> {
     const keep = this.deps.runtime.releasesInUse(run.ref);
     keep.add(desired.template.releaseKey);
+    const recent = await this.deps.store.listHistory(run.ref, RETAINED_RELEASES).catch(() => []);
+    for (const entry of recent) if (entry.releaseKey) keep.add(entry.releaseKey);
     await this.deps.runtime.releases
       .prune(run.ref.namespace, run.ref.name, keep)
       .catch((error: unknown) => run.context.log.warn({ err: error }, 'pruning old releases failed'));
+  }
+
+  /** A history entry for a rollout that ended on `revision`. */
+  private async recordRollout(run: Run, revision: string, result: 'Succeeded' | 'Failed', reason: string, message: string): Promise<void> {
+    if (!run.release || !run.artifactPath) return;
+    const entry = appHistoryEntryOf({
+      ref: run.ref,
+      revision,
+      artifactPath: run.artifactPath,
+      release: run.release,
+      reconciling: run.conditions.get(Conditions.Reconciling),
+      result,
+      reason,
+      message,
+      rolledBack: run.hold !== undefined,
+    });
+    await recordHistory(this.deps.store, run.ref, entry, this.deps.historyLimit ?? DEFAULT_HISTORY_LIMIT).catch((error: unknown) =>
+      run.context.log.warn({ err: error }, 'recording history failed'),
+    );
   }
 
   /** The replica environment: inherited basics, then envFrom, then env (later wins, as in Kubernetes). */
@@ -332,6 +374,10 @@ export class AppReconciler implements Reconciler {
     try {
       // A rollout waiting for replicas has seen this generation: kstatus reads the conditions for the rest.
       const observed = outcome === undefined || outcome instanceof WaitingError || outcome instanceof StallingError;
+      const held = run.hold ? { hold: run.hold, sourceRevision: run.object.metadata.annotations?.[SourceRevisionAnnotation] ?? run.hold.sourceRevision } : undefined;
+      const namespaceFlag = run.ref.namespace === 'default' ? '' : ` -n ${run.ref.namespace}`;
+      markHold(run.conditions, held, `kedge rollback app ${run.ref.name}${namespaceFlag}`);
+      await recordHoldEvents(this.deps.events, run.object, run.rolledBackBefore, { held }, CONTROLLER);
       await run.finish(READY_SUMMARY, outcome, { observed });
     } catch (error) {
       run.context.log.warn({ err: error }, `status update failed: ${errorMessage(error)}`);

@@ -29,6 +29,7 @@ import {
   proxyUrlFrom,
   recordSourceEvents,
   refreshStoredArtifact,
+  retainedPaths,
   sourceSecretData,
   timedOperation,
 } from './source-run.ts';
@@ -40,6 +41,8 @@ export interface BucketReconcilerDeps {
   metrics: EngineMetrics;
   /** Artifacts kept besides the current one (`--artifact-retention`). */
   retainArtifacts: number;
+  /** Artifact paths of this source that history or a held rollback refers to: never garbage collected. */
+  retainedArtifacts?: (source: ObjectRef) => Promise<string[]>;
   /** Scratch space for downloads (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
   scratchDir?: string;
 }
@@ -184,8 +187,16 @@ export class BucketReconciler implements Reconciler {
         message: `stored artifact with ${files} fetched files from '${spec.bucketName}' bucket`,
       };
     }
-    await storage
-      .garbageCollect(BucketKind, run.ref.namespace, run.ref.name, [artifact.path], this.deps.retainArtifacts)
+    await retainedPaths(this.deps.retainedArtifacts, run.ref)
+      .then((retained) =>
+        storage.garbageCollect(
+          BucketKind,
+          run.ref.namespace,
+          run.ref.name,
+          [artifact.path, ...retained],
+          this.deps.retainArtifacts,
+        ),
+      )
       .catch((error: unknown) => run.context.log.warn({ err: error }, 'artifact garbage collection failed'));
   }
 

@@ -41,6 +41,7 @@ import {
   proxyUrlFrom,
   recordSourceEvents,
   refreshStoredArtifact,
+  retainedPaths,
   sourceSecretData,
   timedOperation,
 } from './source-run.ts';
@@ -52,6 +53,8 @@ export interface GitRepositoryReconcilerDeps {
   metrics: EngineMetrics;
   /** Artifacts kept besides the current one (`--artifact-retention`). */
   retainArtifacts: number;
+  /** Artifact paths of this source that history or a held rollback refers to: never garbage collected. */
+  retainedArtifacts?: (source: ObjectRef) => Promise<string[]>;
   /** Scratch space for checkouts and git homes (the engine's `<data-dir>/tmp`). Default: the OS temp dir. */
   scratchDir?: string;
 }
@@ -229,13 +232,16 @@ export class GitRepositoryReconciler implements Reconciler {
       const subject = fetched.commitMessage?.split('\n')[0]?.trim();
       run.newArtifact = { artifact, message: subject ? `stored artifact for commit '${subject}'` : message };
     }
-    await storage
-      .garbageCollect(
-        GitRepositoryKind,
-        run.ref.namespace,
-        run.ref.name,
-        [artifact.path],
-        this.deps.retainArtifacts,
+    // What history refers to stays; when that cannot be read, nothing is collected this time.
+    await retainedPaths(this.deps.retainedArtifacts, run.ref)
+      .then((retained) =>
+        storage.garbageCollect(
+          GitRepositoryKind,
+          run.ref.namespace,
+          run.ref.name,
+          [artifact.path, ...retained],
+          this.deps.retainArtifacts,
+        ),
       )
       .catch((error: unknown) => run.context.log.warn({ err: error }, 'artifact garbage collection failed'));
   }

@@ -10,6 +10,7 @@ import {
   type InventoryEntry,
   type Kustomization,
 } from '../api/kustomization.ts';
+import { DEFAULT_HISTORY_LIMIT, RolledBackCondition } from '../api/history.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { refString } from '../api/meta.ts';
 import type { KubeTarget } from '../apply/kube-client.ts';
@@ -20,6 +21,8 @@ import { waitForHealthy } from '../apply/health.ts';
 import { statusRuleFor, type StatusRule } from '../apply/health-check-exprs.ts';
 import { deletesInventory } from '../apply/prune.ts';
 import type { Owner } from '../apply/owner-labels.ts';
+import { upsertFluxHistory } from '../history/flux-history.ts';
+import { recordHistory } from '../history/record-history.ts';
 import type { RenderCache } from '../kustomize/render-cache.ts';
 import { renderKustomization } from '../kustomize/render.ts';
 import { ReconcileError, StallingError, WaitingError, errorMessage } from '../runtime/errors.ts';
@@ -43,6 +46,8 @@ import { KustomizationIndex, sourceKeyOf } from './kustomization/kustomization-i
 import { waitForStoreHealthy } from './kustomization/store-health.ts';
 import { applyToStore, pruneFromStore, withAppOrigin } from './kustomization/store-target.ts';
 import { renderOptionsOf } from './kustomization/render-options.ts';
+import { historyEntryOf, snapshotDigest } from './kustomization/history-entry.ts';
+import { heldArtifact, markHold, recordHoldEvents, resolveHold, type HeldRevision } from './rollback-hold.ts';
 import { splitTargets, targetOf, type TargetConfig } from './kustomization/target-split.ts';
 
 const CONTROLLER = 'kustomize-controller';
@@ -77,6 +82,8 @@ export interface KustomizationReconcilerDeps {
   scratchDir?: string;
   /** Queue a reconcile now (drift). */
   enqueue(ref: ObjectRef): void;
+  /** History entries kept per Kustomization (`--history-limit`). Default 100. */
+  historyLimit?: number;
 }
 
 /** The drift watch of a Kustomization's applied cluster set, and what undoing drift needs. */
@@ -101,6 +108,13 @@ class Run extends ReconcileRun<Kustomization> {
   readonly changes: ChangeEntry[] = [];
   artifact?: ArtifactRef;
   readonly started = Date.now();
+  /** A rollback hold this reconcile obeys (the held artifact is applied instead of the source's). */
+  held?: HeldRevision;
+  /** Why a hold ended in this reconcile (auto-release), for its event. */
+  holdReleased?: string;
+  /** Whether this reconcile got as far as deciding on a hold (else RolledBack stays as it was). */
+  holdResolved = false;
+  readonly rolledBackBefore = structuredClone(this.conditions.get(RolledBackCondition));
 
   constructor(
     store: Store,
@@ -150,6 +164,7 @@ export class KustomizationReconciler implements Reconciler {
     if (!object) {
       this.#stopDrift(key);
       this.deps.renderCache?.delete(key);
+      await this.deps.store.deleteHistory(ref).catch(() => undefined);
       return {};
     }
     if (object.metadata.deletionTimestamp) return this.#finalize(object, context);
@@ -179,6 +194,17 @@ export class KustomizationReconciler implements Reconciler {
     } catch (error) {
       outcome = toReconcileError(error);
     }
+    if (run.holdResolved)
+      markHold(run.conditions, run.held, `kedge rollback kustomization ${ref.name}${namespaceFlag(ref)}`);
+    if (run.artifact && !(outcome instanceof WaitingError)) {
+      run.status.history = upsertFluxHistory(run.status.history, {
+        digest: snapshotDigest(run.artifact.revision, run.status.inventory?.entries),
+        time: new Date(run.started),
+        durationMs: Date.now() - run.started,
+        status: outcome === undefined ? Reasons.ReconciliationSucceeded : (outcome as ReconcileError).reason,
+        metadata: { revision: run.artifact.revision },
+      });
+    }
     await run.finish(READY_SUMMARY, outcome, {
       success: {
         reason: Reasons.ReconciliationSucceeded,
@@ -186,6 +212,7 @@ export class KustomizationReconciler implements Reconciler {
       },
     });
     await this.#recordResult(run, outcome);
+    await this.#recordHistory(run, outcome);
     if (outcome instanceof StallingError || outcome instanceof WaitingError) throw outcome;
     const retryMs = parseDuration(spec.retryInterval ?? spec.interval);
     if (outcome !== undefined)
@@ -230,6 +257,15 @@ export class KustomizationReconciler implements Reconciler {
         retry,
       );
     const artifact = source.status?.artifact;
+    // A rollback holds the Kustomization at an earlier artifact, whatever the source has now.
+    const hold = await resolveHold(this.deps.store, run.object, artifact);
+    run.held = hold.held;
+    run.holdReleased = hold.released;
+    run.holdResolved = true;
+    if (hold.held) {
+      run.artifact = heldArtifact(hold.held);
+      return run.artifact;
+    }
     // Not fetched yet: wait quietly, as for a dependency (no warning); the source watch enqueues us when it has one.
     if (!artifact) throw new WaitingError(Reasons.DependencyNotReady, awaitingArtifact(ref, source), retry);
     run.artifact = artifact;
@@ -714,6 +750,37 @@ export class KustomizationReconciler implements Reconciler {
     }
   }
 
+  /**
+   * History: an entry when the reconcile changed something (objects, revision, result, hold); events when a
+   * rollback hold starts or ends. Not for waits (dependencies, a source without artifact, a cancelled health check).
+   */
+  async #recordHistory(run: Run, outcome: unknown): Promise<void> {
+    if (run.holdResolved)
+      await recordHoldEvents(
+        this.deps.events,
+        run.object,
+        run.rolledBackBefore,
+        { held: run.held, released: run.holdReleased },
+        CONTROLLER,
+      ).catch((error: unknown) =>
+        run.context.log.warn({ err: error }, 'recording the rollback event failed'),
+      );
+    if (!run.artifact || outcome instanceof WaitingError) return;
+    const entry = historyEntryOf({
+      started: run.started,
+      artifact: run.artifact,
+      changes: run.changes,
+      ready: run.conditions.get(Conditions.Ready)!,
+      rolledBack: run.held !== undefined,
+    });
+    await recordHistory(
+      this.deps.store,
+      run.ref,
+      entry,
+      this.deps.historyLimit ?? DEFAULT_HISTORY_LIMIT,
+    ).catch((error: unknown) => run.context.log.warn({ err: error }, 'recording history failed'));
+  }
+
   /** Stops drift watches and the drift lane, closes cluster connections and removes the extracted artifacts. */
   async close(): Promise<void> {
     this.#undo.close();
@@ -749,6 +816,11 @@ async function readLive(target: KubeTarget, ref: ObjectIdentity): Promise<KubeOb
     if ((error as { code?: number }).code === 404) return undefined;
     throw error;
   });
+}
+
+/** ` -n NS` for a command line, empty in the default namespace. */
+function namespaceFlag(ref: ObjectRef): string {
+  return ref.namespace === 'default' ? '' : ` -n ${ref.namespace}`;
 }
 
 /** Inventory entries in id order, as Flux lists them. */

@@ -156,3 +156,11 @@ export async function recordSourceEvents<T extends SourceObject>(
     });
   }
 }
+
+/** The artifact paths of `ref` that history or a held rollback refers to (none without a lookup). */
+export async function retainedPaths(
+  lookup: ((source: ObjectRef) => Promise<string[]>) | undefined,
+  ref: ObjectRef,
+): Promise<string[]> {
+  return lookup ? lookup(ref) : [];
+}

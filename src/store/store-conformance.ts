@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../api/history.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { eventually } from '../../test/harness/eventually.ts';
 import {
@@ -518,6 +519,52 @@ export function describeStoreConformance(
         );
         expect(events.map((e) => `${e.involvedObject.kind}/${e.involvedObject.name}: ${e.message}`)).toEqual(
           expected,
+        );
+      });
+    });
+
+    describe('history', () => {
+      const entry = (revision: string, created: string[] = []): HistoryEntry => ({
+        time: new Date().toISOString(),
+        durationMs: 12,
+        revision,
+        digest: 'sha256:3f1c0a5e',
+        result: 'Succeeded',
+        reason: 'ReconciliationSucceeded',
+        message: `Applied revision: ${revision}`,
+        changes: { created, configured: [], deleted: [] },
+      });
+
+      it('keeps entries per object, newest first, with ids, and only the newest `keep`', async () => {
+        const { object } = await store.apply(gitRepository('podinfo'));
+        const { object: otherRepo } = await store.apply(gitRepository('other'));
+        const ref = refTo(object);
+        for (const n of [1, 2, 3, 4])
+          await store.appendHistory(ref, entry(`main@sha1:${n}`, [`App/${main}/a${n}`]), 3);
+        await store.appendHistory(refTo(otherRepo), entry('main@sha1:9'), 3);
+        const history = await store.listHistory(ref);
+        expect(history.map((e) => e.revision)).toEqual(['main@sha1:4', 'main@sha1:3', 'main@sha1:2']);
+        expect(history[0]?.changes.created).toEqual([`App/${main}/a4`]);
+        expect(new Set(history.map((e) => e.id)).size).toBe(3);
+        expect((await store.listHistory(ref, 1)).map((e) => e.revision)).toEqual(['main@sha1:4']);
+        const ofKind = (await store.listHistoryOfKind('GitRepository')).filter((e) =>
+          oursNs(e.ref.namespace),
+        );
+        expect(ofKind.map((e) => `${e.ref.name} ${e.entry.revision}`).sort()).toEqual([
+          'other main@sha1:9',
+          'podinfo main@sha1:2',
+          'podinfo main@sha1:3',
+          'podinfo main@sha1:4',
+        ]);
+        await store.deleteHistory(ref);
+        expect(await store.listHistory(ref)).toEqual([]);
+        expect(await store.listHistory(refTo(otherRepo))).toHaveLength(1);
+      });
+
+      it('refuses history of an object that does not exist', async () => {
+        const ref = { kind: 'GitRepository', namespace: main, name: 'missing' };
+        await expect(store.appendHistory(ref, entry('main@sha1:1'), 10)).rejects.toBeInstanceOf(
+          NotFoundError,
         );
       });
     });

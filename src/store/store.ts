@@ -1,3 +1,4 @@
+import type { HistoryEntry } from '../api/history.ts';
 import type { KObject, KedgeEvent, ObjectRef } from '../api/meta.ts';
 
 /** What happened to an object, as delivered to watchers. */
@@ -68,6 +69,17 @@ export interface Store {
   /** Records an event; an identical one (same object, type, reason, message) within the last hour is counted up. */
   recordEvent(event: Omit<KedgeEvent, 'id' | 'count' | 'firstTimestamp' | 'lastTimestamp'>): Promise<void>;
   listEvents(filter?: EventFilter): Promise<KedgeEvent[]>;
+  /**
+   * Records one history entry of an existing object and keeps only its newest `keep` entries. Returns the entry
+   * with its `id`. Throws {@link NotFoundError} when the object does not exist.
+   */
+  appendHistory(ref: ObjectRef, entry: HistoryEntry, keep: number): Promise<HistoryEntry>;
+  /** The object's history, newest first (at most `limit` entries when given). */
+  listHistory(ref: ObjectRef, limit?: number): Promise<HistoryEntry[]>;
+  /** Every history entry of every object of `kind`, with the object each belongs to (artifact retention). */
+  listHistoryOfKind(kind: string): Promise<Array<{ ref: ObjectRef; entry: HistoryEntry }>>;
+  /** Removes the object's history (its object was deleted). */
+  deleteHistory(ref: ObjectRef): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -21,6 +21,7 @@ interface UpOptions {
   metricsAddr: string;
   receiverAddr: string;
   artifactRetention: string;
+  historyLimit: string;
   concurrency?: string;
   concurrent?: string;
   kubeconfig?: string;
@@ -49,6 +50,7 @@ export function registerUpCommand(program: Command): void {
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
     .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
+    .option('--history-limit <n>', 'history entries kept per Kustomization and App', '100')
     .option('--concurrent <n>', "reconciles of one kind at once (default 4; Flux's flag name)")
     .option('--concurrency <n>', 'the same as --concurrent')
     .option('--store <kind>', "sqlite (the data dir, default) or kubernetes (operator mode: Flux's custom resources in the cluster); env KEDGE_STORE")
@@ -94,6 +96,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: parseCount(opts.artifactRetention, '--artifact-retention', 0),
+    historyLimit: parseCount(opts.historyLimit, '--history-limit', 1),
     concurrency: parseCount(opts.concurrent ?? opts.concurrency ?? '4', opts.concurrent ? '--concurrent' : '--concurrency', 1),
     store: options.store,
     kubeconfig: options.kubeconfig,

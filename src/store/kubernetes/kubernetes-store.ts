@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { HistoryEntry } from '../../api/history.ts';
 import type { KObject, KedgeEvent, ObjectRef } from '../../api/meta.ts';
 import { KubeRest } from '../../apply/kube-rest.ts';
 import { jsonEqual } from '../canonical-json.ts';
@@ -17,6 +18,7 @@ import {
 import { KindWatch, keyOf } from './kind-watch.ts';
 import { kindPaths, storedKinds, type KindPaths } from './kind-paths.ts';
 import { KubeEventLog } from './kube-events.ts';
+import { KubeHistoryLog } from './kube-history.ts';
 import { isAlreadyExists, isMissing, storeError } from './kube-store-errors.ts';
 import { LabelSelector } from './label-selector.ts';
 import { onlyFieldsMore, replaceBody, sameDesired, userMetadata } from './desired-object.ts';
@@ -89,6 +91,7 @@ export class KubernetesStore implements Store {
   readonly #defaultNamespace: string;
   readonly #deliveryTimeoutMs: number;
   readonly #events: KubeEventLog;
+  readonly #history: KubeHistoryLog;
   readonly #writeQuery: Record<string, string>;
   readonly #watches = new Map<string, KindWatch>();
   readonly #handlers = new Map<string, Set<Handler>>();
@@ -107,6 +110,7 @@ export class KubernetesStore implements Store {
     this.#defaultNamespace = options.defaultNamespace ?? 'default';
     this.#deliveryTimeoutMs = options.deliveryTimeoutMs ?? 10_000;
     this.#events = new KubeEventLog(this.rest, options.reportingInstance ?? hostname());
+    this.#history = new KubeHistoryLog(this.rest, (ref) => this.get(ref));
     this.#writeQuery = { fieldValidation: 'Strict', fieldManager: options.fieldManager ?? 'kedge' };
   }
 
@@ -309,6 +313,26 @@ export class KubernetesStore implements Store {
 
   listEvents(filter?: EventFilter): Promise<KedgeEvent[]> {
     return this.#events.list(filter, this.#scope);
+  }
+
+  appendHistory(ref: ObjectRef, entry: HistoryEntry, keep: number): Promise<HistoryEntry> {
+    return this.#history.append(this.#withNamespace(ref), entry, keep);
+  }
+
+  listHistory(ref: ObjectRef, limit?: number): Promise<HistoryEntry[]> {
+    return this.#history.entries(this.#withNamespace(ref), limit);
+  }
+
+  listHistoryOfKind(kind: string): Promise<Array<{ ref: ObjectRef; entry: HistoryEntry }>> {
+    return this.#history.entriesOfKind(kind, this.#scope);
+  }
+
+  deleteHistory(ref: ObjectRef): Promise<void> {
+    return this.#history.delete(this.#withNamespace(ref));
+  }
+
+  #withNamespace(ref: ObjectRef): ObjectRef {
+    return { ...ref, namespace: ref.namespace || this.#defaultNamespace };
   }
 
   /** How many times the watch of `kind` listed (1 after its start; more after each re-list). 0 when not watched. */

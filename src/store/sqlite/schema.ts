@@ -68,6 +68,16 @@ const migrations: string[] = [
   CREATE INDEX events_by_object ON events (kind, namespace, name, touched);
   CREATE INDEX events_by_touched ON events (touched);
   `,
+  `
+  CREATE TABLE history (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind      TEXT    NOT NULL,
+    namespace TEXT    NOT NULL,
+    name      TEXT    NOT NULL,
+    entry     TEXT    NOT NULL
+  );
+  CREATE INDEX history_by_object ON history (kind, namespace, name, id);
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { HistoryEntry } from '../../api/history.ts';
 import type { KObject, KedgeEvent, ObjectRef } from '../../api/meta.ts';
 import { jsonEqual } from '../canonical-json.ts';
 import { bodyOf, desiredStateOf } from '../desired-state.ts';
@@ -18,6 +19,7 @@ import {
 } from '../store.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { EventLog, type NewEvent } from './event-log.ts';
+import { HistoryLog } from './history-log.ts';
 import { objectFromRow, type ObjectRow } from './object-row.ts';
 import { hasSchema, migrate } from './schema.ts';
 import { prepareStoreFile, StoreFileError, storeOpenError } from './store-file.ts';
@@ -79,6 +81,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly feed: ChangeFeed;
   private readonly events: EventLog;
+  private readonly history: HistoryLog;
   private readonly now: () => Date;
   private readonly statements;
   private readonly retention: { rows: number; ageMs: number };
@@ -139,6 +142,7 @@ export class SqliteStore implements Store {
         ((error) => process.emitWarning(`kedge store watch handler failed: ${String(error)}`)),
     );
     this.events = new EventLog(this.db);
+    this.history = new HistoryLog(this.db);
   }
 
   get(ref: ObjectRef): Promise<KObject | undefined> {
@@ -247,6 +251,32 @@ export class SqliteStore implements Store {
     });
   }
 
+  appendHistory(ref: ObjectRef, entry: HistoryEntry, keep: number): Promise<HistoryEntry> {
+    return settled(() =>
+      this.db
+        .transaction(() => {
+          if (this.statements.get.get(ref.kind, ref.namespace, ref.name) === undefined)
+            throw new NotFoundError(ref);
+          return this.history.append(ref, entry, keep);
+        })
+        .immediate(),
+    );
+  }
+
+  listHistory(ref: ObjectRef, limit?: number): Promise<HistoryEntry[]> {
+    return settled(() => this.history.entries(ref, limit));
+  }
+
+  listHistoryOfKind(kind: string): Promise<Array<{ ref: ObjectRef; entry: HistoryEntry }>> {
+    return settled(() => this.history.entriesOfKind(kind));
+  }
+
+  deleteHistory(ref: ObjectRef): Promise<void> {
+    return settled(() => {
+      this.history.delete(ref);
+    });
+  }
+
   close(): Promise<void> {
     return settled(() => {
       if (this.closed) return;
@@ -277,8 +307,10 @@ export class SqliteStore implements Store {
           this.statements.logChange.run(mutation.type, ref.kind, JSON.stringify(object), nowMs)
             .lastInsertRowid,
         );
-        if (mutation.type === 'DELETED') this.statements.remove.run(ref.kind, namespace, ref.name);
-        else this.statements.upsert.run({ ...next, seq });
+        if (mutation.type === 'DELETED') {
+          this.statements.remove.run(ref.kind, namespace, ref.name);
+          this.history.delete({ kind: ref.kind, namespace, name: ref.name });
+        } else this.statements.upsert.run({ ...next, seq });
         if (++this.writes % pruneEvery === 0)
           this.statements.pruneChanges.run(seq - this.retention.rows, nowMs - this.retention.ageMs);
         return object;
