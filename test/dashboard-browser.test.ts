@@ -20,6 +20,12 @@ const followMs = startsBudgetMs(1, startMs, 20_000);
 /** What the page shows within a second of the store changing, plus a browser round trip under load. */
 const onScreenMs = startsBudgetMs(1, startMs, 5_000);
 
+interface StoredKustomization {
+  metadata: { annotations?: Record<string, string> };
+  spec?: { suspend?: boolean };
+  status?: { lastAppliedRevision?: string };
+}
+
 const configMap = (name: string, value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name} }\ndata: { value: "${value}" }\n`;
 
@@ -42,6 +48,8 @@ describe('dashboard in a browser', () => {
   let browser: TestBrowser;
   let url: string;
   let up: ReturnType<typeof startKedgeUp>;
+  /** The commits of the revision test, oldest first (the rollback test goes back to the first). */
+  const commits: string[] = [];
 
   beforeAll(
     async () => {
@@ -69,10 +77,22 @@ describe('dashboard in a browser', () => {
       up.kill('SIGTERM');
       await exited;
     }
-    await browser?.close();
     await git?.stop();
+    await browser?.close();
     rmSync(work, { recursive: true, force: true });
   });
+
+  /** The Kustomization as `kedge get -o json` prints it: what the store holds, read by another process. */
+  async function getKustomization(name: string): Promise<StoredKustomization> {
+    const run = await runTracked(
+      process.execPath,
+      [...KEDGE_CLI, '--data-dir', join(work, 'data'), 'get', 'kustomizations', name, '-o', 'json'],
+      { timeoutMs: startsBudgetMs(1, startMs) },
+    );
+    if (run.code !== 0) throw new Error(`kedge get failed (${run.code}): ${run.stderr}`);
+    const parsed = JSON.parse(run.stdout) as StoredKustomization | StoredKustomization[];
+    return Array.isArray(parsed) ? parsed[0]! : parsed;
+  }
 
   const rowOf = (page: Page, key: string) => page.locator(`.row[data-key="${key}"]`);
 
@@ -112,20 +132,20 @@ describe('dashboard in a browser', () => {
       const page = await browser.page();
       await page.goto(`${url}/#/kind/Kustomization`);
       const first = repo.revParse().slice(0, 12);
+      commits.push(repo.revParse());
       await expect
         .poll(() => rowOf(page, 'Kustomization/default/site').textContent(), { timeout: onScreenMs })
         .toContain(first);
       await browser.screenshot(page, 'kustomizations');
       await page.evaluate(() => void Object.assign(globalThis, { sameDocument: true }));
-      const second = repo
-        .commit({ 'deploy/app.yaml': configMap('app', 'two') }, { message: 'two' })
-        .slice(0, 12);
+      commits.push(repo.commit({ 'deploy/app.yaml': configMap('app', 'two') }, { message: 'two' }));
+      const second = commits[1]!.slice(0, 12);
       await expect
         .poll(() => rowOf(page, 'Kustomization/default/site').textContent(), { timeout: followMs })
         .toContain(second);
-      expect(await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument)).toBe(
-        true,
-      );
+      expect(
+        await page.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument),
+      ).toBe(true);
       await page.goto(`${url}/#/kind/GitRepository`);
       await expect
         .poll(() => rowOf(page, 'GitRepository/default/site').textContent(), { timeout: onScreenMs })
@@ -134,6 +154,35 @@ describe('dashboard in a browser', () => {
       await page.close();
     },
     followMs + onScreenMs * 3,
+  );
+
+  it(
+    'rolls back from the history on the object page and releases the hold',
+    async () => {
+      expect(commits).toHaveLength(2);
+      const [first, second] = commits as [string, string];
+      const page = await browser.page();
+      await page.goto(`${url}/#/object/Kustomization/default/site`);
+      const revision = () => page.getByTestId('revision').textContent();
+      await expect.poll(revision, { timeout: onScreenMs }).toContain(second);
+      const back = page.locator(`button[data-action="rollback"][data-revision$="${first}"]`);
+      await back.waitFor({ timeout: onScreenMs });
+      await browser.screenshot(page, 'object-history');
+      await back.click();
+      await expect
+        .poll(() => page.getByTestId('hold').textContent(), { timeout: followMs })
+        .toContain(`held at main@sha1:${first}`);
+      await expect.poll(revision, { timeout: followMs }).toContain(first);
+      const stored = await getKustomization('site');
+      expect(stored.metadata.annotations?.['kedge.dev/rollback']).toContain(first);
+      expect(stored.status?.lastAppliedRevision).toContain(first);
+      await browser.screenshot(page, 'object-rolled-back');
+      await page.locator('button[data-action="release"]').click();
+      await expect.poll(revision, { timeout: followMs }).toContain(second);
+      expect((await getKustomization('site')).metadata.annotations?.['kedge.dev/rollback']).toBeUndefined();
+      await page.close();
+    },
+    followMs * 3 + onScreenMs * 3 + startsBudgetMs(2, startMs),
   );
 
   it(
@@ -157,17 +206,7 @@ describe('dashboard in a browser', () => {
     'suspends and resumes from the object page, as kedge suspend/resume do, and the keyboard reaches it',
     async () => {
       const page = await browser.page();
-      const suspended = async () => {
-        const run = await runTracked(
-          process.execPath,
-          [...KEDGE_CLI, '--data-dir', join(work, 'data'), 'get', 'kustomizations', 'extras', '-o', 'json'],
-          { timeoutMs: startsBudgetMs(1, startMs) },
-        );
-        if (run.code !== 0) throw new Error(`kedge get failed (${run.code}): ${run.stderr}`);
-        const parsed = JSON.parse(run.stdout) as
-          { spec?: { suspend?: boolean } } | Array<{ spec?: { suspend?: boolean } }>;
-        return (Array.isArray(parsed) ? parsed[0] : parsed)?.spec?.suspend === true;
-      };
+      const suspended = async () => (await getKustomization('extras')).spec?.suspend === true;
       // Keyboard: the Kustomization list, filtered to "extras", opened with Enter.
       await page.goto(`${url}/#/kind/Kustomization`);
       await rowOf(page, 'Kustomization/default/extras').waitFor({ timeout: onScreenMs });

@@ -23,27 +23,55 @@ const WINDOW_S = flag('window', 30);
 const DASHBOARDS = 5;
 const root = resolve(import.meta.dirname, '../..');
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/.*load average: /, '');
+const uptime = () =>
+  execFileSync('uptime', { encoding: 'utf8' })
+    .trim()
+    .replace(/.*load average: /, '');
 
 const name = (i: number) => `ks-${String(i).padStart(4, '0')}`;
-const ready = (status: Condition['status'], reason: string, message: string): Condition => ({ type: 'Ready', status, reason, message, lastTransitionTime: new Date().toISOString() });
+const ready = (status: Condition['status'], reason: string, message: string): Condition => ({
+  type: 'Ready',
+  status,
+  reason,
+  message,
+  lastTransitionTime: new Date().toISOString(),
+});
 
 /** N suspended Kustomizations (the engine reconciles none of them: only the dashboard does work), 5 % failing. */
 async function seed(store: Store): Promise<void> {
   // Their source, suspended too (a store without any GitRepository would make `kedge up` bootstrap its example).
-  await store.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'fleet', namespace: 'default' }, spec: { interval: '10m', url: 'https://git.example/fleet.git', ref: { branch: 'main' }, suspend: true } });
+  await store.apply({
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name: 'fleet', namespace: 'default' },
+    spec: { interval: '10m', url: 'https://git.example/fleet.git', ref: { branch: 'main' }, suspend: true },
+  });
   for (let i = 0; i < N; i++) {
     const { object } = await store.apply({
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
       kind: 'Kustomization',
       metadata: { name: name(i), namespace: 'default' },
-      spec: { interval: '10m', path: `./apps/${i}`, prune: true, suspend: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, dependsOn: i % 10 ? [{ name: name(i - (i % 10)) }] : undefined },
+      spec: {
+        interval: '10m',
+        path: `./apps/${i}`,
+        prune: true,
+        suspend: true,
+        sourceRef: { kind: 'GitRepository', name: 'fleet' },
+        dependsOn: i % 10 ? [{ name: name(i - (i % 10)) }] : undefined,
+      },
     });
     const failing = i % 20 === 0;
-    await store.updateStatus({ kind: 'Kustomization', namespace: 'default', name: object.metadata.name }, {
-      lastAppliedRevision: `main@sha1:${'0'.repeat(40)}`,
-      conditions: [failing ? ready('False', 'BuildFailed', `kustomization path './apps/${i}' not found`) : ready('True', 'ReconciliationSucceeded', `Applied revision: main@sha1:${'0'.repeat(40)}`)],
-    });
+    await store.updateStatus(
+      { kind: 'Kustomization', namespace: 'default', name: object.metadata.name },
+      {
+        lastAppliedRevision: `main@sha1:${'0'.repeat(40)}`,
+        conditions: [
+          failing
+            ? ready('False', 'BuildFailed', `kustomization path './apps/${i}' not found`)
+            : ready('True', 'ReconciliationSucceeded', `Applied revision: main@sha1:${'0'.repeat(40)}`),
+        ],
+      },
+    );
   }
 }
 
@@ -52,10 +80,13 @@ let revisionCounter = 0;
 async function writeRevision(store: Store): Promise<string> {
   const hex = (++revisionCounter).toString(16).padStart(12, '0');
   const revision = `main@sha1:${hex}${'f'.repeat(28)}`;
-  await store.updateStatus({ kind: 'Kustomization', namespace: 'default', name: name(0) }, {
-    lastAppliedRevision: revision,
-    conditions: [ready('False', 'BuildFailed', `build of ${hex} failed`)],
-  });
+  await store.updateStatus(
+    { kind: 'Kustomization', namespace: 'default', name: name(0) },
+    {
+      lastAppliedRevision: revision,
+      conditions: [ready('False', 'BuildFailed', `build of ${hex} failed`)],
+    },
+  );
   return hex;
 }
 
@@ -70,10 +101,29 @@ function median(values: number[]): number {
 }
 
 async function startEngine(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(root, 'bin/kedge.js'), '--data-dir', dataDir, '--log-level', 'warn', 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '--web-addr', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/kedge.js'),
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+      'up',
+      '--storage-addr',
+      ':0',
+      '--metrics-addr',
+      ':0',
+      '--receiver-addr',
+      ':0',
+      '--web-addr',
+      '127.0.0.1:0',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    },
+  );
   const url = await new Promise<string>((ok, fail) => {
     let out = '';
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -106,11 +156,17 @@ async function firstRender(context: BrowserContext, url: string): Promise<{ page
   const started = performance.now();
   await page.goto(`${url}/#/kind/Kustomization`);
   // Page-side expressions as text: this file is type-checked without the DOM library.
-  await page.waitForFunction(`document.querySelectorAll('.row').length > 0 && document.querySelector('h1')?.textContent?.includes('${N}')`, undefined, { polling: 'raf', timeout: 60_000 }).catch(async (error: unknown) => {
-    await page.screenshot({ path: '/tmp/bench-dashboard-fail.png' });
-    say(`h1: ${await page.locator('h1').textContent()}, rows: ${await page.locator('.row').count()}`);
-    throw error;
-  });
+  await page
+    .waitForFunction(
+      `document.querySelectorAll('.row').length > 0 && document.querySelector('h1')?.textContent?.includes('${N}')`,
+      undefined,
+      { polling: 'raf', timeout: 60_000 },
+    )
+    .catch(async (error: unknown) => {
+      await page.screenshot({ path: '/tmp/bench-dashboard-fail.png' });
+      say(`h1: ${await page.locator('h1').textContent()}, rows: ${await page.locator('.row').count()}`);
+      throw error;
+    });
   return { page, ms: performance.now() - started };
 }
 
@@ -120,7 +176,9 @@ async function main(): Promise<void> {
   let engine: ChildProcess | undefined;
   let context: BrowserContext | undefined;
   try {
-    say(`dashboard bench: ${N} Kustomizations, ${WINDOW_S} s CPU windows, ${DASHBOARDS} dashboards; load ${uptime()}`);
+    say(
+      `dashboard bench: ${N} Kustomizations, ${WINDOW_S} s CPU windows, ${DASHBOARDS} dashboards; load ${uptime()}`,
+    );
     const seedStore = await openStore({ kind: 'sqlite', dataDir });
     const seedStart = performance.now();
     await seed(seedStore);
@@ -138,7 +196,15 @@ async function main(): Promise<void> {
     context = await chromium.launchPersistentContext(join(work, 'chromium'), {
       executablePath: process.env.KEDGE_CHROMIUM ?? '/usr/bin/chromium',
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const renders: number[] = [];
     const pages: Page[] = [];
@@ -147,14 +213,24 @@ async function main(): Promise<void> {
       renders.push(ms);
       pages.push(page);
     }
-    say(`first render of the ${N}-row list: ${renders.map((r) => r.toFixed(0)).join(', ')} ms; load ${uptime()}`);
+    say(
+      `first render of the ${N}-row list: ${renders.map((r) => r.toFixed(0)).join(', ')} ms; load ${uptime()}`,
+    );
 
     // Live update: write, then wait until every open dashboard shows the new revision in the first row.
     const latencies: number[] = [];
     for (let i = 0; i < 10; i++) {
       const t = performance.now();
       const hex = await writeRevision(store);
-      await Promise.all(pages.map((p) => p.waitForFunction(`document.querySelector('.row[data-key="Kustomization/default/ks-0000"]')?.textContent?.includes('${hex}')`, undefined, { polling: 'raf', timeout: 10_000 })));
+      await Promise.all(
+        pages.map((p) =>
+          p.waitForFunction(
+            `document.querySelector('.row[data-key="Kustomization/default/ks-0000"]')?.textContent?.includes('${hex}')`,
+            undefined,
+            { polling: 'raf', timeout: 10_000 },
+          ),
+        ),
+      );
       latencies.push(performance.now() - t);
       await new Promise((r) => setTimeout(r, 300));
     }
@@ -167,10 +243,18 @@ async function main(): Promise<void> {
     say('');
     say(`| figure | value |`);
     say(`|---|---|`);
-    say(`| first render, ${N} rows (goto → rows drawn), median of ${DASHBOARDS} | ${median(renders).toFixed(0)} ms (min ${Math.min(...renders).toFixed(0)}, max ${Math.max(...renders).toFixed(0)}) |`);
-    say(`| status write → row changed in all ${DASHBOARDS} dashboards, median of 10 | ${median(latencies).toFixed(0)} ms (max ${Math.max(...latencies).toFixed(0)}) |`);
-    say(`| engine CPU, ${WINDOW_S} s at 1 write/s, no dashboard | ${idleCpu.toFixed(2)} s (${((idleCpu / WINDOW_S) * 100).toFixed(1)} % of a core) |`);
-    say(`| engine CPU, same, ${DASHBOARDS} dashboards open | ${openCpu.toFixed(2)} s (${((openCpu / WINDOW_S) * 100).toFixed(1)} % of a core) = ${(openCpu / Math.max(idleCpu, 0.01)).toFixed(2)}× |`);
+    say(
+      `| first render, ${N} rows (goto → rows drawn), median of ${DASHBOARDS} | ${median(renders).toFixed(0)} ms (min ${Math.min(...renders).toFixed(0)}, max ${Math.max(...renders).toFixed(0)}) |`,
+    );
+    say(
+      `| status write → row changed in all ${DASHBOARDS} dashboards, median of 10 | ${median(latencies).toFixed(0)} ms (max ${Math.max(...latencies).toFixed(0)}) |`,
+    );
+    say(
+      `| engine CPU, ${WINDOW_S} s at 1 write/s, no dashboard | ${idleCpu.toFixed(2)} s (${((idleCpu / WINDOW_S) * 100).toFixed(1)} % of a core) |`,
+    );
+    say(
+      `| engine CPU, same, ${DASHBOARDS} dashboards open | ${openCpu.toFixed(2)} s (${((openCpu / WINDOW_S) * 100).toFixed(1)} % of a core) = ${(openCpu / Math.max(idleCpu, 0.01)).toFixed(2)}× |`,
+    );
     say(`load at end: ${uptime()}`);
   } finally {
     await context?.close().catch(() => undefined);

@@ -73,9 +73,10 @@ export async function startBrowser(): Promise<TestBrowser> {
     },
     async close() {
       await browser.close().catch(() => undefined);
-      child.kill('SIGTERM');
+      // Chromium's helpers (renderer, GPU, zygote) share its process group: stop them all before removing the profile.
+      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGTERM');
       await new Promise((done) => (child.exitCode !== null ? done(undefined) : child.once('exit', done)));
-      rmSync(profile, { recursive: true, force: true });
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }

@@ -8,7 +8,7 @@ import { streamAppLogs } from './app-log-stream.ts';
 import { ActionRefused, dashboardActions, runAction, type DashboardAction } from './dashboard-actions.ts';
 import { loadDashboardAssets, type Asset } from './dashboard-assets.ts';
 import { LiveStream } from './live-stream.ts';
-import { detail, scrubEvent, summarize } from './object-view.ts';
+import { detail, historyView, scrubEvent, summarize } from './object-view.ts';
 import { generateWebToken, isLoopbackHost, TokenCookie, WebAccess } from './web-access.ts';
 
 export interface DashboardSettings {
@@ -118,8 +118,11 @@ class Handler {
   private async objectPage(res: ServerResponse, ref: ObjectRef): Promise<void> {
     const object = this.kinds.has(ref.kind) ? await this.settings.store.get(ref) : undefined;
     if (!object) return send(res, 404, { error: `${ref.kind} '${ref.namespace}/${ref.name}' not found` });
-    const events = await this.settings.store.listEvents({ ...ref, limit: 50 });
-    send(res, 200, { ...detail(object), events: events.map(scrubEvent) });
+    const [events, history] = await Promise.all([
+      this.settings.store.listEvents({ ...ref, limit: 50 }),
+      this.settings.store.listHistory(ref, 50),
+    ]);
+    send(res, 200, { ...detail(object), events: events.map(scrubEvent), history: history.map(historyView) });
   }
 
   private async act(req: IncomingMessage, res: ServerResponse, action: DashboardAction): Promise<void> {
@@ -134,7 +137,8 @@ class Handler {
         error: `give the kind (one of ${[...this.kinds].join(', ')}), namespace and name`,
       });
     try {
-      send(res, 200, { action, ...ref, ...(await runAction(this.settings.store, action, ref)) });
+      const to = typeof body.to === 'string' ? body.to : undefined;
+      send(res, 200, { action, ...ref, ...(await runAction(this.settings.store, action, ref, { to })) });
     } catch (error) {
       if (error instanceof ActionRefused) return send(res, error.status, { error: error.message });
       throw error;

@@ -1,3 +1,4 @@
+import { rollbackHoldOf, RolledBackCondition, type HistoryEntry } from '../../api/history.ts';
 import type { Condition, KObject } from '../../api/meta.ts';
 import { parseObjectId } from '../../apply/object-id.ts';
 import { scrubUrl } from '../../notify/scrub-url.ts';
@@ -25,7 +26,23 @@ export interface ObjectSummary {
   dependsOn: string[];
   /** Where a source fetches from, without credentials or secret paths. */
   url?: string;
+  /** RolledBack=True: held at an earlier revision by a rollback (its message says where). */
+  rolledBack: boolean;
   resourceVersion: string;
+}
+
+/** A history entry as served: what happened, without the artifact's storage path and URL. */
+export interface HistoryView {
+  time: string;
+  durationMs: number;
+  revision: string;
+  result: string;
+  reason: string;
+  message: string;
+  changes: { created: string[]; configured: string[]; deleted: string[] };
+  rolledBack: boolean;
+  /** A rollback can go back to it (it succeeded and its artifact is recorded). */
+  restorable: boolean;
 }
 
 /** One inventory entry, parsed: what a Kustomization applied. */
@@ -46,6 +63,8 @@ export interface ObjectDetail extends ObjectSummary {
   replicas: unknown[];
   lastAttemptedRevision?: string;
   lastHandledReconcileAt?: string;
+  /** The rollback hold, when there is one: the revision held and where the source was. */
+  hold?: { revision: string; sourceRevision: string; autoRelease: boolean; requestedAt: string };
 }
 
 interface LooseStatus {
@@ -100,7 +119,23 @@ export function summarize(object: KObject): ObjectSummary {
         : typeof spec.endpoint === 'string'
           ? withoutCredentials(spec.endpoint)
           : undefined,
+    rolledBack:
+      status.conditions?.some((c) => c.type === RolledBackCondition && c.status === 'True') ?? false,
     resourceVersion: object.metadata.resourceVersion ?? '',
+  };
+}
+
+export function historyView(entry: HistoryEntry): HistoryView {
+  return {
+    time: entry.time,
+    durationMs: entry.durationMs,
+    revision: entry.revision,
+    result: entry.result,
+    reason: entry.reason,
+    message: scrubText(entry.message),
+    changes: entry.changes,
+    rolledBack: entry.rolledBack === true,
+    restorable: entry.result === 'Succeeded' && entry.artifact !== undefined,
   };
 }
 
@@ -122,7 +157,20 @@ export function detail(object: KObject): ObjectDetail {
     replicas: status.replicaStatuses ?? [],
     lastAttemptedRevision: status.lastAttemptedRevision,
     lastHandledReconcileAt: status.lastHandledReconcileAt,
+    hold: holdView(object),
   };
+}
+
+function holdView(object: KObject): ObjectDetail['hold'] {
+  const hold = rollbackHoldOf(object.metadata.annotations);
+  return (
+    hold && {
+      revision: hold.revision,
+      sourceRevision: hold.sourceRevision,
+      autoRelease: hold.autoRelease === true,
+      requestedAt: hold.requestedAt,
+    }
+  );
 }
 
 /** Failing first, then in progress, suspended, unknown, ready. */

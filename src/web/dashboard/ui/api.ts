@@ -1,6 +1,6 @@
-import type { ObjectDetail, ObjectSummary } from '../object-view.ts';
+import type { HistoryView, ObjectDetail, ObjectSummary } from '../object-view.ts';
 
-export type { ObjectDetail, ObjectSummary };
+export type { HistoryView, ObjectDetail, ObjectSummary };
 
 export interface KedgeEventView {
   type: 'Normal' | 'Warning';
@@ -12,7 +12,7 @@ export interface KedgeEventView {
   count: number;
 }
 
-export type ObjectPage = ObjectDetail & { events: KedgeEventView[] };
+export type ObjectPage = ObjectDetail & { events: KedgeEventView[]; history: HistoryView[] };
 
 export function keyOf(o: { kind: string; namespace: string; name: string }): string {
   return `${o.kind}/${o.namespace}/${o.name}`;

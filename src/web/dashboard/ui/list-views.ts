@@ -21,7 +21,12 @@ function columns(items: ObjectSummary[], withKind: boolean): Column<ObjectSummar
       width: 'minmax(160px, 1.4fr)',
       render: (o) => h('span', {}, h('span', { class: 'muted' }, `${o.namespace}/`), o.name),
     },
-    { title: 'State', width: '110px', render: (o) => badge(o.state) },
+    {
+      title: 'State',
+      width: '110px',
+      render: (o) =>
+        o.rolledBack ? h('span', {}, badge(o.state), ' ', badge('suspended', '↶')) : badge(o.state),
+    },
     {
       title: 'Revision',
       width: 'minmax(140px, 1.2fr)',

@@ -1,4 +1,4 @@
-import { act, fetchObject, keyOf, type KedgeEventView, type ObjectPage } from './api.ts';
+import { act, fetchObject, keyOf, type HistoryView, type KedgeEventView, type ObjectPage } from './api.ts';
 import { ago, badge, h, shortRevision } from './dom.ts';
 import { dependencyLevels, graphNode, type Notify, type View } from './list-views.ts';
 import type { ObjectState } from './state.ts';
@@ -33,9 +33,12 @@ export function objectView(
       },
     );
   };
-  const run = (action: string): void => {
-    act(action, ref).then(
-      () => notify(`${action} ${ref.kind} ${ref.name}: requested`),
+  const run = (action: string, extra: Record<string, unknown> = {}): void => {
+    act(action, ref, extra).then(
+      () =>
+        notify(
+          `${action} ${ref.kind} ${ref.name}${typeof extra.to === 'string' ? ` to ${shortRevision(extra.to)}` : ''}: requested`,
+        ),
       (e: unknown) => notify(e instanceof Error ? e.message : String(e), true),
     );
   };
@@ -65,12 +68,30 @@ export function objectView(
         p.suspended
           ? h('button', { onclick: () => run('resume'), 'data-action': 'resume', title: 's' }, 'Resume')
           : h('button', { onclick: () => run('suspend'), 'data-action': 'suspend', title: 's' }, 'Suspend'),
+        p.hold
+          ? h(
+              'button',
+              {
+                onclick: () => run('release'),
+                'data-action': 'release',
+                title: 'end the rollback hold: follow the source again',
+              },
+              'Release',
+            )
+          : false,
       ),
       p.message
         ? h(
             'div',
             { class: `message badge-block s-${p.state}`, 'data-testid': 'ready-message' },
             p.reason ? `${p.reason}: ${p.message}` : p.message,
+          )
+        : false,
+      p.hold
+        ? h(
+            'div',
+            { class: 'message s-suspended', 'data-testid': 'hold' },
+            `Rolled back: held at ${p.hold.revision} while the source is at ${p.hold.sourceRevision}${p.hold.autoRelease ? ' (released when a newer revision lands)' : ''}.`,
           )
         : false,
       h('div', { class: 'grid2' }, facts(p), conditions(p)),
@@ -85,6 +106,7 @@ export function objectView(
         : false,
       p.replicas.length ? replicas(p) : false,
       logs ? h('div', {}, h('h2', {}, 'Logs'), logs) : false,
+      p.history.length ? historySection(p, (to) => run('rollback', { to })) : false,
       h('h2', {}, 'Events'),
       h(
         'div',
@@ -333,5 +355,75 @@ function eventRow(e: KedgeEventView): HTMLElement {
     h('span', { class: e.type === 'Warning' ? 'warn' : 'muted' }, e.type),
     h('span', {}, e.reason, e.count > 1 ? h('span', { class: 'muted' }, ` ×${e.count}`) : false),
     h('span', {}, e.message),
+  );
+}
+
+/** History, newest first; a successful entry at another revision than the applied one can be rolled back to. */
+function historySection(p: ObjectPage, rollbackTo: (revision: string) => void): HTMLElement {
+  const applied = p.hold?.revision ?? p.revision;
+  const changes = (e: HistoryView): string =>
+    [
+      ['+', e.changes.created.length],
+      ['~', e.changes.configured.length],
+      ['-', e.changes.deleted.length],
+    ]
+      .filter(([, n]) => n)
+      .map(([sign, n]) => `${sign}${n}`)
+      .join(' ');
+  return h(
+    'div',
+    {},
+    h('h2', {}, `History (${p.history.length})`),
+    h(
+      'div',
+      { class: 'panel', 'data-testid': 'history' },
+      h(
+        'table',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'When'),
+          h('th', {}, 'Revision'),
+          h('th', {}, 'Result'),
+          h('th', {}, 'Changes'),
+          h('th', {}, 'Took'),
+          h('th', {}, 'Message'),
+          h('th', {}, ''),
+        ),
+        ...p.history.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'muted', title: e.time }, ago(e.time)),
+            h(
+              'td',
+              { class: 'mono', title: e.revision },
+              shortRevision(e.revision),
+              e.rolledBack ? h('span', { class: 'badge s-suspended' }, ' rollback') : false,
+            ),
+            h('td', {}, badge(e.result === 'Succeeded' ? 'ready' : 'failed', e.result)),
+            h('td', { class: 'mono' }, changes(e)),
+            h('td', { class: 'muted' }, `${(e.durationMs / 1000).toFixed(1)}s`),
+            h('td', {}, e.message),
+            h(
+              'td',
+              {},
+              e.restorable && e.revision !== applied
+                ? h(
+                    'button',
+                    {
+                      'data-action': 'rollback',
+                      'data-revision': e.revision,
+                      onclick: () => rollbackTo(e.revision),
+                    },
+                    'Roll back here',
+                  )
+                : false,
+            ),
+          ),
+        ),
+      ),
+    ),
   );
 }
