@@ -3,7 +3,7 @@
 // `bin/kedge.js` runs without a TypeScript compiler. `npm ci` runs it (the `prepare` script); `npm run build`
 // runs it by hand. npm packages stay external (better-sqlite3 is native; the heavy ones are imported lazily);
 // dynamic imports become separate chunks, so a command loads only what it uses.
-import { rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -33,3 +33,21 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// The dashboard's single-page app (src/web/dashboard/ui): one browser bundle plus its page and stylesheet, which
+// the engine serves from dist/dashboard/ (src/web/dashboard/dashboard-assets.ts builds the same from the sources).
+const ui = `${root}src/web/dashboard/ui`;
+await mkdir(`${outdir}/dashboard`, { recursive: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: [`${ui}/main.ts`],
+  outfile: `${outdir}/dashboard/app.js`,
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  platform: 'browser',
+  minify: true,
+  logLevel: 'warning',
+});
+await copyFile(`${ui}/index.html`, `${outdir}/dashboard/index.html`);
+await copyFile(`${ui}/app.css`, `${outdir}/dashboard/app.css`);

@@ -32,6 +32,7 @@ import type { StoreKubeConfigOptions as KubeConfigSource } from './store/kuberne
 import type { Store } from './store/store.ts';
 import { startHealthServer, type Readiness } from './web/health-server.ts';
 import type { ListenAddress } from './web/listen-address.ts';
+import type { DashboardServer } from './web/dashboard/dashboard-server.ts';
 import type { LeaderElectionSettings, LeaderGate } from './runtime/leader-gate.ts';
 
 /** Everything the engine needs to start; the CLI turns flags into this. */
@@ -79,6 +80,11 @@ export interface EngineSettings {
    * metrics and health) run either way; `/readyz` says `leader` or `follower`. Default: none, always reconcile.
    */
   leaderElection?: LeaderElectionSettings;
+  /**
+   * The dashboard (`--web-addr`, `--web-token`): served on `address` when given, else not at all. Off loopback it
+   * always needs a token; one is generated when none is given (see `Engine.web`).
+   */
+  web?: { address: ListenAddress; token?: string };
   log: Logger;
 }
 
@@ -94,6 +100,8 @@ export interface Engine {
   receiverUrl: string;
   /** With `leaderElection`: the election (its elector and where this instance stands). */
   leaderGate?: LeaderGate;
+  /** With `web`: the dashboard's URL and the token it needs (given or generated), if any. */
+  web?: DashboardServer;
   /** Graceful: stops taking work, lets in-flight reconciles finish (or aborts them after the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -221,6 +229,13 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       gate = leaderGate;
       cleanups.unshift(() => leaderGate.stop());
     } else await startControllers();
+    let web: DashboardServer | undefined;
+    if (settings.web) {
+      const { startDashboardServer } = await import('./web/dashboard/dashboard-server.ts');
+      const dashboard = await startDashboardServer({ ...settings.web, store, kinds: manager.kinds(), events, dataDir });
+      cleanups.unshift(() => dashboard.close());
+      web = dashboard;
+    }
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });
     log.info({ dataDir, storage: artifactServer.url, metrics: health.url }, 'engine started');
@@ -235,6 +250,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
       metricsUrl: health.url,
       receiverUrl: receivers.url,
       leaderGate: gate,
+      web,
       stop: () =>
         (stopping ??= (async () => {
           // With leader election: stop leading (controllers stop gracefully), then release the lease.

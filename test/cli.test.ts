@@ -123,7 +123,7 @@ spec:
   }, callsBudgetMs(1));
 
   it('up --once exits 0 once everything is Ready and prints the final conditions', async () => {
-    const run = await kedge(dataDir, 'up', '--once', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '-f', manifest);
+    const run = await kedge(dataDir, 'up', '--once', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '--web-addr', ':0', '-f', manifest);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`✔ source git default/app: stored artifact for revision 'main@sha1:${repo.revParse()}'`);
   }, callsBudgetMs(1));
@@ -132,7 +132,7 @@ spec:
     const other = join(work, 'other-data');
     const broken = join(work, 'broken.yaml');
     writeFileSync(broken, `apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: broken}\nspec:\n  interval: 1m\n  url: ${repo.url}\n  ref: {branch: no-such-branch}\n`);
-    const run = await kedge(other, 'up', '--once', '--timeout', '3s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '-f', broken);
+    const run = await kedge(other, 'up', '--once', '--timeout', '3s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '--web-addr', ':0', '-f', broken);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/✗ source git default\/broken: .*no-such-branch/);
   }, callsBudgetMs(1, 3_000));
@@ -145,7 +145,7 @@ spec:
     mkdirSync(data);
     const file = join(data, 'kedge.db');
     writeFileSync(file, content);
-    const up = await kedge(data, 'up', '--once', '--timeout', '10s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0');
+    const up = await kedge(data, 'up', '--once', '--timeout', '10s', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '--web-addr', ':0');
     expect(up.code).toBe(1);
     expect(up.stderr).toContain(`store ${file} `);
     expect(up.stderr).toMatch(/Restore it from a backup, or move it away/);
@@ -163,7 +163,7 @@ spec:
     const engine = startUp(dataDir);
     try {
       await eventually(() => engine.output().includes('kedge is running'), { what: 'engine start', timeoutMs: callsBudgetMs(1) });
-      const second = await kedge(dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0');
+      const second = await kedge(dataDir, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '--web-addr', ':0');
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`pid ${engine.pid}`);
 

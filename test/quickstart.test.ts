@@ -34,7 +34,7 @@ describe('quick start', () => {
 
   it('runs the bundled example app on this host and rolls out a committed change', async () => {
     const env = { ...process.env, NO_COLOR: '1' };
-    const up = spawnTracked(process.execPath, [...KEDGE_CLI, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0'], {
+    const up = spawnTracked(process.execPath, [...KEDGE_CLI, 'up', '--storage-addr', ':0', '--metrics-addr', ':0', '--receiver-addr', ':0', '--web-addr', ':0'], {
       cwd: work,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -45,3 +45,11 @@ export async function waitForReconcile(store: Store, ref: ObjectRef, token: stri
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Sets or clears `spec.suspend` (what `kedge suspend` / `kedge resume` change). */
+export function setSuspend(object: KObject, suspend: boolean): void {
+  const spec = { ...(object.spec as Record<string, unknown>) };
+  if (suspend) spec.suspend = true;
+  else delete spec.suspend;
+  object.spec = spec;
+}

@@ -25,6 +25,8 @@ export const FREE_PORT_FLAGS: readonly string[] = [
   ':0',
   '--receiver-addr',
   ':0',
+  '--web-addr',
+  ':0',
 ];
 
 /**

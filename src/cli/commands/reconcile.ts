@@ -5,7 +5,7 @@ import { CliError } from '../cli-error.ts';
 import { commandAt } from '../command-path.ts';
 import { addStoreOptions, globalOptions, withStore } from '../global-options.ts';
 import { mark } from '../output/style.ts';
-import { mutate, requestReconcile, waitForReconcile } from '../reconcile-request.ts';
+import { mutate, requestReconcile, setSuspend, waitForReconcile } from '../reconcile-request.ts';
 import { describeKind, resourceTypes, type ResourceType } from '../resource-types.ts';
 import { requireRunningEngine } from '../running-engine.ts';
 
@@ -98,13 +98,6 @@ function report({ object, ready }: Awaited<ReturnType<typeof waitForReconcile>>,
   const fetched = revision?.artifact?.revision ?? revision?.lastAppliedRevision;
   process.stdout.write(`${mark.success(`${what} reconciliation completed`)}\n`);
   if (fetched) process.stdout.write(`${mark.success(`fetched revision ${fetched}`)}\n`);
-}
-
-function setSuspend(object: KObject, suspend: boolean): void {
-  const spec = { ...(object.spec as Record<string, unknown>) };
-  if (suspend) spec.suspend = true;
-  else delete spec.suspend;
-  object.spec = spec;
 }
 
 /** The source of a Kustomization (`sourceRef`) or a HelmRelease (its HelmChart, or `chartRef`). */

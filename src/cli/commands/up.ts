@@ -34,6 +34,8 @@ interface UpOptions {
   leaderElect?: string | boolean;
   leaderElectionLease?: string;
   leaveAppsRunning?: boolean;
+  webAddr: string;
+  webToken?: string;
 }
 
 /** `kedge up [-f FILE|DIR ...] [--once] [--timeout 2m]`: store the given objects and run the engine. */
@@ -60,6 +62,8 @@ export function registerUpCommand(program: Command): void {
     .option('--leader-elect [bool]', 'reconcile only while holding the Lease (kedge-system/kedge-leader); for several replicas', false)
     .option('--leader-election-lease <ns/name>', 'the Lease of --leader-elect (default kedge-leader in $RUNTIME_NAMESPACE, else kedge-system)')
     .option('--requeue-dependency <duration>', 'wait before re-checking dependsOn that are not Ready, or a missing source', '30s')
+    .option('--web-addr <host:port>', "dashboard address (port 0: any free port; 'off': no dashboard); off loopback it needs a token", '127.0.0.1:9393')
+    .option('--web-token <token>', 'token the dashboard asks for (env KEDGE_WEB_TOKEN); generated and printed when serving off loopback without one')
     .option('--leave-apps-running', 'on stop, leave App replicas running; the next engine adopts them')
     .action(async (opts: UpOptions, command: Command) => runUp(opts, command));
 }
@@ -108,6 +112,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
         }
       : undefined,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
+    web: opts.webAddr === 'off' ? undefined : { address: parseListenAddress(opts.webAddr, '--web-addr'), token: opts.webToken ?? (process.env.KEDGE_WEB_TOKEN || undefined) },
     onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
   });
@@ -126,6 +131,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
 
   if (!opts.once) {
     const where = operator ? `the cluster's custom resources (data dir ${options.dataDir})` : options.dataDir;
+    if (engine.web) say(dashboardLine(engine.web, opts.webToken ?? process.env.KEDGE_WEB_TOKEN));
     say(style.dim(`kedge is running on ${where} (metrics ${engine.metricsUrl}); Ctrl-C stops it`));
     await stopped;
     stopReporting();
@@ -195,6 +201,12 @@ async function waitUntilJudged(engine: Engine, judge: OnceJudge, given: KObject[
     if (interrupted || Date.now() >= deadline || judged.every((j) => j.verdict !== 'pending')) return judged;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Where the dashboard is; a generated token is printed (one the user gave is not repeated). */
+function dashboardLine(web: { url: string; token?: string }, given: string | undefined): string {
+  if (web.token && !given) return mark.action(`dashboard ${web.url}/?token=${web.token} (generated token; set one with --web-token or KEDGE_WEB_TOKEN)`);
+  return mark.action(`dashboard ${web.url}${web.token ? ' (token required)' : ''}`);
 }
 
 /** `--leader-election-lease namespace/name`. */
