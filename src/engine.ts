@@ -9,6 +9,7 @@ import { KustomizationReconciler } from './controllers/kustomization.ts';
 import { HelmReleaseReconciler } from './controllers/helmrelease.ts';
 import { RenderCache } from './kustomize/render-cache.ts';
 import { hostname } from 'node:os';
+import { advertisedArtifactUrl } from './source/artifact/advertised-url.ts';
 import { AlertReconciler } from './controllers/alert.ts';
 import { ProviderReconciler } from './controllers/provider.ts';
 import { ReceiverReconciler } from './controllers/receiver.ts';
@@ -40,6 +41,12 @@ export interface EngineSettings {
   /** Store, artifacts and everything needed to restart where it stopped. */
   dataDir: string;
   storageAddress: ListenAddress;
+  /**
+   * `--storage-adv-addr`: the address artifact URLs carry (`host` or `host:port`), as Flux's source-controller.
+   * Default: in a pod, the artifact Service `kedge install` creates; else the bound address (this machine's host
+   * name when bound to 0.0.0.0 or ::). See `advertisedArtifactUrl`.
+   */
+  storageAdvertisedAddress?: string;
   metricsAddress: ListenAddress;
   /** Webhook receivers (`--receiver-addr`). Default 127.0.0.1:9292; port 0 picks a free port. */
   receiverAddress?: ListenAddress;
@@ -142,7 +149,8 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     await mkdir(artifactRoot, { recursive: true });
     const artifactServer = await startArtifactServer({ root: artifactRoot, ...settings.storageAddress });
     cleanups.unshift(() => artifactServer.close());
-    const storage = new ArtifactStorage(artifactRoot, artifactServer.url);
+    const advertised = advertisedArtifactUrl({ advertised: settings.storageAdvertisedAddress, bound: { host: settings.storageAddress.host, port: artifactServer.port } });
+    const storage = new ArtifactStorage(artifactRoot, advertised);
 
     let started = false;
     let gate: LeaderGate | undefined;

@@ -108,9 +108,15 @@ describe('kedge install / uninstall', () => {
     const container = deployment.spec.template.spec.containers[0]!;
     expect(deployment.spec.replicas).toBe(1);
     expect(deployment.spec.template.spec.serviceAccountName).toBe('kedge');
-    expect(container.image).toBe(`node:${process.versions.node}-bookworm-slim`);
+    expect(container.image).toMatch(/^ghcr\.io\/kedge-dev\/kedge:v\d+\.\d+\.\d+/);
     expect(container.args).toEqual(
-      expect.arrayContaining(['up', '--store=kubernetes', '--leader-elect', '--storage-addr=0.0.0.0:9090']),
+      expect.arrayContaining([
+        'up',
+        '--store=kubernetes',
+        '--leader-elect',
+        '--storage-addr=0.0.0.0:9090',
+        `--storage-adv-addr=source-controller.${ns}.svc.cluster.local.`,
+      ]),
     );
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
     expect(
@@ -189,7 +195,7 @@ describe('kedge install / uninstall', () => {
     );
     expect(exported.code).toBe(0);
     expect(exported.stdout).toContain('kind: Deployment');
-    expect(exported.stdout).not.toContain('install-kedge'); // --image without --package: no installer
+    expect(exported.stdout).toContain('image: example.com/kedge:1.0');
     const applied = await applyDryRun(exported.stdout);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toContain('deployment.apps/kedge created (server dry run)');

@@ -181,6 +181,14 @@ describe('kubernetes store', () => {
     expect(events.stdout).toMatch(
       /Warning\s+GitOperationFailed\s+GitRepository\/podinfo\s+failed to checkout/,
     );
+    // Another instance (a new leader, a restarted pod) that never wrote it counts the same Event up, and this
+    // one, whose remembered copy is now stale, counts on from what the server has.
+    const other = await openStore();
+    await other.recordEvent(event('Normal', 'NewArtifact', 'stored artifact for commit 0123'));
+    await store.recordEvent(event('Normal', 'NewArtifact', 'stored artifact for commit 0123'));
+    const counted = await store.listEvents({ kind: 'GitRepository', name: 'podinfo' });
+    expect(counted.filter((e) => e.reason === 'NewArtifact').map((e) => e.count)).toEqual([4]);
+
     const described = await kubectl('describe', 'gitrepository', 'podinfo');
     expect(described.stdout).toMatch(
       /Normal\s+NewArtifact\s+.*source-controller\s+stored artifact for commit 0123/,

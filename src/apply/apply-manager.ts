@@ -40,8 +40,14 @@ export interface ApplyOptions {
    * Anything else is read and dry-run compared as usual.
    */
   watched?: (ref: ObjectIdentity) => KubeObject | undefined;
-  /** Called before the first write of each stage with the objects about to be written (record them first). */
+  /**
+   * Called before the first write of each stage with the objects about to be written (record them first). With
+   * stages, the first call also names the later stage's objects whose kind is served already (those a CRD of the
+   * first stage defines are named before their own stage's writes): one record before all writes, usually.
+   */
   beforeWrite?: (entries: readonly ChangeSetEntry[]) => Promise<void>;
+  /** Called with each object's state as its apply answered, or as read or watched when nothing was written. */
+  observed?: (ref: ObjectIdentity, state: KubeObject) => void;
 }
 
 /** What applying did to one object, after Flux's ssa ChangeSetEntry. */
@@ -109,7 +115,9 @@ export class ApplyManager {
     const entries: ChangeSetEntry[] = [];
     const absentNamespaces = new Set<string>();
     if (definitions.length > 0) {
-      const applied = await this.#applyStage(definitions, options, absentNamespaces);
+      const applied = await this.#applyStage(definitions, options, absentNamespaces, () =>
+        this.#servedEntries(rest),
+      );
       entries.push(...applied.map((p) => p.entry));
       for (const p of applied)
         if (p.entry.ref.kind === 'Namespace' && p.entry.action === 'created')
@@ -140,6 +148,7 @@ export class ApplyManager {
     objects: readonly KubeObject[],
     options: ApplyOptions,
     absentNamespaces: ReadonlySet<string>,
+    later: () => Promise<ChangeSetEntry[]> = () => Promise.resolve([]),
   ): Promise<Planned[]> {
     const planned: Planned[] = [];
     for (const obj of sortForApply(objects)) {
@@ -147,14 +156,38 @@ export class ApplyManager {
       planned.push(await this.#plan(withOwnerLabels(obj, options.owner), options, absentNamespaces));
     }
     const writes = planned.filter((p) => p.write);
-    if (writes.length > 0) await options.beforeWrite?.(writes.map((p) => p.entry));
+    if (writes.length > 0 && options.beforeWrite)
+      await options.beforeWrite([...writes.map((p) => p.entry), ...(await later())]);
     for (const p of writes) {
       options.signal?.throwIfAborted();
       p.state = await this.#apply(p.path, p.desired, options, false).catch((error: unknown) => {
         throw applyError(p.entry, p.absent ? 'create failed' : 'apply failed', error);
       });
     }
+    if (options.observed) for (const p of planned) if (p.state) options.observed(p.entry.ref, p.state);
     return planned;
+  }
+
+  /** Change-set entries of `objects` whose kind the server serves now (no read); the others are left out. */
+  async #servedEntries(objects: readonly KubeObject[]): Promise<ChangeSetEntry[]> {
+    const out: ChangeSetEntry[] = [];
+    for (const obj of objects) {
+      const resource = await this.target.discovery
+        .resourceFor(obj.apiVersion, obj.kind)
+        .catch(() => undefined);
+      if (!resource) continue;
+      const desired = structuredClone(obj);
+      normalizeNamespace(desired, resource);
+      const ref = identityOf(desired);
+      out.push({
+        id: objectId(ref),
+        subject: objectLabel(ref),
+        version: versionOf(desired.apiVersion),
+        action: 'unchanged',
+        ref,
+      });
+    }
+    return out;
   }
 
   /**

@@ -122,7 +122,7 @@ export class CollectionWatch {
     if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
     if (this.opts.fieldSelector) query.fieldSelector = this.opts.fieldSelector;
     // Loaded on first use: an engine with no cluster never pays for the Kubernetes client.
-    const { Watch } = await import('@kubernetes/client-node');
+    const { Watch } = await import('./client-node-watch.ts');
     const controller = await new Watch(this.opts.kubeConfig).watch(
       this.opts.path,
       query,

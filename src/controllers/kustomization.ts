@@ -17,7 +17,7 @@ import { refString } from '../api/meta.ts';
 import type { KubeTarget } from '../apply/kube-client.ts';
 import type { StoreKubeConfigOptions as KubeConfigSource } from '../store/kubernetes/store-kubeconfig.ts';
 import { DriftWatch, type DriftEvent } from '../apply/drift-watch.ts';
-import type { KubeObject, ObjectIdentity } from '../apply/object-id.ts';
+import { objectId, type KubeObject, type ObjectIdentity } from '../apply/object-id.ts';
 import { waitForHealthy } from '../apply/health.ts';
 import { statusRuleFor, type StatusRule } from '../apply/health-check-exprs.ts';
 import { deletesInventory } from '../apply/prune.ts';
@@ -106,6 +106,8 @@ class Run extends ReconcileRun<Kustomization> {
   cluster?: KubeTarget;
   /** The cluster apply wrote nothing (everything unchanged or skipped). */
   clusterUnchanged = false;
+  /** Each applied cluster object as its apply answered (or as read or watched when unchanged), by object id. */
+  readonly answered = new Map<string, KubeObject>();
   readonly changes: ChangeEntry[] = [];
   artifact?: ArtifactRef;
   readonly started = Date.now();
@@ -176,12 +178,15 @@ export class KustomizationReconciler implements Reconciler {
     }
     const spec = object.spec!;
     const run = new Run(this.deps.store, ref, object, context);
-    await run.markProgressing();
 
     let outcome: unknown;
     try {
       await this.reconcileDependencies(run);
       const artifact = await this.reconcileSource(run);
+      // As Flux: progress is shown once there is something to work on; a Kustomization waiting for its
+      // dependencies or its source's first artifact writes only "waiting" (once: an unchanged status is not
+      // written again).
+      await run.markProgressing();
       run.status.lastAttemptedRevision = artifact.revision;
       // Extracted only on a render cache miss, once per revision for all its Kustomizations (ArtifactTrees).
       const tree = this.#trees.lease(sourceKeyOf(object), artifact, context.signal);
@@ -331,6 +336,7 @@ export class KustomizationReconciler implements Reconciler {
         force: spec.force,
         signal: run.context.signal,
         watched: this.#watchedState(key),
+        observed: (ref, state) => run.answered.set(objectId(ref), state),
         beforeWrite: (intended) => recordIntended(run, intended),
       });
       run.changes.push(...result.changes);
@@ -416,9 +422,9 @@ export class KustomizationReconciler implements Reconciler {
     const status = statusRuleFor(spec.healthCheckExprs);
     const clusterHealthyNow =
       targets.cluster.length === 0 ||
-      (run.cluster !== undefined && this.#healthyPerWatch(run, targets.cluster, status));
-    // Written only when there is something to wait for: a check the watched state answers at once would show
-    // "running health checks" to no one, and costs a status write per reconcile on a Kubernetes store.
+      (run.cluster !== undefined && this.#healthyNow(run, targets.cluster, status));
+    // Written only when there is something to wait for: a check the apply's answers or the watched state answer
+    // at once would show "running health checks" to no one, and costs a status write on a Kubernetes store.
     if (!clusterHealthyNow || targets.store.length > 0) await run.patch();
     const key = refString(run.ref);
     const abort = new AbortController();
@@ -668,10 +674,14 @@ export class KustomizationReconciler implements Reconciler {
    * When this reconcile wrote nothing to the cluster and the drift watch holds every object to check, Current:
    * healthy without a watch of its own (the state is the server's, less events in flight).
    */
-  #healthyPerWatch(run: Run, refs: readonly ObjectIdentity[], status: StatusRule): boolean {
+  #healthyNow(run: Run, refs: readonly ObjectIdentity[], status: StatusRule): boolean {
     const drift = this.#drift.get(refString(run.ref));
-    if (!drift?.watch.synced || !run.clusterUnchanged) return false;
-    return refs.every((ref) => status(drift.watch.live(ref)).status === 'Current');
+    const watched = drift?.watch.synced === true && run.clusterUnchanged;
+    return refs.every((ref) => {
+      const answered = run.answered.get(objectId(ref));
+      if (answered && status(answered).status === 'Current') return true;
+      return watched && status(drift.watch.live(ref)).status === 'Current';
+    });
   }
 
   /** A source changed: reconcile its Kustomizations that have not seen its revision; abort waits on an older one. */

@@ -27,40 +27,24 @@ const base: InstallOptions = { namespace: 'kedge-system', version: '1.2.3' };
 
 describe('installManifests', () => {
   it.each([
-    [
-      'default: Node image, the package installed by an init container',
-      base,
-      `node:${process.versions.node}-bookworm-slim`,
-      'kedge@1.2.3',
-      '/opt/kedge/bin/kedge',
-    ],
-    [
-      '--package',
-      { ...base, package: 'https://example.com/kedge-1.2.3.tgz' },
-      `node:${process.versions.node}-bookworm-slim`,
-      'https://example.com/kedge-1.2.3.tgz',
-      '/opt/kedge/bin/kedge',
-    ],
-    [
-      '--image: kedge on its PATH, no installer',
-      { ...base, image: 'example.com/kedge:1' },
-      'example.com/kedge:1',
-      undefined,
-      'kedge',
-    ],
-    [
-      '--image and --package',
-      { ...base, image: 'node:22-bookworm-slim', package: 'kedge@2' },
-      'node:22-bookworm-slim',
-      'kedge@2',
-      '/opt/kedge/bin/kedge',
-    ],
-  ])('%s', (_name, options, image, npmPackage, command) => {
+    ['default: the release image of this version', base, 'ghcr.io/kedge-dev/kedge:v1.2.3'],
+    ['--image', { ...base, image: 'registry.local/kedge:dev' }, 'registry.local/kedge:dev'],
+  ])('%s: kedge on its PATH, no init container', (_name, options, image) => {
     const { pod } = deploymentOf(installManifests(options));
     expect(pod.containers[0]!.image).toBe(image);
-    expect(pod.containers[0]!.command).toEqual([command]);
-    expect(pod.initContainers?.[0]?.command.at(-1)).toBe(npmPackage);
-    expect(pod.volumes.some((v) => v.name === 'kedge')).toBe(npmPackage !== undefined);
+    expect(pod.containers[0]!.command).toEqual(['kedge']);
+    expect(pod.initContainers).toBeUndefined();
+    expect(pod.volumes.map((v) => v.name)).toEqual(['data', 'tmp']);
+  });
+
+  it('advertises artifact URLs under the artifact Service, not the 0.0.0.0 it listens on', () => {
+    const { pod } = deploymentOf(installManifests({ ...base, namespace: 'gitops' }));
+    expect(pod.containers[0]!.args).toEqual(
+      expect.arrayContaining([
+        '--storage-addr=0.0.0.0:9090',
+        '--storage-adv-addr=source-controller.gitops.svc.cluster.local.',
+      ]),
+    );
   });
 
   it('runs kedge up with the Kubernetes store and leader election, replicas as asked', () => {

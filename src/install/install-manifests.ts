@@ -1,5 +1,6 @@
 import { customResourceDefinitions } from '../api/crds.ts';
 import type { KObject } from '../api/meta.ts';
+import { ArtifactServiceName } from '../source/artifact/advertised-url.ts';
 import { rbacManifests, rbacNames } from './install-rbac.ts';
 
 /** What `kedge install` sets up; the CLI turns flags into this. */
@@ -8,13 +9,11 @@ export interface InstallOptions {
   namespace: string;
   /** Kedge's version (the package's), for labels and the default package. */
   version: string;
-  /** Container image. Default `node:<the CLI's Node version>-bookworm-slim`. */
-  image?: string;
   /**
-   * npm package spec an init container installs into the pod (`kedge@<version>`, a tarball URL, …). Default:
-   * `kedge@<version>` with the default image; none with `--image` (the image has `kedge` on its PATH).
+   * Container image: Kedge built by the repository's `Dockerfile` (Node, git, the compiled CLI, kustomize-build,
+   * helm, sops), `kedge` on its PATH. Default {@link defaultImage}.
    */
-  package?: string;
+  image?: string;
   /** Default 1. More replicas are hot standbys: one leads (leader election), the others wait. */
   replicas?: number;
 }
@@ -23,7 +22,7 @@ export interface InstallOptions {
 export const InstallNames = {
   deployment: 'kedge',
   /** Flux's name for the artifact server's Service, so in-cluster artifact URLs look like Flux's. */
-  artifactService: 'source-controller',
+  artifactService: ArtifactServiceName,
   /** Flux's name for the notification receiver's Service. */
   receiverService: 'webhook-receiver',
   lease: 'kedge-leader',
@@ -31,9 +30,12 @@ export const InstallNames = {
 
 const ports = { artifacts: 9090, metrics: 8080, receivers: 9292 } as const;
 
-/** The default image: the Node version this CLI runs on, Debian bookworm, slim. */
-export function defaultImage(): string {
-  return `node:${process.versions.node}-bookworm-slim`;
+/** Where the release images are published (`docker build` of the repository's Dockerfile, tagged `v<version>`). */
+export const ImageRepository = 'ghcr.io/kedge-dev/kedge';
+
+/** The default image: {@link ImageRepository} at this version's tag, `v<version>`. */
+export function defaultImage(version: string): string {
+  return `${ImageRepository}:v${version}`;
 }
 
 /**
@@ -61,9 +63,7 @@ const selector = { 'app.kubernetes.io/name': 'kedge' };
 
 function deployment(options: InstallOptions, labels: Record<string, string>): KObject {
   const { namespace } = options;
-  const image = options.image ?? defaultImage();
-  const npmPackage =
-    options.package ?? (options.image === undefined ? `kedge@${options.version}` : undefined);
+  const image = options.image ?? defaultImage(options.version);
   const securityContext = {
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
@@ -78,34 +78,7 @@ function deployment(options: InstallOptions, labels: Record<string, string>): KO
   const mounts = [
     { name: 'data', mountPath: '/data' },
     { name: 'tmp', mountPath: '/tmp' },
-    ...(npmPackage ? [{ name: 'kedge', mountPath: '/opt/kedge' }] : []),
   ];
-  const installer = npmPackage && {
-    name: 'install-kedge',
-    image,
-    command: [
-      'npm',
-      'install',
-      '--global',
-      '--prefix',
-      '/opt/kedge',
-      '--omit=dev',
-      '--no-audit',
-      '--no-fund',
-      npmPackage,
-    ],
-    env: [
-      { name: 'HOME', value: '/tmp' },
-      { name: 'npm_config_cache', value: '/tmp/.npm' },
-      { name: 'npm_config_update_notifier', value: 'false' },
-    ],
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-    securityContext,
-    volumeMounts: [
-      { name: 'tmp', mountPath: '/tmp' },
-      { name: 'kedge', mountPath: '/opt/kedge' },
-    ],
-  };
   const probe = (path: string) => ({
     httpGet: { path, port: 'http-metrics' },
     periodSeconds: 10,
@@ -128,12 +101,11 @@ function deployment(options: InstallOptions, labels: Record<string, string>): KO
           // In-flight reconciles get 10 s (the engine's shutdown grace), then the lease is released.
           terminationGracePeriodSeconds: 30,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
-          ...(installer ? { initContainers: [installer] } : {}),
           containers: [
             {
               name: 'kedge',
               image,
-              command: [npmPackage ? '/opt/kedge/bin/kedge' : 'kedge'],
+              command: ['kedge'],
               args: [
                 '--data-dir=/data',
                 '--log-format=json',
@@ -141,6 +113,8 @@ function deployment(options: InstallOptions, labels: Record<string, string>): KO
                 '--store=kubernetes',
                 '--leader-elect',
                 `--storage-addr=0.0.0.0:${ports.artifacts}`,
+                // What artifact URLs say: the Service (port 80), never the pod's 0.0.0.0.
+                `--storage-adv-addr=${InstallNames.artifactService}.${namespace}.svc.cluster.local.`,
                 `--metrics-addr=0.0.0.0:${ports.metrics}`,
                 `--receiver-addr=0.0.0.0:${ports.receivers}`,
               ],
@@ -160,7 +134,6 @@ function deployment(options: InstallOptions, labels: Record<string, string>): KO
           volumes: [
             { name: 'data', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
-            ...(npmPackage ? [{ name: 'kedge', emptyDir: {} }] : []),
           ],
         },
       },

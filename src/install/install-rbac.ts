@@ -61,7 +61,7 @@ export function rbacManifests(namespace: string, labels: Record<string, string>)
         {
           apiGroups: ['events.k8s.io'],
           resources: ['events'],
-          verbs: ['get', 'list', 'watch', 'create', 'patch'],
+          verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
         },
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
         {

@@ -25,7 +25,7 @@ export async function prepareClusterStore(
       log.info({ created: result.created }, `created ${result.created.length} CRD(s)`);
     if (result.existing.length > 0)
       log.info({ existing: result.existing }, `using ${result.existing.length} existing CRD(s) as they are`);
-    for (const kind of storedKinds()) await waitListable(rest, kindPaths(kind).collection(namespace));
+    await Promise.all(storedKinds().map((kind) => waitListable(rest, kindPaths(kind).collection(namespace))));
   } finally {
     rest.close();
   }

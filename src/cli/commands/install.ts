@@ -13,7 +13,6 @@ interface InstallCliOptions extends ClusterOptions {
   output: string;
   replicas: string;
   image?: string;
-  package?: string;
   wait?: boolean;
   timeout: string;
 }
@@ -40,10 +39,9 @@ export function registerInstallCommands(program: Command): void {
     .option('--export', 'print the manifests to stdout instead of applying them')
     .option('-o, --output <format>', 'with --export: yaml or json', 'yaml')
     .option('--replicas <n>', 'Kedge replicas; one leads, the others stand by (leader election)', '1')
-    .option('--image <image>', "container image (default: node:<this CLI's Node version>-bookworm-slim)")
     .option(
-      '--package <spec>',
-      'npm package an init container installs (default with the default image: kedge@<this version>)',
+      '--image <image>',
+      "Kedge's container image, built from the repository's Dockerfile (default: ghcr.io/kedge-dev/kedge:v<this version>)",
     )
     .option('--wait', 'wait until the Deployment is Available')
     .option('--timeout <duration>', 'how long to wait for CRDs (and with --wait the Deployment)', '5m')
@@ -70,7 +68,6 @@ async function runInstall(opts: InstallCliOptions): Promise<void> {
     namespace: opts.namespace,
     version: await kedgeVersion(),
     image: opts.image,
-    package: opts.package,
     replicas,
   });
   if (opts.export) {

@@ -18,6 +18,7 @@ interface UpOptions {
   once?: boolean;
   timeout: string;
   storageAddr: string;
+  storageAdvAddr?: string;
   metricsAddr: string;
   receiverAddr: string;
   artifactRetention: string;
@@ -47,6 +48,7 @@ export function registerUpCommand(program: Command): void {
     .option('--once', 'reconcile everything at its latest revision, then exit 0 if all are Ready, 1 if one failed or --timeout passes')
     .option('--timeout <duration>', 'with --once: how long to wait', '2m')
     .option('--storage-addr <host:port>', 'artifact server address (port 0: any free port)', '127.0.0.1:9090')
+    .option('--storage-adv-addr <host[:port]>', "address in artifact URLs (default: in a pod, the install's source-controller Service; else the bound address)")
     .option('--metrics-addr <host:port>', 'metrics and health address', '127.0.0.1:8080')
     .option('--receiver-addr <host:port>', 'webhook receiver address (port 0: any free port)', '127.0.0.1:9292')
     .option('--artifact-retention <n>', 'artifacts kept per source besides the current one', '2')
@@ -80,6 +82,14 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
     new LabelSelector(opts.watchLabelSelector);
   }
   parseDuration(opts.requeueDependency);
+  if (opts.storageAdvAddr !== undefined) {
+    const { urlOfAddress } = await import('../../source/artifact/advertised-url.ts');
+    try {
+      urlOfAddress(opts.storageAdvAddr);
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+  }
   const leaderElect = parseBoolean(opts.leaderElect ?? false, '--leader-elect');
   const lease = opts.leaderElectionLease === undefined ? undefined : parseLease(opts.leaderElectionLease);
   const objects = opts.filename ? await (await import('../../api/manifest.ts')).loadManifests(opts.filename) : [];
@@ -93,6 +103,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
   const engine = await startEngine({
     dataDir: options.dataDir,
     storageAddress: parseListenAddress(opts.storageAddr, '--storage-addr'),
+    storageAdvertisedAddress: opts.storageAdvAddr,
     metricsAddress: parseListenAddress(opts.metricsAddr, '--metrics-addr'),
     receiverAddress: parseListenAddress(opts.receiverAddr, '--receiver-addr'),
     artifactRetention: parseCount(opts.artifactRetention, '--artifact-retention', 0),

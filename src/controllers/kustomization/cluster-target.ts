@@ -22,7 +22,7 @@ export interface ClusterApplyResult {
 export async function applyToCluster(
   target: KubeTarget,
   objects: readonly KObject[],
-  options: Pick<ApplyOptions, 'owner' | 'force' | 'signal' | 'watched'> & {
+  options: Pick<ApplyOptions, 'owner' | 'force' | 'signal' | 'watched' | 'observed'> & {
     beforeWrite?: (intended: InventoryEntry[]) => Promise<void>;
   },
 ): Promise<ClusterApplyResult> {

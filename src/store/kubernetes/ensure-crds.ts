@@ -41,30 +41,36 @@ export async function ensureCustomResourceDefinitions(
 ): Promise<EnsureCrdsResult> {
   const result: EnsureCrdsResult = { created: [], existing: [] };
   const crds = options.crds ?? customResourceDefinitions();
-  for (const crd of crds) {
-    const name = crd.metadata.name;
-    const found = await rest.request('GET', `${crdPath}/${name}`, { signal: options.signal }).then(
-      () => true,
-      (error: unknown) => {
-        if (error instanceof KubeApiError && error.code === 404) return false;
-        throw error;
-      },
-    );
-    if (found) {
-      result.existing.push(name);
-      continue;
-    }
-    try {
-      await rest.request('POST', crdPath, { body: crd, signal: options.signal });
-      result.created.push(name);
-    } catch (error) {
-      if (error instanceof KubeApiError && error.code === 409) result.existing.push(name);
-      else
-        throw new CrdInstallError(`cannot create CRD ${name}: ${(error as Error).message}`, { cause: error });
-    }
-  }
+  // Created outright, all at once (one request each): a 409 says it exists — Kedge's, or Flux's — and it is kept.
+  // Without the right to create CRDs, one that exists is fine too.
+  const found = await Promise.all(
+    crds.map(async (crd) => {
+      const name = crd.metadata.name;
+      try {
+        await rest.request('POST', crdPath, { body: crd, signal: options.signal });
+        return 'created';
+      } catch (error) {
+        const code = error instanceof KubeApiError ? error.code : undefined;
+        if (code === 409 || (code === 403 && (await exists(rest, name, options.signal)))) return 'existing';
+        throw new CrdInstallError(`cannot create CRD ${name}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }),
+  );
+  crds.forEach((crd, i) => result[found[i]!].push(crd.metadata.name));
   await Promise.all(crds.map((crd) => waitEstablished(rest, crd.metadata.name, options)));
   return result;
+}
+
+async function exists(rest: KubeRest, name: string, signal?: AbortSignal): Promise<boolean> {
+  return rest.request('GET', `${crdPath}/${name}`, { signal }).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof KubeApiError && error.code === 404) return false;
+      throw error;
+    },
+  );
 }
 
 async function waitEstablished(rest: KubeRest, name: string, options: EnsureCrdsOptions): Promise<void> {

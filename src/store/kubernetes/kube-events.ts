@@ -32,6 +32,8 @@ interface KubeEvent {
 
 /** An identical event seen again within this long is counted up (a series), as the Store interface says. */
 const foldWindowMs = 60 * 60 * 1000;
+/** Events remembered as written, for repeats without a read. */
+const rememberedMax = 2000;
 /** The API server caps `note` at 1 kB. */
 const noteMax = 1024;
 
@@ -40,11 +42,14 @@ const noteMax = 1024;
  * controller the caller names (Flux's: source-controller, kustomize-controller, notification-controller), so
  * `kubectl events` and `kubectl describe` show them. An identical event (same object, type, reason, message)
  * has one name — a hash of those — so a repeat within an hour, from this process or another, updates its
- * `series` (count, last observed time) instead of adding an Event.
+ * `series` (count, last observed time) instead of adding an Event. The last Event written of each name is
+ * remembered: a new event costs one POST, a repeat one PUT; a conflict with another writer costs a read.
  */
 export class KubeEventLog {
   /** Recording of one event name at a time in this process; others are caught by resourceVersion conflicts. */
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** The Events this process wrote last, by name (the most recent {@link rememberedMax}). */
+  readonly #written = new Map<string, KubeEvent>();
 
   constructor(
     private readonly rest: KubeRest,
@@ -87,31 +92,47 @@ export class KubeEventLog {
     const namespace = event.involvedObject.namespace || 'default';
     const collection = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
     const now = microTime(this.now());
+    // As client-go's event correlator: what this process wrote last is the starting point, so a new event is
+    // one POST and a repeat one PUT; only a conflict (another writer) costs a read.
+    let current = this.#written.get(name);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.rest
-        .request<KubeEvent>('GET', `${collection}/${name}`)
-        .catch((error: unknown) => {
-          if (error instanceof KubeApiError && error.code === 404) return undefined;
-          throw error;
-        });
       try {
-        if (
-          existing !== undefined &&
-          this.now().getTime() - Date.parse(lastObserved(existing)) < foldWindowMs
-        ) {
-          const series = { count: (existing.series?.count ?? 1) + 1, lastObservedTime: now };
-          await this.rest.request('PUT', `${collection}/${name}`, { body: { ...existing, series } });
+        if (current === undefined) {
+          this.#remember(
+            name,
+            await this.rest.request<KubeEvent>('POST', collection, {
+              body: this.#newEvent(name, namespace, event, now),
+            }),
+          );
           return;
         }
-        if (existing !== undefined) await this.rest.request('DELETE', `${collection}/${name}`);
-        await this.rest.request('POST', collection, { body: this.#newEvent(name, namespace, event, now) });
-        return;
+        if (this.now().getTime() - Date.parse(lastObserved(current)) < foldWindowMs) {
+          const series = { count: (current.series?.count ?? 1) + 1, lastObservedTime: now };
+          this.#remember(
+            name,
+            await this.rest.request<KubeEvent>('PUT', `${collection}/${name}`, {
+              body: { ...current, series },
+            }),
+          );
+          return;
+        }
+        // An old one of the same name: start over.
+        await this.rest.request('DELETE', `${collection}/${name}`).catch(ignoreMissing);
+        current = undefined;
       } catch (error) {
-        // Another writer changed or created it between our read and write: read it again.
+        // Created, changed or deleted by another writer (or by us before a restart): read what is there now.
         if (!(error instanceof KubeApiError && (error.code === 409 || error.code === 404))) throw error;
+        this.#written.delete(name);
+        current = await this.rest.request<KubeEvent>('GET', `${collection}/${name}`).catch(ignoreMissing);
       }
     }
     throw new Error(`event ${namespace}/${name} kept changing under concurrent writers; not recorded`);
+  }
+
+  #remember(name: string, written: KubeEvent): void {
+    this.#written.delete(name);
+    this.#written.set(name, written);
+    if (this.#written.size > rememberedMax) this.#written.delete(this.#written.keys().next().value!);
   }
 
   #newEvent(name: string, namespace: string, event: NewEvent, now: string): KubeEvent {
@@ -149,6 +170,11 @@ function eventName(event: NewEvent): string {
     .digest('hex')
     .slice(0, 16);
   return `${name.slice(0, 253 - 17)}.${hash}`;
+}
+
+function ignoreMissing(error: unknown): undefined {
+  if (error instanceof KubeApiError && error.code === 404) return undefined;
+  throw error;
 }
 
 function lastObserved(event: KubeEvent): string {

@@ -216,7 +216,9 @@ export class KubernetesStore implements Store {
     const wanted = object.metadata.resourceVersion || undefined;
     await this.#watchSynced(ref.kind);
     for (let attempt = 1; ; attempt++) {
-      const live = await this.#read(paths, ref);
+      // The watch's copy when it holds the very version the caller read (a resourceVersion names one state);
+      // otherwise the server's, so a stale watch never turns into a false conflict.
+      const live = (attempt === 1 && this.#heldAt(ref, wanted)) || (await this.#read(paths, ref));
       if (live === undefined) throw new NotFoundError(ref);
       if (wanted !== undefined && wanted !== live.metadata.resourceVersion) throw new ConflictError(ref);
       const metadata = { ...live.metadata, ...userMetadata(object), finalizers: object.metadata.finalizers };
@@ -385,6 +387,14 @@ export class KubernetesStore implements Store {
       if (this.#selector === undefined) return undefined;
     }
     return this.#read(paths, ref);
+  }
+
+  /** The healthy watch's copy of `ref` if it is at resourceVersion `version`. */
+  #heldAt(ref: ObjectRef, version: string | undefined): KObject | undefined {
+    const watch = this.#watches.get(ref.kind);
+    if (version === undefined || !watch?.healthy) return undefined;
+    const held = watch.held(`${ref.namespace}/${ref.name}`);
+    return held?.metadata.resourceVersion === version ? structuredClone(held) : undefined;
   }
 
   async #read(paths: KindPaths, ref: ObjectRef): Promise<KObject | undefined> {

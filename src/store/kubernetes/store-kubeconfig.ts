@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeConfigError, kubeConfigFromFile } from '../../apply/kube-client.ts';
+import { inClusterPathPrefix, serviceAccountFile } from './service-account-files.ts';
 
 /** Where the store's cluster credentials come from. */
 export interface StoreKubeConfigOptions {
@@ -10,12 +11,9 @@ export interface StoreKubeConfigOptions {
   context?: string;
 }
 
-/** The in-cluster service account token, as every pod has it mounted. */
-const serviceAccountToken = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
 /**
  * Loads the kubeconfig the store talks with: the given file (with `context`), else the pod's service account
- * when running in a cluster, else the default kubeconfig (`$KUBECONFIG`, `~/.kube/config`), as kubectl does.
+ * when running in a cluster (`KUBERNETES_SERVICE_HOST`/`_PORT` and the mounted token; see `inClusterRoot`), else the default kubeconfig (`$KUBECONFIG`, `~/.kube/config`), as kubectl does.
  * Errors name the file and the context, never the content.
  */
 export function storeKubeConfig(options: StoreKubeConfigOptions): KubeConfig {
@@ -24,9 +22,9 @@ export function storeKubeConfig(options: StoreKubeConfigOptions): KubeConfig {
   if (options.kubeconfig !== undefined) {
     kc = kubeConfigFromFile(options.kubeconfig);
     source = `kubeconfig file ${options.kubeconfig}`;
-  } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(serviceAccountToken)) {
+  } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(serviceAccountFile('token'))) {
     kc = new KubeConfig();
-    kc.loadFromCluster();
+    kc.loadFromCluster(inClusterPathPrefix());
     source = 'the in-cluster service account';
   } else {
     kc = new KubeConfig();
