@@ -4,7 +4,9 @@ import type { CanaryStrategy } from '../src/api/app-canary.ts';
 import type { App, AppSpec } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
 import type { Store } from '../src/store/store.ts';
-import { startsBudgetMs } from './harness/budget.ts';
+import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { KEDGE_CLI } from './harness/kedge-cli.ts';
+import { runTracked } from './harness/tracked-process.ts';
 import { eventually } from './harness/eventually.ts';
 import {
   alive,
@@ -59,6 +61,23 @@ async function applyCanary(
   const v2 = await packApp(dataDir, name, { 'server.js': script });
   await store.apply(appObject(name, v2, { ...spec, strategy: { maxSurge: 1, maxUnavailable: 0, canary } }));
   return v2;
+}
+
+/** What one `kedge` CLI start costs here (tsx included), for budgets. */
+const cliStartMs = await measureStartMs([...KEDGE_CLI, '--help']);
+
+function kedge(...args: string[]) {
+  return runTracked(process.execPath, [...KEDGE_CLI, '--data-dir', dataDir, ...args], {
+    env: { ...process.env, NO_COLOR: '1' },
+    timeoutMs: startsBudgetMs(1, cliStartMs, 30_000),
+  });
+}
+
+/** The App once its canary stands at step `step` (0-based) with phase `phase`. */
+async function canaryAt(store: Store, name: string, phase: string, step?: number): Promise<App | false> {
+  const app = await getApp(store, name);
+  const c = app.status?.canary;
+  return c?.phase === phase && (step === undefined || c.currentStep === step) && app;
 }
 
 const condition = (app: App, type: string) => app.status?.conditions?.find((c) => c.type === type);
@@ -119,5 +138,112 @@ describe('host runtime: canary releases', () => {
     expect(lastFailure).toBeLessThan(Date.now());
     const events = await engine!.store.listEvents({ kind: 'App', name: 'web' });
     expect(events.find((e) => e.reason === 'CanaryFailed')?.message).toMatch(/successRate/);
+  });
+});
+
+describe('host runtime: canary releases that pass', () => {
+  it('walks a good revision through every step with the weights honoured and pinned clients, then promotes it without a failed request', async () => {
+    const { expose, spec } = await setUp();
+    const stable = await deployStable(engine!.store, 'web', spec);
+    const load = steadyLoad(expose);
+    cleanups.push(() => load.stop());
+    const interval = 500;
+    const steps: CanaryStrategy['steps'] = [
+      { setWeight: 20 },
+      { pause: { duration: '1s' } },
+      { setWeight: 50 },
+      { pause: {} },
+    ];
+    const v2 = await applyCanary(engine!.store, 'web', canaryScript('v2'), spec, {
+      steps,
+      canaryReplicas: 1,
+      analysis: { interval: '500ms', failureLimit: 1, successRate: { min: 99 }, latency: { p99Max: '2s' } },
+      routing: { cookie: { name: 'kedge-side' } },
+    });
+    // Every step but the indefinite pause passes one analysis (the timed pause lasts 1 s): then it waits.
+    const paused = await eventually(() => canaryAt(engine!.store, 'web', 'Progressing', 3), {
+      what: 'canary at the indefinite pause',
+      timeoutMs: analysisBudget(steps.length + 2, interval) + 1_000,
+    });
+    expect(paused.status?.canary).toMatchObject({
+      weight: 50,
+      failedChecks: 0,
+      canaryRevision: v2.revision,
+      stableRevision: stable.status?.currentRevision,
+    });
+    expect(paused.status?.canary?.lastAnalysis?.map((r) => [r.check, r.passed])).toEqual([
+      ['successRate', true],
+      ['latency', true],
+    ]);
+    const advanced = (await engine!.store.listEvents({ kind: 'App', name: 'web' })).map((e) => e.message);
+    expect(advanced).toEqual(expect.arrayContaining([expect.stringMatching(/to weight 50%$/)]));
+    // Stable replicas untouched; one canary replica next to them.
+    const running = paused.status?.replicaStatuses ?? [];
+    expect(running.filter((r) => r.revision === v2.revision)).toHaveLength(1);
+    expect(pidsOf(stable).every((pid) => running.some((r) => r.pid === pid))).toBe(true);
+
+    // The weight, over 1,200 requests from new clients (no cookie): 50 % within ± 6 points (> 4 standard deviations).
+    const versions: string[] = [];
+    for (let batch = 0; batch < 60; batch++) {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => getAnswer(expose, false)));
+      versions.push(...answers.map((a) => a.version));
+    }
+    const share = versions.filter((v) => v === 'v2').length / versions.length;
+    expect(versions.every((v) => v === 'v1' || v === 'v2')).toBe(true);
+    expect(Math.abs(share - 0.5)).toBeLessThan(0.06);
+
+    // Pinning: a client's first answer sets the cookie; every later request with it lands on the same side.
+    const sides = new Set<string>();
+    for (let client = 0; client < 40 && sides.size < 2; client++) {
+      const first = await getAnswer(expose, false);
+      expect(first.setCookie).toMatch(/^kedge-side=(canary|stable);/);
+      const cookie = first.setCookie!.split(';')[0]!;
+      const later = await Promise.all(Array.from({ length: 30 }, () => getAnswer(expose, false, { cookie })));
+      expect(new Set(later.map((a) => a.version))).toEqual(new Set([first.version]));
+      expect(later.every((a) => a.setCookie === undefined)).toBe(true);
+      sides.add(first.version);
+    }
+    expect(sides).toEqual(new Set(['v1', 'v2']));
+
+    // What the proxy measured, per revision: on /metrics and in `kedge get app -o wide`.
+    const metrics = await (await fetch(`${engine!.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      new RegExp(
+        `kedge_app_revision_success_ratio\\{namespace="default",name="web",revision="${v2.revision}"\\} 1`,
+      ),
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `kedge_app_revision_latency_p99_seconds\\{namespace="default",name="web",revision="${v2.revision}"\\} [0-9.e-]+`,
+      ),
+    );
+    const wide = await kedge('get', 'app', 'web', '-o', 'wide');
+    expect(wide.stderr).toBe('');
+    expect(wide.stdout).toMatch(/CANARY\s+STABLE\s+CANARY-REVISION\s+TRAFFIC/);
+    expect(wide.stdout).toMatch(/Progressing step 3 weight 50%/);
+    expect(wide.stdout).toMatch(/main@sha1:[0-9a-f]{7}: 100% ok, p99 [0-9.]+ms, \d+ req/);
+
+    // Promotion: the rolling update replaces the stable replicas under load, without a failed request.
+    const promote = await kedge('promote', 'app', 'web');
+    expect(promote.stderr).toBe('');
+    expect(promote.code).toBe(0);
+    const done = await eventually(() => readyApp(engine!.store, 'web', v2.revision, 2), {
+      what: 'v2 rolled out',
+      timeoutMs: startsBudgetMs(4, 1_000, 30_000),
+    });
+    await eventually(async () => (await getApp(engine!.store, 'web')).status?.canary?.phase === 'Succeeded', {
+      what: 'canary Succeeded',
+    });
+    await eventually(() => pidsOf(stable).every((pid) => !alive(pid)), { what: 'v1 replicas stopped' });
+    const after = load.total;
+    await eventually(() => load.total > after + 100, { what: 'load served after the promotion' });
+    await load.stop();
+    expect(load.failures).toEqual([]);
+    expect(condition(done, 'Ready')?.status).toBe('True');
+    const events = (await engine!.store.listEvents({ kind: 'App', name: 'web' })).map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(['Promoting', 'Succeeded']));
+    expect((await kedge('abort', 'app', 'web')).stderr).toMatch(
+      /has no canary to abort \(its last canary is Succeeded\)/,
+    );
   });
 });

@@ -3,6 +3,7 @@ import type { ManifestError } from '../api/manifest.ts';
 import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerBuildCommand } from './commands/build.ts';
+import { registerCanaryCommands } from './commands/canary.ts';
 import { registerCreateSecretCommands } from './commands/create-secret.ts';
 import { registerDeleteCommands } from './commands/delete.ts';
 import { registerDevClusterCommands } from './commands/dev-cluster.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerApplyCommand(program);
   registerGetCommands(program);
   registerReconcileCommands(program);
+  registerCanaryCommands(program);
   registerDeleteCommands(program);
   registerCreateSecretCommands(program);
   registerEventsCommand(program);
