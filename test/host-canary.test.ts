@@ -1,12 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CanaryStrategy } from '../src/api/app-canary.ts';
 import type { App, AppSpec } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
 import type { Store } from '../src/store/store.ts';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
 import { KEDGE_CLI } from './harness/kedge-cli.ts';
-import { runTracked } from './harness/tracked-process.ts';
+import { runTracked, spawnTracked } from './harness/tracked-process.ts';
 import { eventually } from './harness/eventually.ts';
 import {
   alive,
@@ -245,5 +250,183 @@ describe('host runtime: canary releases that pass', () => {
     expect((await kedge('abort', 'app', 'web')).stderr).toMatch(
       /has no canary to abort \(its last canary is Succeeded\)/,
     );
+  });
+});
+
+describe('host runtime: canary checks', () => {
+  it('rolls back a revision whose p99 latency is above the limit', async () => {
+    const { expose, spec } = await setUp();
+    const stable = await deployStable(engine!.store, 'web', spec);
+    const load = steadyLoad(expose);
+    cleanups.push(() => load.stop());
+    const interval = 500;
+    const v2 = await applyCanary(engine!.store, 'web', canaryScript('v2', { delayMs: 300 }), spec, {
+      steps: [{ setWeight: 50 }, { pause: {} }],
+      analysis: { interval: '500ms', failureLimit: 2, latency: { p99Max: '100ms' } },
+    });
+    const failed = await eventually(
+      async () => {
+        const app = await getApp(engine!.store, 'web');
+        return condition(app, 'Ready')?.reason === 'CanaryFailed' && app;
+      },
+      { what: 'Ready=False CanaryFailed', timeoutMs: analysisBudget(3, interval) },
+    );
+    expect(condition(failed, 'Ready')?.message).toMatch(
+      /latency: p99 [0-9.]+ms over \d+ requests \(max 100ms\)/,
+    );
+    expect(failed.status?.canary).toMatchObject({
+      phase: 'Failed',
+      currentStep: 0,
+      canaryRevision: v2.revision,
+    });
+    expect((load.byVersion.get('v2') ?? 0) > 0).toBe(true);
+    await load.stop();
+    expect(load.failures).toEqual([]);
+    expect(pidsOf(stable).every(alive)).toBe(true);
+  });
+
+  it('holds the step while a webhook check fails, and advances once it passes', async () => {
+    const { spec } = await setUp();
+    await deployStable(engine!.store, 'web', spec);
+    let pass = false;
+    const calls: Array<{ name: string; metadata: Record<string, string> }> = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        calls.push(JSON.parse(body) as (typeof calls)[number]);
+        res.writeHead(pass ? 200 : 503).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => hook.close(() => resolve())));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/check`;
+    const interval = 500;
+    await applyCanary(engine!.store, 'web', canaryScript('v2'), spec, {
+      steps: [{ setWeight: 10 }, { setWeight: 60 }, { pause: {} }],
+      analysis: { interval: '500ms', failureLimit: 1000, webhooks: [{ name: 'smoke', url, timeout: '2s' }] },
+    });
+    await eventually(() => calls.length >= 3, {
+      what: 'three webhook checks',
+      timeoutMs: analysisBudget(4, interval),
+    });
+    const held = await getApp(engine!.store, 'web');
+    expect(held.status?.canary).toMatchObject({ phase: 'Progressing', currentStep: 0, weight: 10 });
+    expect(held.status?.canary?.failedChecks).toBeGreaterThanOrEqual(2);
+    expect(held.status?.canary?.lastAnalysis).toEqual([
+      { check: 'webhook smoke', passed: false, value: 'HTTP 503' },
+    ]);
+    expect(calls[0]).toMatchObject({
+      name: 'web',
+      namespace: 'default',
+      phase: 'Progressing',
+      metadata: { weight: '10' },
+    });
+
+    pass = true;
+    const advanced = await eventually(() => canaryAt(engine!.store, 'web', 'Progressing', 2), {
+      what: 'canary past both setWeight steps',
+      timeoutMs: analysisBudget(3, interval),
+    });
+    expect(advanced.status?.canary?.weight).toBe(60);
+  });
+
+  it('serves blue/green: header-pinned test traffic only, until promoted', async () => {
+    const { expose, spec } = await setUp();
+    await deployStable(engine!.store, 'web', spec);
+    const v2 = await applyCanary(engine!.store, 'web', canaryScript('v2'), spec, {
+      steps: [{ setWeight: 0 }, { pause: {} }, { setWeight: 100 }],
+      analysis: { interval: '500ms' },
+      routing: { header: { name: 'x-canary', value: 'always' } },
+    });
+    await eventually(() => canaryAt(engine!.store, 'web', 'Progressing', 1), {
+      what: 'green waiting',
+      timeoutMs: analysisBudget(2, 500),
+    });
+    const plain = await Promise.all(Array.from({ length: 100 }, () => getAnswer(expose, false)));
+    const tested = await Promise.all(
+      Array.from({ length: 100 }, () => getAnswer(expose, false, { 'x-canary': 'always' })),
+    );
+    expect(new Set(plain.map((a) => a.version))).toEqual(new Set(['v1']));
+    expect(new Set(tested.map((a) => a.version))).toEqual(new Set(['v2']));
+    expect((await kedge('promote', 'app', 'web')).code).toBe(0);
+    await eventually(() => readyApp(engine!.store, 'web', v2.revision, 2), {
+      what: 'green rolled out',
+      timeoutMs: startsBudgetMs(4, 1_000, 30_000),
+    });
+    const after = await Promise.all(Array.from({ length: 50 }, () => getAnswer(expose, false)));
+    expect(new Set(after.map((a) => a.version))).toEqual(new Set(['v2']));
+  });
+});
+
+/** Loading the engine's modules in a process of its own: what its start costs before it prints ready. */
+const engineStartMs = await measureStartMs([
+  '--import',
+  'tsx',
+  '--input-type=module',
+  '-e',
+  `await import(${JSON.stringify(join(import.meta.dirname, 'fixtures/host/app-harness.ts'))});`,
+]);
+
+describe('host runtime: canary and engine crashes', () => {
+  it('resumes at the recorded step with the same replicas after the engine is killed hard', async () => {
+    dataDir = await newDataDir();
+    const expose = await freePort();
+    const spec: Partial<AppSpec> = { replicas: 2, expose: { port: expose } };
+    child = spawnTracked(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures/host/engine-main.ts'), dataDir],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    await eventually(() => once(child!.stdout!, 'data').then(([chunk]) => String(chunk).includes('ready')), {
+      timeoutMs: startsBudgetMs(1, engineStartMs),
+      what: 'the engine in its own process to print ready',
+    });
+    const store = await openSqliteStore(dataDir);
+    cleanups.push(() => store.close());
+    await deployStable(store, 'web', spec);
+    const v2 = await applyCanary(store, 'web', canaryScript('v2'), spec, {
+      steps: [{ setWeight: 30 }, { pause: {} }],
+      analysis: { interval: '500ms', successRate: { min: 99 } },
+    });
+    const before = await eventually(() => canaryAt(store, 'web', 'Progressing', 1), {
+      what: 'canary at step 2',
+      timeoutMs: analysisBudget(3, 500),
+    });
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    child = undefined;
+
+    engine = await startTestEngine(dataDir);
+    const requestedAt = new Date().toISOString();
+    const current = await getApp(engine.store, 'web');
+    await engine.store.apply({
+      ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...current.metadata.annotations, 'reconcile.fluxcd.io/requestedAt': requestedAt },
+      },
+    });
+    const resumed = await eventually(
+      async () => {
+        const app = await getApp(engine!.store, 'web');
+        return app.status?.lastHandledReconcileAt === requestedAt && app;
+      },
+      { what: 'the App reconciled by the new engine' },
+    );
+    expect(resumed.status?.canary).toMatchObject({
+      phase: 'Progressing',
+      currentStep: 1,
+      weight: 30,
+      canaryRevision: v2.revision,
+    });
+    expect(pidsOf(resumed)).toEqual(pidsOf(before));
+    expect(pidsOf(before).every(alive)).toBe(true);
+    // The split is back: both sides answer through the expose port.
+    const versions = new Set<string>();
+    for (let i = 0; i < 400 && versions.size < 2; i++) versions.add((await getAnswer(expose, false)).version);
+    expect(versions).toEqual(new Set(['v1', 'v2']));
   });
 });

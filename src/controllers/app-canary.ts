@@ -7,7 +7,7 @@ import {
 } from '../api/app-canary.ts';
 import type { App } from '../api/app.ts';
 import { Conditions, Reasons } from '../api/conditions.ts';
-import { parseDuration } from '../api/duration.ts';
+import { formatDuration, parseDuration } from '../api/duration.ts';
 import { analyseCanary } from '../host/canary/canary-analysis.ts';
 import {
   advance,
@@ -207,18 +207,19 @@ export class CanaryReleases {
     const intervalMs = parseDuration(strategy.analysis?.interval ?? '30s');
     if (analysisDueInMs(canary, intervalMs, now) <= 0) {
       const windows = await this.deps.runtime.trafficStats(run.ref, true);
-      const results = await analyseCanary(
-        strategy.analysis,
-        windows.find((w) => w.revision === canary.canaryRevision),
-        {
-          name: run.ref.name,
-          namespace: run.ref.namespace,
-          phase: 'Progressing',
-          canaryRevision: canary.canaryRevision,
-          stableRevision: canary.stableRevision,
-          weight: canary.weight,
-        },
-      );
+      const window = windows.find((w) => w.revision === canary.canaryRevision);
+      // With traffic sent to it, a window without a canary answer measured nothing: the step waits.
+      const proxyChecks =
+        strategy.analysis?.successRate !== undefined || strategy.analysis?.latency !== undefined;
+      const measured = canary.weight === 0 || !proxyChecks || (window?.requests ?? 0) > 0;
+      const results = await analyseCanary(strategy.analysis, window, {
+        name: run.ref.name,
+        namespace: run.ref.namespace,
+        phase: 'Progressing',
+        canaryRevision: canary.canaryRevision,
+        stableRevision: canary.stableRevision,
+        weight: canary.weight,
+      });
       canary = {
         ...canary,
         lastAnalysis: results,
@@ -239,6 +240,11 @@ export class CanaryReleases {
           );
           return this.holdRolledBack(run, desired, hooks, run.status.canary);
         }
+      } else if (!measured) {
+        canary = {
+          ...canary,
+          message: `no answer of the canary in the last ${formatDuration(intervalMs)}: the step waits for traffic`,
+        };
       } else {
         const before = canary.weight;
         canary = { ...advance(canary, strategy.steps, now), message: undefined };
