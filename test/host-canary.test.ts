@@ -26,6 +26,7 @@ import {
   startTestEngine,
 } from './fixtures/host/app-harness.ts';
 import { canaryScript, getAnswer, steadyLoad } from './fixtures/host/canary-load.ts';
+import { manifests, startEndpoint } from './notify-endpoint.ts';
 
 let engine: Engine | undefined;
 let child: ChildProcess | undefined;
@@ -94,6 +95,15 @@ const analysisBudget = (checks: number, intervalMs: number) =>
 describe('host runtime: canary releases', () => {
   it('rolls back a canary that answers 500 on 20 % of requests; stable clients see no failure', async () => {
     const { expose, spec } = await setUp();
+    const endpoint = await startEndpoint();
+    cleanups.push(() => endpoint.stop());
+    await engine!.store.apply(manifests.provider('hook', { type: 'generic', address: endpoint.url }));
+    await engine!.store.apply(
+      manifests.alert('alert', 'hook', {
+        eventSources: [{ kind: 'App', name: '*' }],
+        eventSeverity: 'error',
+      }),
+    );
     const stable = await deployStable(engine!.store, 'web', spec);
     const load = steadyLoad(expose);
     cleanups.push(() => load.stop());
@@ -143,6 +153,15 @@ describe('host runtime: canary releases', () => {
     expect(lastFailure).toBeLessThan(Date.now());
     const events = await engine!.store.listEvents({ kind: 'App', name: 'web' });
     expect(events.find((e) => e.reason === 'CanaryFailed')?.message).toMatch(/successRate/);
+    // The notification: the Alert's provider got the CanaryFailed event with the failed check.
+    const notified = await eventually(
+      () =>
+        endpoint.requests
+          .map((r) => r.json() as { reason?: string; message?: string })
+          .find((e) => e.reason === 'CanaryFailed'),
+      { what: 'a CanaryFailed notification' },
+    );
+    expect(notified.message).toMatch(/successRate: [0-9.]+% of \d+ requests/);
   });
 });
 
