@@ -9,7 +9,7 @@ import type { App, AppSpec } from '../src/api/app.ts';
 import type { Engine } from '../src/engine.ts';
 import type { Store } from '../src/store/store.ts';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import { measureStartMs, startsBudgetMs } from './harness/budget.ts';
+import { LoadHeadroom, measureStartMs, startsBudgetMs } from './harness/budget.ts';
 import { KEDGE_CLI } from './harness/kedge-cli.ts';
 import { runTracked, spawnTracked } from './harness/tracked-process.ts';
 import { eventually } from './harness/eventually.ts';
@@ -88,11 +88,20 @@ async function canaryAt(store: Store, name: string, phase: string, step?: number
 
 const condition = (app: App, type: string) => app.status?.conditions?.find((c) => c.type === type);
 
-/** Budget to wait for an outcome that takes `checks` analyses `intervalMs` apart, plus replica starts. */
-const analysisBudget = (checks: number, intervalMs: number) =>
-  checks * intervalMs + startsBudgetMs(2, 1_000) + 5_000;
+/** What one replica (a node process) costs to start here, for budgets. */
+const nodeStartMs = await measureStartMs(['-e', '']);
 
-describe('host runtime: canary releases', () => {
+/** Budget to wait for an outcome that takes `checks` analyses `intervalMs` apart (reconciles slow down under load), plus replica starts. */
+const analysisBudget = (checks: number, intervalMs: number) =>
+  startsBudgetMs(2, nodeStartMs, checks * intervalMs * LoadHeadroom + 5_000);
+
+/**
+ * A whole test: about ten process starts (replicas, CLI runs), a few thousand requests and its analyses; the
+ * waits inside have their own budgets, this only keeps vitest from cutting a slow but progressing test short.
+ */
+const testBudget = startsBudgetMs(10, nodeStartMs + cliStartMs, 120_000);
+
+describe('host runtime: canary releases', { timeout: testBudget }, () => {
   it('rolls back a canary that answers 500 on 20 % of requests; stable clients see no failure', async () => {
     const { expose, spec } = await setUp();
     const endpoint = await startEndpoint();
@@ -145,12 +154,10 @@ describe('host runtime: canary releases', () => {
     });
     // Clients of the stable side saw no failure: every failure is a canary's 500.
     expect(load.failures.filter((f) => f.version !== 'v2')).toEqual([]);
-    const lastFailure = Math.max(...load.failures.map((f) => f.at));
     const v1Pids = pidsOf(stable);
     expect(v1Pids.every(alive)).toBe(true);
     const answers = await Promise.all(Array.from({ length: 50 }, () => getAnswer(expose, false)));
     expect(answers.every((a) => a.status === 200 && a.version === 'v1')).toBe(true);
-    expect(lastFailure).toBeLessThan(Date.now());
     const events = await engine!.store.listEvents({ kind: 'App', name: 'web' });
     expect(events.find((e) => e.reason === 'CanaryFailed')?.message).toMatch(/successRate/);
     // The notification: the Alert's provider got the CanaryFailed event with the failed check.
@@ -165,7 +172,7 @@ describe('host runtime: canary releases', () => {
   });
 });
 
-describe('host runtime: canary releases that pass', () => {
+describe('host runtime: canary releases that pass', { timeout: testBudget }, () => {
   it('walks a good revision through every step with the weights honoured and pinned clients, then promotes it without a failed request', async () => {
     const { expose, spec } = await setUp();
     const stable = await deployStable(engine!.store, 'web', spec);
@@ -272,7 +279,7 @@ describe('host runtime: canary releases that pass', () => {
   });
 });
 
-describe('host runtime: canary checks', () => {
+describe('host runtime: canary checks', { timeout: testBudget }, () => {
   it('rolls back a revision whose p99 latency is above the limit', async () => {
     const { expose, spec } = await setUp();
     const stable = await deployStable(engine!.store, 'web', spec);
@@ -387,7 +394,7 @@ const engineStartMs = await measureStartMs([
   `await import(${JSON.stringify(join(import.meta.dirname, 'fixtures/host/app-harness.ts'))});`,
 ]);
 
-describe('host runtime: canary and engine crashes', () => {
+describe('host runtime: canary and engine crashes', { timeout: testBudget }, () => {
   it('resumes at the recorded step with the same replicas after the engine is killed hard', async () => {
     dataDir = await newDataDir();
     const expose = await freePort();
@@ -412,7 +419,7 @@ describe('host runtime: canary and engine crashes', () => {
     });
     const before = await eventually(() => canaryAt(store, 'web', 'Progressing', 1), {
       what: 'canary at step 2',
-      timeoutMs: analysisBudget(3, 500),
+      timeoutMs: analysisBudget(3, 500) + startsBudgetMs(1, engineStartMs),
     });
     child.kill('SIGKILL');
     await once(child, 'exit');
