@@ -413,6 +413,9 @@ describe('host runtime: canary and engine crashes', { timeout: testBudget }, () 
     const store = await openSqliteStore(dataDir);
     cleanups.push(() => store.close());
     await deployStable(store, 'web', spec);
+    // Traffic for the analysis to measure (a window without canary answers holds the step).
+    const load = steadyLoad(expose);
+    cleanups.push(() => load.stop());
     const v2 = await applyCanary(store, 'web', canaryScript('v2'), spec, {
       steps: [{ setWeight: 30 }, { pause: {} }],
       analysis: { interval: '500ms', successRate: { min: 99 } },
@@ -421,6 +424,8 @@ describe('host runtime: canary and engine crashes', { timeout: testBudget }, () 
       what: 'canary at step 2',
       timeoutMs: analysisBudget(3, 500) + startsBudgetMs(1, engineStartMs),
     });
+    await load.stop();
+    expect(load.failures).toEqual([]);
     child.kill('SIGKILL');
     await once(child, 'exit');
     child = undefined;
