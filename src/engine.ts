@@ -24,6 +24,7 @@ import { AppReconciler } from './controllers/app.ts';
 import { retainedArtifactPaths } from './history/retained-artifacts.ts';
 import type { ObjectRef } from './api/meta.ts';
 import { HostRuntime, type HostRuntimeOptions } from './host/host-runtime.ts';
+import { registerTrafficMetrics } from './host/canary/traffic-metrics.ts';
 import { EngineMetrics } from './runtime/metrics.ts';
 import { ArtifactStorage, startArtifactServer } from './source/artifact/index.ts';
 import { acquireEngineLock, updateEngineLock } from './store/engine-lock.ts';
@@ -213,6 +214,7 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     // Host runtime: Apps as supervised processes; replicas a previous engine left running are adopted.
     const hostRuntime = new HostRuntime({ ...settings.hostRuntime, dataDir, log });
     const recordedApps = hostRuntime.start();
+    registerTrafficMetrics(metrics.registry, hostRuntime);
     cleanups.unshift(() => hostRuntime.shutdown({ leaveRunning: settings.hostRuntime?.leaveAppsRunning }));
     manager.register(
       new AppReconciler({ store, runtime: hostRuntime, events, enqueue: (ref) => manager.enqueue(ref), historyLimit: settings.historyLimit }),

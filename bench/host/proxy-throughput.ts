@@ -4,7 +4,9 @@
  *   - direct: one replica's own port (the baseline; no proxy);
  *   - kedge: Kedge's HTTP expose proxy (`listenExposeProxy`, protocol http) in front of all replicas;
  *   - before: the same from another source tree (`--before <dir>`, e.g. a `git archive` of an older commit);
- *   - caddy: Caddy's `reverse_proxy` (round robin) in front of the same replicas.
+ *   - caddy: Caddy's `reverse_proxy` (round robin) in front of the same replicas;
+ *   - split: Kedge's HTTP expose proxy splitting 50/50 between two halves of the replicas, as during a canary
+ *     (weighted draw per request, per-revision counts).
  * Each round runs every target once for W seconds, in an order rotated from round to round, so slow phases
  * of a shared machine hit every target alike; the report gives each target's median req/s, p50 and p99 and
  * their ratios to direct. wrk is pinned to one CPU (`taskset -c <cpu>`). Prints markdown on stdout.
@@ -165,16 +167,24 @@ interface Proxy {
 }
 
 /** Kedge's HTTP expose proxy from the source tree at `root`, in this process (as the engine runs it). */
-async function kedgeProxy(root: string, backends: number[]): Promise<Proxy> {
+async function kedgeProxy(root: string, backends: number[], split = false): Promise<Proxy> {
   const module = (await import(pathToFileURL(join(root, 'src/host/expose-proxy.ts')).href)) as {
     listenExposeProxy: (
       port: number,
       options: { protocol: 'http'; owner: string },
-    ) => Promise<{ setBackends(ports: number[]): void; close(): Promise<void> }>;
+    ) => Promise<{ setBackends(ports: number[], traffic?: unknown): void; close(): Promise<void> }>;
   };
   const port = await freeLoopbackPort();
   const proxy = await module.listenExposeProxy(port, { protocol: 'http', owner: "App 'default/web'" });
-  proxy.setBackends(backends);
+  if (split) {
+    // Half the replicas play the stable revision, half the canary, at weight 50.
+    const half = Math.ceil(backends.length / 2);
+    const revisions = Object.fromEntries(backends.map((p, i) => [p, i < half ? 'stable' : 'canary']));
+    proxy.setBackends(backends.slice(0, half), {
+      split: { canaryPorts: backends.slice(half), weight: 50 },
+      revisions,
+    });
+  } else proxy.setBackends(backends);
   const self = () => {
     const usage = process.cpuUsage();
     return usage.user + usage.system;
@@ -240,6 +250,8 @@ async function main(): Promise<void> {
       if (target === 'kedge') proxy = await kedgeProxy(resolve(import.meta.dirname, '../..'), backends);
       else if (target === 'before') proxy = await kedgeProxy(BEFORE!, backends);
       else if (target === 'caddy') proxy = await caddyProxy(dir, backends);
+      else if (target === 'split')
+        proxy = await kedgeProxy(resolve(import.meta.dirname, '../..'), backends, true);
       else if (TREES[target]) proxy = await kedgeProxy(TREES[target], backends);
       else if (target !== 'direct') throw new Error(`unknown target '${target}'`);
       if (proxy) {

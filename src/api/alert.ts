@@ -11,6 +11,8 @@ export const notificationObjectReference = z.strictObject({
     'Bucket', 'GitRepository', 'Kustomization', 'HelmRelease', 'HelmChart', 'HelmRepository', 'ImageRepository',
     'ImagePolicy', 'ImageUpdateAutomation', 'OCIRepository', 'ArtifactGenerator', 'ExternalArtifact', 'FluxInstance',
     'ResourceSet', 'ResourceSetInputProvider',
+    // Kedge's own: the host runtime's App (rollouts, canary failures).
+    'App',
   ]),
   name: z.string().min(1).max(253),
   namespace: z.string().min(1).max(253).optional(),

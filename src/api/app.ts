@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Condition, KObject } from './meta.ts';
+import { canaryStrategySchema, type CanaryStatus } from './app-canary.ts';
 
 export const AppKind = 'App';
 export const AppApiVersion = 'kedge.dev/v1alpha1';
@@ -67,7 +68,14 @@ export const appSpecSchema = z
       .optional(),
     readinessProbe: probe.optional(),
     livenessProbe: probe.optional(),
-    strategy: z.strictObject({ maxSurge: intOrPercent.optional(), maxUnavailable: intOrPercent.optional() }).optional(),
+    strategy: z
+      .strictObject({
+        maxSurge: intOrPercent.optional(),
+        maxUnavailable: intOrPercent.optional(),
+        /** Progressive delivery instead of an immediate rolling update (see app-canary.ts). */
+        canary: canaryStrategySchema.optional(),
+      })
+      .optional(),
     terminationGracePeriodSeconds: z.number().int().min(0).optional(),
     progressDeadlineSeconds: z.number().int().min(1).optional(),
     resources: z
@@ -85,6 +93,12 @@ export const appSpecSchema = z
     names.forEach((name, i) => {
       if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['ports', i, 'name'], message: `duplicate port name '${name}'` });
     });
+    if (spec.strategy?.canary && spec.expose?.protocol === 'tcp') {
+      ctx.addIssue({ code: 'custom', path: ['strategy', 'canary'], message: "needs expose.protocol 'http': the proxy splits and measures requests" });
+    }
+    if (spec.strategy?.canary && !spec.expose) {
+      ctx.addIssue({ code: 'custom', path: ['strategy', 'canary'], message: 'needs spec.expose: the expose proxy splits the traffic' });
+    }
     for (const which of ['readinessProbe', 'livenessProbe'] as const) {
       const p = spec[which];
       const port = p?.httpGet?.port ?? p?.tcpSocket?.port;
@@ -132,6 +146,8 @@ export interface AppStatus {
   /** How `resources.limits.memory` is enforced on this machine, or why it is not. */
   memoryLimit?: string;
   replicaStatuses?: AppReplicaStatus[];
+  /** Where a canary release stands (`spec.strategy.canary`). */
+  canary?: CanaryStatus;
   lastHandledReconcileAt?: string;
 }
 

@@ -62,6 +62,9 @@ export const Reasons = {
   SetupFailed: 'SetupFailed',
   ArtifactFailed: 'ArtifactFailed',
   CreateContainerConfigError: 'CreateContainerConfigError',
+  // Canary releases (Flagger's vocabulary for phases; the reason is the App's own).
+  CanaryFailed: 'CanaryFailed',
+  CanaryProgressing: 'CanaryProgressing',
 } as const;
 
 /** Annotation the CLI (and `flux reconcile`) sets to ask for an immediate reconcile. */

@@ -23,6 +23,9 @@ export function commandAt(
     group = next;
   });
   const leaf = group.command(`${words.at(-1)}${args ? ` ${args}` : ''}`).description(description);
+  // `kedge get app NAME` as well as `kedge get apps`: the singular leaf word is an alias of the plural one.
+  const leafAlias = aliases.map((a) => a[words.length - 1]).find((a) => a && a !== words.at(-1));
+  if (leafAlias) leaf.alias(leafAlias);
   if (shortName) leaf.alias(shortName);
   return leaf;
 }

@@ -4,6 +4,7 @@ import { CliError } from './cli-error.ts';
 import { registerApplyCommand } from './commands/apply.ts';
 import { registerArtifactCommands } from './commands/artifact.ts';
 import { registerBuildCommand } from './commands/build.ts';
+import { registerCanaryCommands } from './commands/canary.ts';
 import { registerCreateSecretCommands } from './commands/create-secret.ts';
 import { registerDeleteCommands } from './commands/delete.ts';
 import { registerDevClusterCommands } from './commands/dev-cluster.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerReconcileCommands(program);
   registerHistoryCommands(program);
   registerRollbackCommands(program);
+  registerCanaryCommands(program);
   registerDeleteCommands(program);
   registerCreateSecretCommands(program);
   registerEventsCommand(program);

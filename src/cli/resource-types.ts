@@ -1,6 +1,7 @@
 import type { KObject } from '../api/meta.ts';
 import { Conditions } from '../api/conditions.ts';
 import { RollbackAnnotation } from '../api/history.ts';
+import { appCanaryColumns } from './output/app-canary-columns.ts';
 
 /** One kind as the CLI addresses it (`source git`, flux's words) and shows it in tables. */
 export interface ResourceType {
@@ -11,6 +12,8 @@ export interface ResourceType {
   /** Flux's short name for the leaf word (`ks`): `kedge get ks`, `kedge reconcile ks NAME`. */
   shortName?: string;
   columns: Array<{ header: string; value: (o: KObject) => string }>;
+  /** Further columns with `-o wide`. */
+  wideColumns?: ResourceType['columns'];
 }
 
 const readyCondition = (o: KObject) =>
@@ -120,6 +123,7 @@ export const resourceTypes: ResourceType[] = [
     singular: ['app'],
     plural: ['apps'],
     columns: appColumns(),
+    wideColumns: appCanaryColumns,
   },
 ];
 

@@ -3,6 +3,7 @@ import { Conditions, ReconcileRequestAnnotation, Reasons } from '../api/conditio
 import { secretValues } from '../api/core.ts';
 import type { KObject, ObjectRef } from '../api/meta.ts';
 import { ExposePortError } from '../host/expose-proxy.ts';
+import { CanaryReleases } from './app-canary.ts';
 import type { AppObservation, DesiredApp, HostRuntime, ReplicaSnapshot } from '../host/host-runtime.ts';
 import { planMemoryLimit } from '../host/memory-limit.ts';
 import type { PreparationProgress } from '../host/release-preparation.ts';
@@ -76,8 +77,10 @@ export class AppReconciler implements Reconciler {
   readonly kind = AppKind;
   readonly controllerName = CONTROLLER;
   readonly watches: RelatedWatch[];
+  private readonly canaries: CanaryReleases;
 
   constructor(private readonly deps: AppReconcilerDeps) {
+    this.canaries = new CanaryReleases({ runtime: deps.runtime, events: deps.events });
     // Apps whose environment comes from a changed Secret or ConfigMap roll.
     this.watches = (['Secret', 'ConfigMap'] as const).map((kind) => ({
       kind,
@@ -108,12 +111,16 @@ export class AppReconciler implements Reconciler {
     let outcome: unknown;
     try {
       const desired = await this.reconcileRelease(run);
-      const observation = await this.deps.runtime.converge(ref, desired).catch((error: unknown) => {
-        if (!(error instanceof ExposePortError)) throw error;
-        run.conditions.mark(Conditions.Available, 'False', error.reason, error.message);
-        throw new ReconcileError(error.reason, error.message, { cause: error });
-      });
-      await this.reconcileReplicas(run, desired, observation);
+      const converge = (wanted: DesiredApp) =>
+        this.deps.runtime.converge(ref, wanted).catch((error: unknown) => {
+          if (!(error instanceof ExposePortError)) throw error;
+          run.conditions.mark(Conditions.Available, 'False', error.reason, error.message);
+          throw new ReconcileError(error.reason, error.message, { cause: error });
+        });
+      // A canary (spec.strategy.canary) runs its steps and analysis here, or hands over to the rolling update.
+      await this.canaries.reconcile(run, desired, { converge, record: (seen, wanted) => this.recordReplicas(run, seen, wanted) });
+      await this.reconcileReplicas(run, desired, await converge(desired));
+      await this.canaries.promoted(run, desired);
     } catch (error) {
       outcome = error;
     }

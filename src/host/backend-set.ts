@@ -13,30 +13,34 @@ const RETRY_ALL_MS = 200;
  */
 export class BackendSet {
   private ports: number[] = [];
+  /** A canary's backends: handed out only to requests asking for that side (then the others as a fallback). */
+  private canary: number[] = [];
   private next = 0;
+  private nextCanary = 0;
   private closed = false;
   private readonly inFlight = new Map<number, number>();
   private readonly changeWaiters = new Set<() => void>();
   private readonly idleWaiters = new Map<number, Set<() => void>>();
 
-  /** Replaces the set; clients waiting for a backend try again at once. */
-  set(ports: readonly number[]): void {
+  /** Replaces the set (and the canary's backends); clients waiting for a backend try again at once. */
+  set(ports: readonly number[], canary: readonly number[] = []): void {
     this.ports = [...ports];
+    this.canary = [...canary];
     for (const wake of [...this.changeWaiters]) wake();
   }
 
   has(port: number): boolean {
-    return this.ports.includes(port);
+    return this.ports.includes(port) || this.canary.includes(port);
   }
 
   /**
    * A backend not in `tried`, counted as in use; when none is left, waits for the set to change (every
    * backend is then tried again) until `deadline` (epoch ms). Undefined after the deadline or once closed.
    */
-  async acquire(tried: Set<number>, deadline: number): Promise<number | undefined> {
+  async acquire(tried: Set<number>, deadline: number, canary = false): Promise<number | undefined> {
     for (;;) {
       if (this.closed) return undefined;
-      const port = this.take(tried);
+      const port = this.take(tried, canary);
       if (port !== undefined) return port;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
@@ -47,14 +51,34 @@ export class BackendSet {
 
   /**
    * Without waiting: a backend not in `tried` (round-robin), counted as in use, or undefined when there is
-   * none. The per-request fast path; {@link acquire} is the waiting one.
+   * none. The per-request fast path; {@link acquire} is the waiting one. With `canary`, a canary backend
+   * first; either way the other side's backends when the asked one has none left.
    */
-  take(tried?: ReadonlySet<number>): number | undefined {
+  take(tried?: ReadonlySet<number>, canary = false): number | undefined {
     if (this.closed) return undefined;
+    if (this.canary.length === 0) return this.takeStable(tried);
+    return canary
+      ? (this.takeCanary(tried) ?? this.takeStable(tried))
+      : (this.takeStable(tried) ?? this.takeCanary(tried));
+  }
+
+  private takeStable(tried: ReadonlySet<number> | undefined): number | undefined {
     const ports = this.ports;
     for (let i = 0; i < ports.length; i++) {
       this.next = (this.next + 1) % ports.length;
       const port = ports[this.next]!;
+      if (tried?.has(port)) continue;
+      this.inFlight.set(port, (this.inFlight.get(port) ?? 0) + 1);
+      return port;
+    }
+    return undefined;
+  }
+
+  private takeCanary(tried: ReadonlySet<number> | undefined): number | undefined {
+    const ports = this.canary;
+    for (let i = 0; i < ports.length; i++) {
+      this.nextCanary = (this.nextCanary + 1) % ports.length;
+      const port = ports[this.nextCanary]!;
       if (tried?.has(port)) continue;
       this.inFlight.set(port, (this.inFlight.get(port) ?? 0) + 1);
       return port;

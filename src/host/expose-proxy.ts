@@ -1,5 +1,7 @@
 import { HttpExposeProxy } from './http-expose-proxy.ts';
 import { TcpExposeProxy } from './tcp-expose-proxy.ts';
+import type { RevisionCounts } from './canary/revision-stats.ts';
+import type { TrafficSplit } from './canary/traffic-split.ts';
 
 export { ExposePortError } from './expose-port.ts';
 
@@ -14,8 +16,14 @@ export type ExposeProtocol = 'http' | 'tcp';
 export interface ExposeProxy {
   readonly port: number;
   readonly protocol: ExposeProtocol;
-  /** Replaces the set of ready backend ports; a removed backend gets no new request or connection. */
-  setBackends(ports: readonly number[]): void;
+  /**
+   * Replaces the set of ready backend ports; a removed backend gets no new request or connection. `http`
+   * only: `traffic.split` sends a canary its share (`ports` are then the stable ones), `traffic.revisions`
+   * names each port's revision for the per-revision counts.
+   */
+  setBackends(ports: readonly number[], traffic?: BackendTraffic): void;
+  /** `http` only: per-revision counts since the proxy started, or (`window`) since the last window taken. */
+  revisionStats?(window: boolean): Promise<RevisionCounts[]>;
   /**
    * Resolves once nothing the proxy sent to `port` is in flight any more (http: no request awaiting or
    * receiving its response; tcp: no open connection), or after `timeoutMs`.
@@ -23,6 +31,12 @@ export interface ExposeProxy {
   drain(port: number, timeoutMs: number): Promise<void>;
   /** Stops listening and cuts whatever is still open. */
   close(): Promise<void>;
+}
+
+/** What an `http` proxy does with its backends beyond spreading the load. */
+export interface BackendTraffic {
+  split?: TrafficSplit;
+  revisions?: Readonly<Record<number, string>>;
 }
 
 /** Listens on 127.0.0.1:`port` in `protocol` mode; rejects with {@link ExposePortError} when the port is taken. */

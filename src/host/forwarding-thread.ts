@@ -2,11 +2,20 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { packagePath, runsCompiled } from '../package-paths.ts';
+import type { TrafficSplit } from './canary/traffic-split.ts';
 
 /** What the engine asks of the forwarding thread, per expose proxy `id`; `call` asks for a reply. */
 export type ForwardingCommand =
   | { op: 'listen'; id: number; port: number; owner: string; call?: number }
-  | { op: 'backends'; id: number; ports: readonly number[]; call?: number }
+  | {
+      op: 'backends';
+      id: number;
+      ports: readonly number[];
+      split?: TrafficSplit;
+      revisions?: Readonly<Record<number, string>>;
+      call?: number;
+    }
+  | { op: 'stats'; id: number; window: boolean; call?: number }
   | { op: 'drain'; id: number; port: number; timeoutMs: number; call?: number }
   | { op: 'close'; id: number; call?: number };
 
@@ -14,9 +23,15 @@ export type ForwardingCommand =
 export interface ForwardingReply {
   call: number;
   error?: string;
+  /** What the command returns (`stats`: the per-revision counts). */
+  result?: unknown;
 }
 
-type Pending = { resolve: () => void; reject: (error: Error) => void; command: ForwardingCommand };
+type Pending = {
+  resolve: (result: unknown) => void;
+  reject: (error: Error) => void;
+  command: ForwardingCommand;
+};
 
 /**
  * The worker thread that does the HTTP forwarding of every `http` expose proxy of this process
@@ -52,17 +67,17 @@ export class ForwardingThread {
   }
 
   /** Sends `command` and resolves when the thread has carried it out (rejects with its error). */
-  call(command: ForwardingCommand): Promise<void> {
+  call<T = void>(command: ForwardingCommand): Promise<T> {
     if (this.stopping)
       return command.op === 'listen'
         ? Promise.reject(new Error('the HTTP forwarding thread has stopped'))
-        : Promise.resolve();
+        : Promise.resolve(undefined as T);
     this.remember(command);
     const call = ++this.calls;
     // The thread holds the process open only while someone waits for it.
     this.worker.ref();
-    return new Promise<void>((resolve, reject) => {
-      this.pending.set(call, { resolve, reject, command });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(call, { resolve: resolve as (result: unknown) => void, reject, command });
       this.worker.postMessage({ ...command, call });
     }).finally(() => {
       if (this.pending.size === 0) this.worker.unref();
@@ -107,7 +122,7 @@ export class ForwardingThread {
       const pending = this.pending.get(reply.call);
       if (!pending) return;
       this.pending.delete(reply.call);
-      if (reply.error === undefined) pending.resolve();
+      if (reply.error === undefined) pending.resolve(reply.result);
       else pending.reject(new Error(reply.error));
     });
     let failure = 'it exited';
@@ -138,7 +153,7 @@ export class ForwardingThread {
       if (pending.command.op === 'listen' && this.live.has(pending.command.id)) {
         this.pending.set(call, pending);
         this.worker.postMessage({ ...pending.command, call });
-      } else pending.resolve();
+      } else pending.resolve(undefined);
     }
     for (const { listen, backends } of this.live.values()) {
       if (![...this.pending.values()].some((p) => p.command === listen)) this.worker.postMessage(listen);

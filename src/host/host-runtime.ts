@@ -11,6 +11,9 @@ import type { Logger } from '../runtime/logger.ts';
 import { DefaultLogLimits, removeAppLogs, replicaLogFile } from './replica-logs.ts';
 import { templateHash, type ReplicaTemplate } from './replica-template.ts';
 import { planRollout } from './rollout-plan.ts';
+import { planCanary } from './canary/canary-plan.ts';
+import type { RevisionCounts } from './canary/revision-stats.ts';
+import type { TrafficSplit } from './canary/traffic-split.ts';
 
 export interface HostRuntimeOptions {
   dataDir: string;
@@ -39,6 +42,18 @@ export interface DesiredApp {
   /** How the expose port forwards. Default `http`. */
   exposeProtocol?: ExposeProtocol;
   progressDeadlineMs: number;
+  /**
+   * A canary of `template` runs next to the replicas of other templates (the stable ones, left untouched):
+   * `replicas` of it, sent `weight` % of the requests. Without it, the rolling update replaces every replica.
+   */
+  canary?: CanaryPlacement;
+}
+
+/** How a canary runs: its replicas, its share of the requests and how clients are pinned to a side. */
+export interface CanaryPlacement {
+  replicas: number;
+  weight: number;
+  routing?: Pick<TrafficSplit, 'header' | 'cookie'>;
 }
 
 /** One replica as status shows it: exactly the App status entry. */
@@ -83,6 +98,8 @@ interface AppState {
   record: AppRecord;
   /** Ready replicas of the desired template at the last change (progress tracking). */
   lastReady: number;
+  /** The canary being run (set by every converge): the proxy splits by it. */
+  canary?: { templateHash: string; placement: CanaryPlacement };
 }
 
 const key = (ref: Pick<ObjectRef, 'namespace' | 'name'>) => `${ref.namespace}/${ref.name}`;
@@ -199,13 +216,12 @@ export class HostRuntime {
     // Adopted replicas of a template nobody can restart any more go away as soon as they exit.
     app.replicas = app.replicas.filter((r) => r.state !== 'Terminated');
     await this.reconcileProxy(app, desired.exposePort, desired.exposeProtocol ?? 'http');
+    app.canary = desired.canary ? { templateHash: hash, placement: desired.canary } : undefined;
 
-    const step = planRollout({
-      desired: desired.replicas,
-      maxSurge: desired.maxSurge,
-      maxUnavailable: desired.maxUnavailable,
-      replicas: app.replicas.map((r) => ({ index: r.index, updated: r.templateHash === hash, ready: r.ready })),
-    });
+    const planned = app.replicas.map((r) => ({ index: r.index, updated: r.templateHash === hash, ready: r.ready }));
+    const step = desired.canary
+      ? planCanary(desired.canary.replicas, planned)
+      : planRollout({ desired: desired.replicas, maxSurge: desired.maxSurge, maxUnavailable: desired.maxUnavailable, replicas: planned });
     const actions: string[] = [];
     for (const index of step.stop) {
       const replica = app.replicas.find((r) => r.index === index)!;
@@ -250,6 +266,27 @@ export class HostRuntime {
       crashLooping: replicas.filter((r) => r.state === 'CrashLoopBackOff').length,
       exposedAddress: app?.proxy ? `127.0.0.1:${app.proxy.port}` : undefined,
     };
+  }
+
+  /** The template whose rollout last completed: a canary's stable side (undefined before the first one). */
+  stableTemplateHash(ref: ObjectRef): string | undefined {
+    return this.apps.get(key(ref))?.record.completedTemplateHash;
+  }
+
+  /**
+   * What the App's expose proxy measured per revision (`http` only; empty otherwise): since it started, or
+   * with `window` since the last window taken (a canary's analysis takes one per check).
+   */
+  async trafficStats(ref: ObjectRef, window: boolean): Promise<RevisionCounts[]> {
+    const proxy = this.apps.get(key(ref))?.proxy;
+    return (await proxy?.revisionStats?.(window)) ?? [];
+  }
+
+  /** Every App's per-revision counts since its proxy started (for `/metrics`). */
+  async allTrafficStats(): Promise<Array<{ ref: ObjectRef; revisions: RevisionCounts[] }>> {
+    const apps = [...this.apps.values()];
+    const stats = await Promise.all(apps.map(async (a) => ({ ref: a.ref, revisions: (await a.proxy?.revisionStats?.(false)) ?? [] })));
+    return stats.filter((s) => s.revisions.length > 0);
   }
 
   /** Stops the App's setup and every replica, and forgets them (it was deleted); the caller removes its releases. */
@@ -335,7 +372,19 @@ export class HostRuntime {
   }
 
   private refreshProxy(app: AppState): void {
-    app.proxy?.setBackends(app.replicas.filter((r) => r.ready && r.primaryPort !== undefined).map((r) => r.primaryPort!));
+    if (!app.proxy) return;
+    const ready = app.replicas.filter((r) => r.ready && r.primaryPort !== undefined);
+    const revisions: Record<number, string> = {};
+    for (const r of ready) revisions[r.primaryPort!] = r.input.revision;
+    const canary = app.canary;
+    if (!canary) {
+      app.proxy.setBackends(ready.map((r) => r.primaryPort!), { revisions });
+      return;
+    }
+    // A canary: the stable replicas and the canary's, split by the step's weight.
+    const isCanary = (r: Replica) => r.templateHash === canary.templateHash;
+    const split: TrafficSplit = { canaryPorts: ready.filter(isCanary).map((r) => r.primaryPort!), weight: canary.placement.weight, ...canary.placement.routing };
+    app.proxy.setBackends(ready.filter((r) => !isCanary(r)).map((r) => r.primaryPort!), { split, revisions });
   }
 
   private replicaInput(

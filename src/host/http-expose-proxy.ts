@@ -1,4 +1,5 @@
-import type { ExposeProxy } from './expose-proxy.ts';
+import type { BackendTraffic, ExposeProxy } from './expose-proxy.ts';
+import type { RevisionCounts } from './canary/revision-stats.ts';
 import { ExposePortError } from './expose-port.ts';
 import { ForwardingThread } from './forwarding-thread.ts';
 
@@ -30,8 +31,18 @@ export class HttpExposeProxy implements ExposeProxy {
     return new HttpExposeProxy(thread, id, port);
   }
 
-  setBackends(ports: readonly number[]): void {
-    this.thread.send({ op: 'backends', id: this.id, ports: [...ports] });
+  setBackends(ports: readonly number[], traffic?: BackendTraffic): void {
+    this.thread.send({
+      op: 'backends',
+      id: this.id,
+      ports: [...ports],
+      split: traffic?.split,
+      revisions: traffic?.revisions,
+    });
+  }
+
+  async revisionStats(window: boolean): Promise<RevisionCounts[]> {
+    return (await this.thread.call<RevisionCounts[] | undefined>({ op: 'stats', id: this.id, window })) ?? [];
   }
 
   drain(port: number, timeoutMs: number): Promise<void> {

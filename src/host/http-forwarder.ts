@@ -14,6 +14,8 @@ import { BackendSet, WAIT_FOR_BACKEND_MS } from './backend-set.ts';
 import { listenOnExposePort } from './expose-port.ts';
 import { endToEndHeaders, requestHeadersFor } from './forward-headers.ts';
 import { RequestBody, hasRequestBody, isIdempotent } from './request-body.ts';
+import { RevisionStats } from './canary/revision-stats.ts';
+import { chooseSide, type TrafficSplit } from './canary/traffic-split.ts';
 
 /** One request on its way: the client side, what to send, and the backends it already failed on. */
 interface Exchange {
@@ -25,6 +27,12 @@ interface Exchange {
   readonly idempotent: boolean;
   tried: Set<number> | undefined;
   deadline: number;
+  /** Sent to a canary backend (see {@link TrafficSplit}). */
+  readonly canary: boolean;
+  /** A pinning cookie to set on the answer. */
+  readonly setCookie: string | undefined;
+  /** `performance.now()` when the request arrived: its latency is measured to the end of the answer. */
+  readonly started: number;
 }
 
 /**
@@ -42,6 +50,9 @@ interface Exchange {
  */
 export class HttpForwarder {
   private readonly backends = new BackendSet();
+  /** Per-revision answers and latency, for a canary's analysis and `/metrics`. */
+  readonly stats = new RevisionStats();
+  private split: TrafficSplit | undefined;
   private readonly agents = new Map<number, Agent>();
   private readonly tunnels = new Set<Socket>();
 
@@ -65,8 +76,18 @@ export class HttpForwarder {
     return forwarder;
   }
 
-  setBackends(ports: readonly number[]): void {
-    this.backends.set(ports);
+  /**
+   * The ready backends; with `split`, `ports` are the stable ones and the split's canary ports get its share
+   * of the requests. `revisions` names the revision of each port, for the per-revision counts.
+   */
+  setBackends(
+    ports: readonly number[],
+    split?: TrafficSplit,
+    revisions?: Readonly<Record<number, string>>,
+  ): void {
+    this.split = split && split.canaryPorts.length > 0 ? split : undefined;
+    this.backends.set(ports, this.split?.canaryPorts);
+    if (revisions) this.stats.label(revisions);
   }
 
   async drain(port: number, timeoutMs: number): Promise<void> {
@@ -87,6 +108,7 @@ export class HttpForwarder {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
+    const side = this.split ? chooseSide(this.split, req.headers) : undefined;
     const exchange: Exchange = {
       req,
       res,
@@ -95,6 +117,9 @@ export class HttpForwarder {
       idempotent: isIdempotent(req.method),
       tried: undefined,
       deadline: 0,
+      canary: side?.side === 'canary',
+      setCookie: side?.setCookie,
+      started: performance.now(),
     };
     this.next(exchange);
   }
@@ -102,7 +127,7 @@ export class HttpForwarder {
   /** Sends the exchange to a backend it has not tried yet: at once when there is one, else after waiting. */
   private next(exchange: Exchange): void {
     if (exchange.res.destroyed) return;
-    const port = this.backends.take(exchange.tried);
+    const port = this.backends.take(exchange.tried, exchange.canary);
     if (port !== undefined) this.attempt(port, exchange);
     else void this.waitForBackend(exchange);
   }
@@ -110,7 +135,7 @@ export class HttpForwarder {
   private async waitForBackend(exchange: Exchange): Promise<void> {
     exchange.tried ??= new Set();
     if (exchange.deadline === 0) exchange.deadline = Date.now() + WAIT_FOR_BACKEND_MS;
-    const port = await this.backends.acquire(exchange.tried, exchange.deadline);
+    const port = await this.backends.acquire(exchange.tried, exchange.deadline, exchange.canary);
     const { res } = exchange;
     if (res.destroyed) {
       if (port !== undefined) this.backends.release(port);
@@ -163,9 +188,16 @@ export class HttpForwarder {
     }
     upstream.on('response', (answer: IncomingMessage) => {
       responded = true;
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.rawHeaders));
+      const status = answer.statusCode ?? 502;
+      const headers = endToEndHeaders(answer.rawHeaders);
+      if (exchange.setCookie)
+        headers['set-cookie'] = [...[headers['set-cookie'] ?? []].flat(), exchange.setCookie];
+      res.writeHead(status, answer.statusMessage, headers);
       answer.pipe(res);
-      answer.once('end', release);
+      answer.once('end', () => {
+        this.stats.record(port, status, performance.now() - exchange.started);
+        release();
+      });
       answer.once('close', () => {
         release();
         if (!answer.complete) res.destroy();
@@ -182,6 +214,7 @@ export class HttpForwarder {
         this.next(exchange);
         return;
       }
+      this.stats.record(port, 502, performance.now() - exchange.started);
       if (!res.headersSent)
         res
           .writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })

@@ -16,7 +16,7 @@ function reply(message: ForwardingReply): void {
   port!.postMessage(message);
 }
 
-async function carryOut(command: ForwardingCommand): Promise<void> {
+async function carryOut(command: ForwardingCommand): Promise<unknown> {
   switch (command.op) {
     case 'listen': {
       const listening = HttpForwarder.listen(command.port, command.owner);
@@ -28,8 +28,12 @@ async function carryOut(command: ForwardingCommand): Promise<void> {
       return;
     }
     case 'backends':
-      (await forwarders.get(command.id))?.setBackends(command.ports);
+      (await forwarders.get(command.id))?.setBackends(command.ports, command.split, command.revisions);
       return;
+    case 'stats': {
+      const stats = (await forwarders.get(command.id))?.stats;
+      return command.window ? (stats?.takeWindow() ?? []) : (stats?.totalsView() ?? []);
+    }
     case 'drain':
       await (await forwarders.get(command.id))?.drain(command.port, command.timeoutMs);
       return;
@@ -49,7 +53,7 @@ port.on('message', (command: ForwardingCommand) => {
   if (command.call === undefined) return void done.catch(() => undefined);
   const call = command.call;
   done.then(
-    () => reply({ call }),
+    (result: unknown) => reply({ call, result }),
     (error: unknown) => reply({ call, error: error instanceof Error ? error.message : String(error) }),
   );
 });

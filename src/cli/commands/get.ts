@@ -15,7 +15,7 @@ function addGet(get: Command, type: ResourceType): void {
   addStoreOptions(commandAt(get, type.plural, '[name]', `show ${type.kind} objects`, [type.singular], type.shortName))
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'list across all namespaces')
-    .option('-o, --output <format>', 'table, yaml or json', 'table')
+    .option('-o, --output <format>', 'table, wide, yaml or json', 'table')
     .action(async (name: string | undefined, opts: { namespace: string; allNamespaces?: boolean; output: string }, command: Command) => {
       const format = parseOutputFormat(opts.output);
       const allNamespaces = opts.allNamespaces === true && name === undefined;
@@ -27,7 +27,7 @@ function addGet(get: Command, type: ResourceType): void {
         }
         return store.list(type.kind, allNamespaces ? {} : { namespace: opts.namespace });
       });
-      if (objects.length === 0 && format === 'table') {
+      if (objects.length === 0 && (format === 'table' || format === 'wide')) {
         process.stderr.write(`no ${type.kind} objects found${allNamespaces ? '' : ` in namespace ${opts.namespace}`}\n`);
         return;
       }

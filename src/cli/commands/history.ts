@@ -26,7 +26,8 @@ export function registerHistoryCommands(program: Command): void {
       .option('-o, --output <format>', 'table, yaml or json', 'table');
     if (shortName) leaf.alias(shortName);
     leaf.action(async (name: string, opts: Options, command: Command) => {
-      const format = parseOutputFormat(opts.output);
+      const parsed = parseOutputFormat(opts.output);
+      const format = parsed === 'wide' ? 'table' : parsed;
       const ref = { kind, namespace: opts.namespace, name };
       await withStore(globalOptions(command), async (store) => {
         const object = await store.get(ref);
