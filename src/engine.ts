@@ -92,7 +92,7 @@ export interface EngineSettings {
    * The dashboard (`--web-addr`, `--web-token`): served on `address` when given, else not at all. Off loopback it
    * always needs a token; one is generated when none is given (see `Engine.web`).
    */
-  web?: { address: ListenAddress; token?: string };
+  web?: { address: ListenAddress; token?: string; /** The default address, not asked for: when it is taken, run without the dashboard. */ optional?: boolean };
   log: Logger;
 }
 
@@ -242,9 +242,16 @@ export async function startEngine(settings: EngineSettings): Promise<Engine> {
     let web: DashboardServer | undefined;
     if (settings.web) {
       const { startDashboardServer } = await import('./web/dashboard/dashboard-server.ts');
-      const dashboard = await startDashboardServer({ ...settings.web, store, kinds: manager.kinds(), events, dataDir });
-      cleanups.unshift(() => dashboard.close());
-      web = dashboard;
+      const dashboard = await startDashboardServer({ ...settings.web, store, kinds: manager.kinds(), events, dataDir }).catch((error: unknown) => {
+        // The default address taken (another engine on this machine): run without a dashboard rather than not at all.
+        if (!settings.web?.optional || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        log.warn({ address: `${settings.web.address.host}:${settings.web.address.port}` }, 'dashboard not served: its default address is in use; choose another with --web-addr');
+        return undefined;
+      });
+      if (dashboard) {
+        cleanups.unshift(() => dashboard.close());
+        web = dashboard;
+      }
     }
     started = true;
     await updateEngineLock(dataDir, { storageUrl: artifactServer.url, metricsUrl: health.url });

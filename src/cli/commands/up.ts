@@ -123,7 +123,7 @@ async function runUp(opts: UpOptions, command: Command): Promise<void> {
         }
       : undefined,
     hostRuntime: { leaveAppsRunning: opts.leaveAppsRunning === true },
-    web: opts.webAddr === 'off' ? undefined : { address: parseListenAddress(opts.webAddr, '--web-addr'), token: opts.webToken ?? (process.env.KEDGE_WEB_TOKEN || undefined) },
+    web: opts.webAddr === 'off' ? undefined : { address: parseListenAddress(opts.webAddr, '--web-addr'), token: opts.webToken ?? (process.env.KEDGE_WEB_TOKEN || undefined), optional: command.getOptionValueSource('webAddr') === 'default' },
     onReconcileFinished: opts.once ? (finished) => judge.record(finished) : undefined,
     log,
   });

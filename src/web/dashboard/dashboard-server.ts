@@ -56,7 +56,10 @@ export async function startDashboardServer(settings: DashboardSettings): Promise
       );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => {
+      live.close();
+      reject(error);
+    });
     server.listen(settings.address.port, settings.address.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
