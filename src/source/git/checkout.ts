@@ -12,7 +12,7 @@ import {
   type ResolvedRevision,
 } from './git-reference.ts';
 import { readHeadCommit } from './head-commit.ts';
-import { gitTransport, scrubUrl, splitUrlCredentials } from './git-url.ts';
+import { gitTransport, scrubUrl, splitUrlCredentials, withoutSecretUserinfo } from './git-url.ts';
 import { listRemoteRefs } from './remote-refs.ts';
 import { proxyConfig, resolveFromRefs, type RemoteOptions } from './resolve-remote.ts';
 import { runGit, type RunGitOptions } from './run-git.ts';
@@ -89,7 +89,7 @@ export async function checkout(
     if (!(plan.cloneAs && (await cloneRef(url, plan, plan.cloneAs, base, dir)))) {
       await git(['init', '-q', '--template=', '.'], `init '${dir}'`);
       if (opts.recurseSubmodules)
-        await git(['config', 'remote.origin.url', scrubUrl(url)], `configure '${dir}'`);
+        await git(['config', 'remote.origin.url', withoutSecretUserinfo(url)], `configure '${dir}'`);
       await fetchRef(url, plan, base, dir);
       if (plan.containedIn)
         await requireInBranch(plan, { ...base, cwd: dir, what: `find ${plan.target}` }, url);

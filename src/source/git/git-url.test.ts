@@ -29,6 +29,11 @@ describe('scrubUrl', () => {
     ['https://token@host/repo and http://u:p@other/x', 'https://host/repo and http://other/x'],
     ['ssh://git@host/repo', 'ssh://git@host/repo'],
     ['ssh://git:pw@host/repo', 'ssh://host/repo'],
+    [
+      "fetch from 'https://host/repo.git?token=s3cr3t&ref=x': 403",
+      "fetch from 'https://host/repo.git?token=***&ref=***': 403",
+    ],
+    ['https://u:p@host/r?sig=abc#frag', 'https://host/r?sig=***#frag'],
   ])('%s', (input, expected) => expect(scrubUrl(input)).toBe(expected));
 
   it('replaces known secrets anywhere', () => {

@@ -34,8 +34,22 @@ export function gitTransport(url: string): GitTransport {
 
 /** Removes `user:password@` from every URL in `text`, keeping a bare SSH user name (`ssh://git@host`). */
 export function scrubUrl(text: string): string {
+  return redactQueryValues(withoutSecretUserinfo(text));
+}
+
+/** `scrubUrl` without the query redaction: for a URL git must still be able to use (a remote's configured URL). */
+export function withoutSecretUserinfo(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/gi, (_match, scheme: string, userinfo: string) =>
     userinfo.includes(':') || !scheme.toLowerCase().startsWith('ssh') ? scheme : `${scheme}${userinfo}@`,
+  );
+}
+
+/** The values of a URL's query parameters (`?token=…`, a signed URL's signature) become `***`; the names stay. */
+function redactQueryValues(text: string): string {
+  return text.replace(
+    /([a-z][a-z0-9+.-]*:\/\/[^\s'"?#]*\?)([^\s'"#]+)/gi,
+    (_match, base: string, query: string) =>
+      base + query.replace(/=([^&;]*)/g, (_m, value: string) => (value ? '=***' : '=')),
   );
 }
 
