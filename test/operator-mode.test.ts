@@ -187,26 +187,27 @@ describe("operator mode: Flux custom resources on the cluster are Kedge's API", 
         manifests,
         `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: oci, namespace: ${ns}}
+metadata: {name: loop, namespace: ${ns}}
 spec:
   interval: 10m
   path: ./
   prune: true
-  sourceRef: {kind: OCIRepository, name: app}
+  sourceRef: {kind: GitRepository, name: app}
+  dependsOn: [{name: loop}]
 `,
       );
       await kubectl(kube.kubeconfigPath, ['apply', '-f', manifests]);
       await kubectl(kube.kubeconfigPath, [
         'wait',
         '--for=condition=Stalled',
-        'kustomization/oci',
+        'kustomization/loop',
         '-n',
         ns,
         '--timeout=120s',
       ]);
-      const { ready } = await readyOf('oci');
+      const { ready } = await readyOf('loop');
       expect(ready).toMatchObject({ status: 'False' });
-      expect(ready?.message).toContain('OCIRepository is not supported by Kedge yet: use a GitRepository');
+      expect(ready?.message).toContain(`circular dependency detected: ${ns}/loop -> ${ns}/loop`);
     },
     startsBudgetMs(2, cliStartMs, 120_000),
   );
