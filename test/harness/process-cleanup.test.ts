@@ -46,7 +46,8 @@ async function innerRun(
       if (processStartTime(proof.pid) === proof.startTime) process.kill(proof.pid, 'SIGKILL');
     rmSync(proofDir, { recursive: true, force: true });
   });
-  const hookTimeoutMs = startsBudgetMs(2, tsxStartMs);
+  // Starts, plus the stop at a test's end: one grace period for a SIGTERM-ignoring process, then SIGKILL.
+  const hookTimeoutMs = startsBudgetMs(2, tsxStartMs, StopGraceMs + 5_000);
   const run = await runTracked(
     process.execPath,
     [vitest, 'run', '--config', join(fixtures, 'vitest.config.ts'), ...files],
