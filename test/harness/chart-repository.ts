@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
@@ -10,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { locateHelm } from '../../src/helm/helm-binary.ts';
-import { generateTlsPki } from './git-servers.ts';
+import { generateClientCertificate, generateTlsPki } from './git-servers.ts';
 import { execFileTracked } from './tracked-process.ts';
 
 /*
@@ -153,7 +152,7 @@ export async function startChartRepository(options: ChartRepositoryOptions = {})
     const pkiDir = join(root, 'pki');
     mkdirSync(pkiDir);
     pki = generateTlsPki(pkiDir);
-    if (options.clientCert) client = clientCertificate(pkiDir);
+    if (options.clientCert) client = generateClientCertificate(pkiDir);
     server = createHttpsServer(
       {
         key: pki.keyPem,
@@ -212,46 +211,4 @@ function basicAuthOk(header: string | undefined, auth: { username: string; passw
   const decoded = Buffer.from(header.slice(6), 'base64').toString();
   const colon = decoded.indexOf(':');
   return decoded.slice(0, colon) === auth.username && decoded.slice(colon + 1) === auth.password;
-}
-
-/** A client certificate signed by the CA that `generateTlsPki` left in `dir` (ca.crt, ca.key). */
-function clientCertificate(dir: string): { certPem: string; keyPem: string } {
-  const openssl = (...args: string[]): void =>
-    void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=kedge test client',
-  );
-  writeFileSync(join(dir, 'client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'client-ext.cnf',
-  );
-  return {
-    certPem: readFileSync(join(dir, 'client.crt'), 'utf8'),
-    keyPem: readFileSync(join(dir, 'client.key'), 'utf8'),
-  };
 }

@@ -360,3 +360,45 @@ export async function startSshServer(root: string): Promise<SshGitServer> {
     wrongKnownHosts: `[127.0.0.1]:${port} ${hostKeyOf('other_host')}`,
   };
 }
+
+/** A client certificate (client.crt, client.key) signed by the CA that `generateTlsPki` left in `dir` (ca.crt, ca.key). */
+export function generateClientCertificate(dir: string): { certPem: string; keyPem: string } {
+  const openssl = (...args: string[]): void =>
+    void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'client.key',
+    '-out',
+    'client.csr',
+    '-subj',
+    '/CN=kedge test client',
+  );
+  writeFileSync(join(dir, 'client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'client-ext.cnf',
+  );
+  return {
+    certPem: readFileSync(join(dir, 'client.crt'), 'utf8'),
+    keyPem: readFileSync(join(dir, 'client.key'), 'utf8'),
+  };
+}

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { eventually } from './eventually.ts';
-import { freePort, generateTlsPki } from './git-servers.ts';
+import { freePort, generateClientCertificate, generateTlsPki } from './git-servers.ts';
 import { startRegistryTokenServer, type RegistryTokenServer } from './registry-token-server.ts';
 import { trackedSpawn } from './tracked-process.ts';
 
@@ -125,44 +125,6 @@ function htpasswdLine(username: string, password: string): string {
   return execFileSync('htpasswd', ['-nbB', username, password], { encoding: 'utf8' }).trim();
 }
 
-/** A client certificate signed by the CA that generateTlsPki left in `dir`. */
-function generateClientCert(dir: string): void {
-  const openssl = (...args: string[]): void =>
-    void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=kedge test client',
-  );
-  writeFileSync(join(dir, 'client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'client-ext.cnf',
-  );
-}
-
 /** A tar.gz of `files` (path → content), built with the system tar as any CI would. */
 function tarGz(files: Record<string, string>): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'kedge-oci-layer-'));
@@ -206,7 +168,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     const port = await freePort();
     const tls = options.tls === true ? {} : options.tls || undefined;
     const pki = tls ? generateTlsPki(root) : undefined;
-    if (tls?.clientAuth) generateClientCert(root);
+    if (tls?.clientAuth) generateClientCertificate(root);
     if (options.tokenAuth) {
       tokenServer = await startRegistryTokenServer(options.tokenAuth);
       writeFileSync(join(root, 'jwks.json'), tokenServer.jwks());
